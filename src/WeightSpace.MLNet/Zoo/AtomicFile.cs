@@ -1,0 +1,23 @@
+namespace WeightSpace.MLNet.Zoo;
+
+/// <summary>Writes that never leave a half-written file under the final name.</summary>
+internal static class AtomicFile
+{
+    public static string TempPathFor(string path) => path + ".tmp-" + Environment.ProcessId;
+
+    public static void WriteAllText(string path, string text)
+    {
+        var tmp = TempPathFor(path);
+        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+        using (var w = new StreamWriter(fs))
+        {
+            w.Write(text);
+            w.Flush();
+            fs.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>Renames a finished temporary file into place.</summary>
+    public static void Commit(string tmp, string path) => File.Move(tmp, path, overwrite: true);
+}

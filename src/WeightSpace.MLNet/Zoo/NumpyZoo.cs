@@ -1,0 +1,217 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
+using WeightSpace.MLNet.Layout;
+
+namespace WeightSpace.MLNet.Zoo;
+
+/// <summary>
+/// Exchange with the Python world in the layout Unterthiner et al. published their CNN zoos in:
+/// <c>weights.npy</c> (float32, shape [rows, P], C order) and <c>metrics.csv</c> (one row per checkpoint).
+/// Export writes our column names plus the published aliases; import accepts either.
+/// </summary>
+/// <example><code>
+/// NumpyZoo.Export(ZooDataset.Open("zoo"), "zoo-npy");
+/// // python: w = np.load("zoo-npy/weights.npy"); m = pandas.read_csv("zoo-npy/metrics.csv")
+/// NumpyZoo.Import("zoo-npy", "zoo-again", WeightLayout.Cnn4970, "mnist");
+/// </code></example>
+public static class NumpyZoo
+{
+    /// <summary>Weights file name.</summary>
+    public const string WeightsFile = "weights.npy";
+    /// <summary>Labels file name.</summary>
+    public const string MetricsFile = "metrics.csv";
+
+    // Our column → the name used in the published metrics.csv of the Small CNN Zoo.
+    private static readonly Dictionary<string, string> Published = new()
+    {
+        [ZooColumns.TrainAccuracy] = "train_accuracy",
+        [ZooColumns.TestAccuracy] = "test_accuracy",
+        [ZooColumns.TrainLoss] = "train_loss",
+        [ZooColumns.TestLoss] = "test_loss",
+        [ZooColumns.Epoch] = "epoch",
+        [ZooColumns.Hyper.LearningRate] = "config.learning_rate",
+        [ZooColumns.Hyper.WeightDecay] = "config.l2reg",
+        [ZooColumns.Hyper.Dropout] = "config.dropout",
+        [ZooColumns.Hyper.TrainFraction] = "config.train_fraction",
+        [ZooColumns.Hyper.Optimizer] = "config.optimizer",
+        [ZooColumns.Hyper.Activation] = "config.activation",
+        [ZooColumns.Hyper.Init] = "config.w_init",
+    };
+
+    /// <summary>Writes <c>weights.npy</c> and <c>metrics.csv</c> into <paramref name="directory"/> (each atomically).</summary>
+    public static void Export(ZooDataset zoo, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        int p = zoo.Layout.ParameterCount;
+        var weightsPath = Path.Combine(directory, WeightsFile);
+        var metricsPath = Path.Combine(directory, MetricsFile);
+        var wTmp = AtomicFile.TempPathFor(weightsPath);
+        var mTmp = AtomicFile.TempPathFor(metricsPath);
+        var hyper = zoo.Manifest.Columns;
+        using (var ws = new FileStream(wTmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        using (var ms = new StreamWriter(mTmp, false, new UTF8Encoding(false)))
+        {
+            WriteNpyHeader(ws, "<f4", zoo.RowCount, p);
+            var header = new List<string> { ZooColumns.ModelId, ZooColumns.Epoch, ZooColumns.Seed };
+            header.AddRange(ZooColumns.Metrics);
+            header.AddRange(hyper.Select(c => c.Name));
+            ms.WriteLine(string.Join(",", header.Select(h => Published.GetValueOrDefault(h, h))));
+            var inv = CultureInfo.InvariantCulture;
+            foreach (var r in zoo.Records())
+            {
+                ws.Write(MemoryMarshal.AsBytes(r.Weights.AsSpan()));
+                var cells = new List<string> { r.ModelId.ToString(inv), r.Epoch.ToString(inv), r.Seed.ToString(inv) };
+                for (int m = 0; m < ZooColumns.Metrics.Count; m++) cells.Add(r.Metric(m).ToString("R", inv));
+                foreach (var c in hyper)
+                    cells.Add(c.Type == ZooColumnType.Single ? r.Numeric[c.Name].ToString("R", inv) : Csv(r.Text[c.Name]));
+                ms.WriteLine(string.Join(",", cells));
+            }
+            ws.Flush(flushToDisk: true);
+        }
+        AtomicFile.Commit(wTmp, weightsPath);
+        AtomicFile.Commit(mTmp, metricsPath);
+    }
+
+    /// <summary>
+    /// Reads <c>weights.npy</c> (float32 or float64, [rows, P]) and <c>metrics.csv</c> from <paramref name="directory"/>
+    /// into a new zoo. Columns are matched by our names or the published aliases (case-insensitive); a
+    /// missing ModelId is taken from <c>modeldir</c> when present, else each row is its own model.
+    /// </summary>
+    /// <exception cref="ZooFormatException">Malformed .npy, a width that is not the layout's, row counts that disagree.</exception>
+    public static ZooDataset Import(string directory, string output, WeightLayout layout, string dataset)
+    {
+        var weightsPath = Path.Combine(directory, WeightsFile);
+        var metricsPath = Path.Combine(directory, MetricsFile);
+        if (!File.Exists(weightsPath)) throw new ZooFormatException(weightsPath, "weights file not found.");
+        if (!File.Exists(metricsPath)) throw new ZooFormatException(metricsPath, "metrics file not found.");
+        var lines = File.ReadAllLines(metricsPath).Where(l => l.Length > 0).ToList();
+        if (lines.Count == 0) throw new ZooFormatException(metricsPath, "empty metrics file.");
+        var header = SplitCsv(lines[0]);
+        int Find(string ours)
+        {
+            int i = header.FindIndex(h => string.Equals(h, ours, StringComparison.OrdinalIgnoreCase));
+            if (i < 0 && Published.TryGetValue(ours, out var alias)) i = header.FindIndex(h => string.Equals(h, alias, StringComparison.OrdinalIgnoreCase));
+            if (i < 0 && ours == ZooColumns.Epoch) i = header.FindIndex(h => string.Equals(h, "step", StringComparison.OrdinalIgnoreCase));
+            return i;
+        }
+        var inv = CultureInfo.InvariantCulture;
+        var hyperCandidates = new[]
+        {
+            (ZooColumns.Hyper.LearningRate, ZooColumnType.Single), (ZooColumns.Hyper.WeightDecay, ZooColumnType.Single),
+            (ZooColumns.Hyper.Dropout, ZooColumnType.Single), (ZooColumns.Hyper.TrainFraction, ZooColumnType.Single),
+            (ZooColumns.Hyper.BatchSize, ZooColumnType.Single), (ZooColumns.Hyper.Activation, ZooColumnType.Text),
+            (ZooColumns.Hyper.Init, ZooColumnType.Text), (ZooColumns.Hyper.Optimizer, ZooColumnType.Text),
+        };
+        var hyper = hyperCandidates.Select(h => (Col: new ZooColumn(h.Item1, h.Item2), Index: Find(h.Item1))).Where(h => h.Index >= 0).ToList();
+        int modelIdx = Find(ZooColumns.ModelId), modeldirIdx = header.FindIndex(h => h.Equals("modeldir", StringComparison.OrdinalIgnoreCase));
+        int epochIdx = Find(ZooColumns.Epoch), seedIdx = Find(ZooColumns.Seed);
+        var metricIdx = ZooColumns.Metrics.Select(Find).ToArray();
+
+        using var npy = File.OpenRead(weightsPath);
+        var (dtype, rows, cols) = ReadNpyHeader(npy, weightsPath);
+        if (cols != layout.ParameterCount)
+            throw new ZooFormatException(weightsPath, $"weights have {cols} columns, but layout '{layout.Name}' has {layout.ParameterCount} parameters.");
+        if (rows != lines.Count - 1)
+            throw new ZooFormatException(metricsPath, $"{lines.Count - 1} label rows for {rows} weight rows.");
+        long expected = npy.Position + rows * cols * (dtype == "<f8" ? 8L : 4L);
+        if (npy.Length < expected) throw new ZooFormatException(weightsPath, $"truncated: {npy.Length} bytes, {expected} expected.");
+
+        var modelIds = new Dictionary<string, int>();
+        var raw = new byte[cols * (dtype == "<f8" ? 8 : 4)];
+        using var writer = ZooWriter.Create(output, layout, dataset, hyper.Select(h => h.Col), generator: "NumpyZoo.Import");
+        for (long row = 0; row < rows; row++)
+        {
+            npy.ReadExactly(raw);
+            var cells = SplitCsv(lines[(int)row + 1]);
+            string Cell(int i) => i >= 0 && i < cells.Count ? cells[i] : throw new ZooFormatException(metricsPath, $"row {row + 2} has {cells.Count} cells, fewer than the header's {header.Count}.");
+            float Num(int i) => i < 0 ? float.NaN : float.TryParse(Cell(i), NumberStyles.Float, inv, out var v) ? v
+                : throw new ZooFormatException(metricsPath, $"row {row + 2}, column '{header[i]}': '{Cell(i)}' is not a number.");
+            var w = new float[cols];
+            if (dtype == "<f4") MemoryMarshal.Cast<byte, float>(raw).CopyTo(w);
+            else { var d = MemoryMarshal.Cast<byte, double>(raw); for (int j = 0; j < cols; j++) w[j] = (float)d[j]; }
+            int modelId = modelIdx >= 0 ? (int)Num(modelIdx)
+                : modeldirIdx >= 0 ? GetOrAdd(modelIds, Cell(modeldirIdx)) : (int)row;
+            var r = new ZooRecord
+            {
+                Weights = w, ModelId = modelId,
+                Epoch = epochIdx >= 0 ? (int)Num(epochIdx) : 0,
+                Seed = seedIdx >= 0 ? (int)Num(seedIdx) : 0,
+            };
+            for (int m = 0; m < metricIdx.Length; m++) r.SetMetric(m, metricIdx[m] >= 0 ? Num(metricIdx[m]) : float.NaN);
+            if (metricIdx[4] < 0) r.GeneralizationGap = r.TrainAccuracy - r.TestAccuracy;
+            foreach (var (col, index) in hyper)
+                if (col.Type == ZooColumnType.Single) r.Numeric[col.Name] = Num(index); else r.Text[col.Name] = Cell(index);
+            writer.Write(r);
+        }
+        writer.Dispose();
+        return ZooDataset.Open(output);
+    }
+
+    private static int GetOrAdd(Dictionary<string, int> ids, string key)
+    {
+        if (!ids.TryGetValue(key, out var id)) ids[key] = id = ids.Count;
+        return id;
+    }
+
+    internal static void WriteNpyHeader(Stream s, string dtype, long rows, long cols)
+    {
+        var dict = $"{{'descr': '{dtype}', 'fortran_order': False, 'shape': ({rows}, {cols}), }}";
+        int unpadded = 10 + dict.Length + 1;
+        int total = (unpadded + 63) / 64 * 64;
+        dict = dict.PadRight(total - 10 - 1) + "\n";
+        s.Write(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0 });
+        Span<byte> len = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(len, (ushort)dict.Length);
+        s.Write(len);
+        s.Write(Encoding.ASCII.GetBytes(dict));
+    }
+
+    internal static (string Dtype, long Rows, long Cols) ReadNpyHeader(Stream s, string path)
+    {
+        var magic = new byte[8];
+        if (s.ReadAtLeast(magic, 8, false) != 8 || magic[0] != 0x93 || Encoding.ASCII.GetString(magic, 1, 5) != "NUMPY")
+            throw new ZooFormatException(path, "not a .npy file (bad magic).");
+        int headerLen;
+        if (magic[6] == 1) { var b = new byte[2]; s.ReadExactly(b); headerLen = BinaryPrimitives.ReadUInt16LittleEndian(b); }
+        else if (magic[6] is 2 or 3) { var b = new byte[4]; s.ReadExactly(b); headerLen = checked((int)BinaryPrimitives.ReadUInt32LittleEndian(b)); }
+        else throw new ZooFormatException(path, $".npy version {magic[6]} is not supported.");
+        var hb = new byte[headerLen];
+        if (s.ReadAtLeast(hb, headerLen, false) != headerLen) throw new ZooFormatException(path, "truncated .npy header.");
+        var header = Encoding.ASCII.GetString(hb);
+        var descr = Regex.Match(header, @"'descr':\s*'([^']+)'");
+        var fortran = Regex.Match(header, @"'fortran_order':\s*(True|False)");
+        var shape = Regex.Match(header, @"'shape':\s*\((\d+),\s*(\d+)\s*,?\)");
+        if (!descr.Success || !shape.Success) throw new ZooFormatException(path, $"unreadable .npy header '{header.Trim()}'; a 2-D array [rows, parameters] is expected.");
+        if (fortran.Success && fortran.Groups[1].Value == "True") throw new ZooFormatException(path, "Fortran-ordered arrays are not supported; save with np.ascontiguousarray.");
+        var dtype = descr.Groups[1].Value;
+        if (dtype != "<f4" && dtype != "<f8") throw new ZooFormatException(path, $"dtype '{dtype}' is not supported (float32 or float64, little-endian).");
+        return (dtype, long.Parse(shape.Groups[1].Value, CultureInfo.InvariantCulture), long.Parse(shape.Groups[2].Value, CultureInfo.InvariantCulture));
+    }
+
+    private static string Csv(string s) => s.IndexOfAny(new[] { ',', '"', '\n' }) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+
+    private static List<string> SplitCsv(string line)
+    {
+        var cells = new List<string>();
+        var sb = new StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted)
+            {
+                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"') { sb.Append('"'); i++; }
+                else if (c == '"') quoted = false;
+                else sb.Append(c);
+            }
+            else if (c == '"') quoted = true;
+            else if (c == ',') { cells.Add(sb.ToString()); sb.Clear(); }
+            else sb.Append(c);
+        }
+        cells.Add(sb.ToString());
+        return cells;
+    }
+}

@@ -1,0 +1,101 @@
+using System.IO.Hashing;
+using WeightSpace.MLNet.Layout;
+
+namespace WeightSpace.MLNet.Zoo;
+
+/// <summary>
+/// Typed, ML.NET-free access to a zoo directory: manifest, layout, row count and a streaming
+/// enumeration of records. For ML.NET use <c>mlContext.Data.LoadZoo(path)</c>.
+/// </summary>
+/// <example><code>
+/// var zoo = ZooDataset.Open("zoos/tetris-seed");
+/// foreach (var r in zoo.Records()) Console.WriteLine($"{r.ModelId} {r.Epoch} {r.TestAccuracy}");
+/// </code></example>
+public sealed class ZooDataset
+{
+    private ZooDataset(string directory, ZooManifest manifest)
+    {
+        Directory = directory;
+        Manifest = manifest;
+    }
+
+    /// <summary>The zoo directory.</summary>
+    public string Directory { get; }
+    /// <summary>The manifest.</summary>
+    public ZooManifest Manifest { get; }
+    /// <summary>Architecture of the zoo's models.</summary>
+    public WeightLayout Layout => Manifest.Layout;
+    /// <summary>Number of checkpoints.</summary>
+    public long RowCount => Manifest.RowCount;
+    /// <summary>Distinct model ids over all shards.</summary>
+    public IReadOnlyCollection<int> ModelIds => Manifest.Shards.SelectMany(s => s.ModelIds).ToHashSet();
+
+    internal int SingleColumnCount => ZooColumns.Metrics.Count + Manifest.Columns.Count(c => c.Type == ZooColumnType.Single);
+    internal int TextColumnCount => Manifest.Columns.Count(c => c.Type == ZooColumnType.Text);
+
+    /// <summary>Opens a zoo: reads the manifest and checks that every shard is present and of the listed size.</summary>
+    /// <exception cref="ZooFormatException">Missing/unknown manifest, missing or truncated shard.</exception>
+    public static ZooDataset Open(string directory)
+    {
+        var manifest = ZooManifest.Load(directory);
+        foreach (var s in manifest.Shards)
+        {
+            var path = Path.Combine(directory, s.File);
+            if (!File.Exists(path)) throw new ZooFormatException(path, "shard file listed in the manifest is missing.");
+            long len = new FileInfo(path).Length;
+            if (len != s.Bytes) throw new ZooFormatException(path, len < s.Bytes
+                ? $"shard is truncated: {len} bytes on disk, {s.Bytes} expected."
+                : $"shard is longer than the manifest says ({len} bytes, {s.Bytes} expected).");
+        }
+        return new ZooDataset(directory, manifest);
+    }
+
+    internal ShardReader OpenShard(int index) =>
+        new(Path.Combine(Directory, Manifest.Shards[index].File), Manifest.Shards[index], Layout.ParameterCount, SingleColumnCount, TextColumnCount);
+
+    /// <summary>Streams every record (each with its own weight array).</summary>
+    public IEnumerable<ZooRecord> Records()
+    {
+        int p = Layout.ParameterCount, s = SingleColumnCount, t = TextColumnCount;
+        var columns = Manifest.Columns;
+        for (int shard = 0; shard < Manifest.Shards.Count; shard++)
+        {
+            using var reader = OpenShard(shard);
+            while (reader.ReadChunk(decodeText: true))
+            {
+                for (int row = 0; row < reader.Rows; row++)
+                {
+                    var ints = reader.Ints.Slice(row * ShardFormat.IntColumns, ShardFormat.IntColumns);
+                    var singles = reader.Singles.Slice(row * s, s);
+                    var r = new ZooRecord
+                    {
+                        Weights = reader.Weights.Slice(row * p, p).ToArray(),
+                        ModelId = ints[0], Epoch = ints[1], Seed = ints[2],
+                    };
+                    for (int m = 0; m < ZooColumns.Metrics.Count; m++) r.SetMetric(m, singles[m]);
+                    int si = ZooColumns.Metrics.Count, ti = 0;
+                    foreach (var c in columns)
+                    {
+                        if (c.Type == ZooColumnType.Single) r.Numeric[c.Name] = singles[si++];
+                        else r.Text[c.Name] = reader.Texts[row * t + ti++];
+                    }
+                    yield return r;
+                }
+            }
+        }
+    }
+
+    /// <summary>Reads every shard whole and compares it with the manifest's checksums.</summary>
+    /// <exception cref="ZooFormatException">The first shard that does not match.</exception>
+    public void Verify()
+    {
+        foreach (var s in Manifest.Shards)
+        {
+            var path = Path.Combine(Directory, s.File);
+            var hash = new XxHash3();
+            using (var fs = File.OpenRead(path)) hash.Append(fs);
+            var actual = hash.GetCurrentHashAsUInt64().ToString("x16");
+            if (actual != s.Checksum) throw new ZooFormatException(path, $"checksum {actual} does not match the manifest's {s.Checksum}: the file is corrupt.");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+namespace WeightSpace.MLNet.Zoo;
+
+/// <summary>One checkpoint of one model: its flat weight vector and its labels.</summary>
+/// <example><code>
+/// var r = new ZooRecord { Weights = w, ModelId = 7, Epoch = 3, Seed = 7, TrainAccuracy = 0.9f, TestAccuracy = 0.85f };
+/// r.Numeric["LearningRate"] = 1e-3f;
+/// r.Text["Activation"] = "tanh";
+/// </code></example>
+public sealed class ZooRecord
+{
+    /// <summary>The flat weight vector (layout order).</summary>
+    public float[] Weights { get; set; } = Array.Empty<float>();
+    /// <summary>Model identifier; all checkpoints of a model share it.</summary>
+    public int ModelId { get; set; }
+    /// <summary>Epoch of the checkpoint (0 = initialisation).</summary>
+    public int Epoch { get; set; }
+    /// <summary>Training seed.</summary>
+    public int Seed { get; set; }
+    /// <summary>Training-set accuracy.</summary>
+    public float TrainAccuracy { get; set; }
+    /// <summary>Test-set accuracy.</summary>
+    public float TestAccuracy { get; set; }
+    /// <summary>Training-set loss.</summary>
+    public float TrainLoss { get; set; }
+    /// <summary>Test-set loss.</summary>
+    public float TestLoss { get; set; }
+    /// <summary>Train accuracy − test accuracy (set it, or leave NaN to have the writer compute it).</summary>
+    public float GeneralizationGap { get; set; } = float.NaN;
+    /// <summary>Numeric hyperparameters by column name.</summary>
+    public Dictionary<string, float> Numeric { get; init; } = new();
+    /// <summary>Categorical hyperparameters by column name.</summary>
+    public Dictionary<string, string> Text { get; init; } = new();
+
+    internal float Metric(int index) => index switch
+    {
+        0 => TrainAccuracy,
+        1 => TestAccuracy,
+        2 => TrainLoss,
+        3 => TestLoss,
+        4 => float.IsNaN(GeneralizationGap) ? TrainAccuracy - TestAccuracy : GeneralizationGap,
+        _ => throw new ArgumentOutOfRangeException(nameof(index)),
+    };
+
+    internal void SetMetric(int index, float value)
+    {
+        switch (index)
+        {
+            case 0: TrainAccuracy = value; break;
+            case 1: TestAccuracy = value; break;
+            case 2: TrainLoss = value; break;
+            case 3: TestLoss = value; break;
+            case 4: GeneralizationGap = value; break;
+            default: throw new ArgumentOutOfRangeException(nameof(index));
+        }
+    }
+}

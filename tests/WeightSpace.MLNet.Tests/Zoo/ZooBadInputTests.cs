@@ -1,0 +1,125 @@
+using System.Text.Json.Nodes;
+using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet.Zoo;
+using Xunit;
+
+namespace WeightSpace.MLNet.Tests.Zoo;
+
+public class ZooBadInputTests
+{
+    private static string ShardPath(string dir) => Path.Combine(dir, ZooDataset.Open(dir).Manifest.Shards[0].File);
+
+    [Fact]
+    public void TruncatedShardIsNamedAndLeftAlone()
+    {
+        using var tmp = new TempDir();
+        ZooTestData.Write(tmp.Sub("zoo"), WeightLayout.TetrisMlp100, 4, 3);
+        var shard = ShardPath(tmp.Sub("zoo"));
+        var bytes = File.ReadAllBytes(shard);
+        File.WriteAllBytes(shard, bytes[..(bytes.Length - 100)]);
+        var e = Assert.Throws<ZooFormatException>(() => ZooDataset.Open(tmp.Sub("zoo")));
+        Assert.Contains("shard-00000.wsz", e.Message);
+        Assert.Contains("truncated", e.Message);
+        Assert.Equal(bytes.Length - 100, new FileInfo(shard).Length);
+    }
+
+    [Fact]
+    public void FlippedByteFailsTheChunkChecksumBeforeRowsAreServed()
+    {
+        using var tmp = new TempDir();
+        ZooTestData.Write(tmp.Sub("zoo"), WeightLayout.TetrisMlp100, 4, 3);
+        var shard = ShardPath(tmp.Sub("zoo"));
+        var bytes = File.ReadAllBytes(shard);
+        bytes[ShardFormat.HeaderBytes + 8 + 17] ^= 0x40; // inside the first chunk's weights
+        File.WriteAllBytes(shard, bytes);
+        var zoo = ZooDataset.Open(tmp.Sub("zoo"));
+        var e = Assert.Throws<ZooFormatException>(() => zoo.Records().ToList());
+        Assert.Contains("checksum", e.Message);
+        Assert.Contains("shard-00000.wsz", e.Message);
+        var v = Assert.Throws<ZooFormatException>(() => zoo.Verify());
+        Assert.Contains("corrupt", v.Message);
+    }
+
+    [Fact]
+    public void MissingManifestSaysSo()
+    {
+        using var tmp = new TempDir();
+        var e = Assert.Throws<ZooFormatException>(() => ZooDataset.Open(tmp.Path));
+        Assert.Contains("zoo.json", e.Message);
+        Assert.Contains("missing", e.Message);
+    }
+
+    [Fact]
+    public void NewerFormatVersionIsRefusedWithBothVersions()
+    {
+        using var tmp = new TempDir();
+        ZooTestData.Write(tmp.Sub("zoo"), WeightLayout.TetrisMlp100, 1, 1);
+        var path = Path.Combine(tmp.Sub("zoo"), "zoo.json");
+        var node = JsonNode.Parse(File.ReadAllText(path))!;
+        node["formatVersion"] = 7;
+        File.WriteAllText(path, node.ToJsonString());
+        var e = Assert.Throws<ZooFormatException>(() => ZooDataset.Open(tmp.Sub("zoo")));
+        Assert.Contains("version 7", e.Message);
+        Assert.Contains("zoo.json", e.Message);
+    }
+
+    [Fact]
+    public void WrongVectorLengthAndNonFiniteWeightsAreRefusedOnWriteWithoutDamage()
+    {
+        using var tmp = new TempDir();
+        ZooTestData.Write(tmp.Sub("zoo"), WeightLayout.TetrisMlp100, 2, 2);
+        var before = File.ReadAllText(Path.Combine(tmp.Sub("zoo"), "zoo.json"));
+        using (var w = ZooWriter.Append(tmp.Sub("zoo")))
+        {
+            var shortRecord = ZooTestData.Record(WeightLayout.TetrisMlp100, 9, 0);
+            shortRecord.Weights = new float[99];
+            var e1 = Assert.Throws<ArgumentException>(() => w.Write(shortRecord));
+            Assert.Contains("'Weights'", e1.Message);
+            Assert.Contains("99", e1.Message);
+            Assert.Contains("100", e1.Message);
+
+            var nan = ZooTestData.Record(WeightLayout.TetrisMlp100, 9, 1);
+            nan.Weights[42] = float.NaN;
+            var e2 = Assert.Throws<ArgumentException>(() => w.Write(nan));
+            Assert.Contains("value 42", e2.Message);
+
+            var inf = ZooTestData.Record(WeightLayout.TetrisMlp100, 9, 2);
+            inf.Weights[0] = float.PositiveInfinity;
+            Assert.Throws<ArgumentException>(() => w.Write(inf));
+
+            var missing = ZooTestData.Record(WeightLayout.TetrisMlp100, 9, 3);
+            missing.Text.Clear();
+            var e3 = Assert.Throws<ArgumentException>(() => w.Write(missing));
+            Assert.Contains("'Activation'", e3.Message);
+        }
+        Assert.Equal(before, File.ReadAllText(Path.Combine(tmp.Sub("zoo"), "zoo.json")));
+        Assert.Equal(4, ZooDataset.Open(tmp.Sub("zoo")).Records().Count());
+    }
+
+    [Fact]
+    public void AnOpenShardThatNeverCompletedIsInvisibleAndCleanedUp()
+    {
+        using var tmp = new TempDir();
+        ZooTestData.Write(tmp.Sub("zoo"), WeightLayout.TetrisMlp100, 2, 2);
+        // Simulate a crash: rows written into an open shard, process dies before CompleteShard.
+        var w = ZooWriter.Append(tmp.Sub("zoo"));
+        w.Write(ZooTestData.Record(WeightLayout.TetrisMlp100, 7, 0));
+        Assert.Single(Directory.GetFiles(tmp.Sub("zoo"), "*.tmp-*"));
+        Assert.Equal(4, ZooDataset.Open(tmp.Sub("zoo")).RowCount);
+        w.DiscardOpenShard();
+        using (ZooWriter.Append(tmp.Sub("zoo"))) { }
+        Assert.Empty(Directory.GetFiles(tmp.Sub("zoo"), "*.tmp-*"));
+        Assert.Equal(4, ZooDataset.Open(tmp.Sub("zoo")).RowCount);
+    }
+
+    [Fact]
+    public void CorruptNpyIsRefused()
+    {
+        using var tmp = new TempDir();
+        Directory.CreateDirectory(tmp.Sub("npy"));
+        File.WriteAllBytes(tmp.Sub("npy/weights.npy"), new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 });
+        File.WriteAllText(tmp.Sub("npy/metrics.csv"), "test_accuracy\n0.5\n");
+        var e = Assert.Throws<ZooFormatException>(() => NumpyZoo.Import(tmp.Sub("npy"), tmp.Sub("out"), WeightLayout.TetrisMlp100, "x"));
+        Assert.Contains("weights.npy", e.Message);
+    }
+}
