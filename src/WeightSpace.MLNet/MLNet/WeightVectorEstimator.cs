@@ -1,0 +1,50 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using WeightSpace.MLNet.Layout;
+
+namespace WeightSpace.MLNet.MLNet;
+
+/// <summary>Estimator side of a <see cref="WeightVectorTransformer"/>: checks the schema and fits.</summary>
+public abstract class WeightVectorEstimator<TTransformer> : IEstimator<TTransformer> where TTransformer : WeightVectorTransformer
+{
+    private protected WeightVectorEstimator(string outputColumnName, string inputColumnName, WeightLayout layout)
+    {
+        OutputColumnName = outputColumnName;
+        InputColumnName = inputColumnName;
+        Layout = layout ?? throw new ArgumentNullException(nameof(layout));
+    }
+
+    /// <summary>Name of the added column.</summary>
+    public string OutputColumnName { get; }
+    /// <summary>Name of the weight column read.</summary>
+    public string InputColumnName { get; }
+    /// <summary>Layout of the weight vectors.</summary>
+    public WeightLayout Layout { get; }
+
+    private protected abstract int OutputSize { get; }
+
+    private protected abstract TTransformer FitCore(IDataView input);
+
+    /// <inheritdoc />
+    public TTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        WeightVectorTransformer.CheckInput(input.Schema, InputColumnName, Layout);
+        return FitCore(input);
+    }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var col = inputSchema.FirstOrDefault(c => c.Name == InputColumnName);
+        if (col.Name != InputColumnName)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{InputColumnName}' not found; the data has: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
+        if (col.Kind != SchemaShape.Column.VectorKind.Vector || col.ItemType != NumberDataViewType.Single)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Column '{InputColumnName}' must be a known-size vector of Single (Vector<Single, {Layout.ParameterCount}>), but is {col.Kind} of {col.ItemType}.");
+        // SchemaShape.Column has no public constructor. Every output here is a known-size Single vector, the
+        // same shape as the input column, so a stock column copy describes it exactly.
+        return CopyShape.Transforms.CopyColumns(OutputColumnName, InputColumnName).GetOutputSchema(inputSchema);
+    }
+
+    private static readonly MLContext CopyShape = new();
+}
