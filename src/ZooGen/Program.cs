@@ -1,1 +1,196 @@
-Console.WriteLine("zoogen");
+using System.Globalization;
+using WeightSpace.MLNet.Zoo;
+using WeightSpace.ZooGen.Generation;
+using WeightSpace.ZooGen.Recipes;
+
+namespace WeightSpace.ZooGen;
+
+/// <summary>The zoogen command line.</summary>
+public static class Program
+{
+    private const string Usage = """
+        zoogen — generate model zoos for weight-space learning
+
+        usage:
+          zoogen generate (--preset NAME | --recipe FILE.json) --out DIR [options]
+              --models N          number of models            --epochs N          epochs of training
+              --checkpoints LIST  saved epochs, e.g. 0,1,5-10 or 'all' (0 = initialisation)
+              --train-subset N    first N training images     --test-subset N     first N test images
+              --data DIR          data set location           --seed N            data / sampling seed
+              --resume            continue DIR, training only missing models
+              --shard i/n         train part i of n (model id mod n); join parts with 'zoogen merge'
+              --population N      models per batched program (MLP zoos, default 500)
+              --workers N         models trained at once on CNN zoos (default: all cores)
+              --print-recipe      print the resolved recipe as JSON and exit
+          zoogen info DIR [--json]       rows, models, label ranges, accuracy histogram
+          zoogen merge --out DIR PART...  join zoos generated with --shard
+          zoogen verify DIR               check every shard against the manifest's checksums
+          zoogen export DIR --out DIR2    weights.npy + metrics.csv for Python
+          zoogen presets                  list the presets
+        """;
+
+    /// <summary>Entry point; returns the process exit code.</summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help") { Console.WriteLine(Usage); return args.Length == 0 ? 2 : 0; }
+        try
+        {
+            return args[0] switch
+            {
+                "generate" => Generate(args[1..]),
+                "info" => Info(args[1..]),
+                "merge" => Merge(args[1..]),
+                "verify" => Verify(args[1..]),
+                "export" => Export(args[1..]),
+                "presets" => ListPresets(),
+                _ => Fail($"unknown command '{args[0]}'; commands: generate, info, merge, verify, export, presets."),
+            };
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or FormatException or UnauthorizedAccessException)
+        {
+            return Fail(e.Message);
+        }
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine("zoogen: " + message);
+        return 2;
+    }
+
+    private static int ListPresets()
+    {
+        foreach (var (name, (description, _)) in Presets.All) Console.WriteLine($"{name,-18} {description}");
+        return 0;
+    }
+
+    /// <summary>Parses --name value pairs and bare flags; positional arguments are returned separately.</summary>
+    private static (Dictionary<string, string?> Options, List<string> Positional) Parse(string[] args, params string[] flags)
+    {
+        var options = new Dictionary<string, string?>();
+        var positional = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--")) { positional.Add(args[i]); continue; }
+            var name = args[i][2..];
+            if (flags.Contains(name)) { options[name] = null; continue; }
+            if (i + 1 >= args.Length) throw new ArgumentException($"option --{name} needs a value.");
+            options[name] = args[++i];
+        }
+        return (options, positional);
+    }
+
+    private static int PositiveInt(Dictionary<string, string?> o, string name, int fallback, bool allowZero = false)
+    {
+        if (!o.TryGetValue(name, out var v)) return fallback;
+        if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < 0 || (n == 0 && !allowZero))
+            throw new ArgumentException($"--{name} must be a {(allowZero ? "non-negative" : "positive")} integer, not '{v}'.");
+        return n;
+    }
+
+    internal static List<int> ParseCheckpoints(string spec, int epochs)
+    {
+        if (spec == "all") return Enumerable.Range(0, epochs + 1).ToList();
+        var list = new SortedSet<int>();
+        foreach (var part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var bounds = part.Split('-');
+            if (bounds.Length > 2 || !bounds.All(b => int.TryParse(b, NumberStyles.Integer, CultureInfo.InvariantCulture, out _)))
+                throw new ArgumentException($"--checkpoints: '{part}' is not an epoch or a range a-b.");
+            int lo = int.Parse(bounds[0], CultureInfo.InvariantCulture), hi = int.Parse(bounds[^1], CultureInfo.InvariantCulture);
+            if (lo < 0 || hi > epochs || lo > hi) throw new ArgumentException($"--checkpoints: '{part}' is outside 0..{epochs}.");
+            for (int e = lo; e <= hi; e++) list.Add(e);
+        }
+        return list.ToList();
+    }
+
+    private static int Generate(string[] args)
+    {
+        var (o, _) = Parse(args, "resume", "print-recipe");
+        Recipe recipe = o.TryGetValue("recipe", out var file) ? Recipe.Load(file!)
+            : o.TryGetValue("preset", out var preset) ? Presets.Get(preset!)
+            : throw new ArgumentException($"generate needs --preset NAME or --recipe FILE; presets: {string.Join(", ", Presets.All.Keys)}.");
+        int oldEpochs = recipe.Epochs;
+        recipe.Models = PositiveInt(o, "models", recipe.Models);
+        recipe.Epochs = PositiveInt(o, "epochs", recipe.Epochs);
+        recipe.TrainSubset = PositiveInt(o, "train-subset", recipe.TrainSubset);
+        recipe.TestSubset = PositiveInt(o, "test-subset", recipe.TestSubset);
+        recipe.Seed = PositiveInt(o, "seed", recipe.Seed, allowZero: true);
+        if (o.TryGetValue("checkpoints", out var cps)) recipe.Checkpoints = ParseCheckpoints(cps!, recipe.Epochs);
+        else if (recipe.Epochs != oldEpochs)
+        {
+            // Scale the preset's checkpoints to the new length: keep those that fit, and always the last epoch.
+            var kept = recipe.Checkpoints.Where(c => c <= recipe.Epochs).ToHashSet();
+            if (recipe.Checkpoints.Count >= oldEpochs) kept.UnionWith(Enumerable.Range(recipe.Checkpoints.Min(), recipe.Epochs - recipe.Checkpoints.Min() + 1));
+            kept.Add(recipe.Epochs);
+            recipe.Checkpoints = kept.Order().ToList();
+        }
+        recipe.Validate();
+        if (o.ContainsKey("print-recipe")) { Console.WriteLine(recipe.ToJsonObject().ToJsonString(Recipe.Json)); return 0; }
+        if (!o.TryGetValue("out", out var output)) throw new ArgumentException("generate needs --out DIR.");
+        int shardIndex = 0, shardCount = 1;
+        if (o.TryGetValue("shard", out var shard))
+        {
+            var p = shard!.Split('/');
+            if (p.Length != 2 || !int.TryParse(p[0], out shardIndex) || !int.TryParse(p[1], out shardCount) || shardCount <= 0 || shardIndex < 0 || shardIndex >= shardCount)
+                throw new ArgumentException($"--shard must be i/n with 0 ≤ i < n, not '{shard}'.");
+        }
+
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            Console.Error.WriteLine("\nzoogen: stopping after the models in flight are dropped; completed models are kept (continue with --resume).");
+            cts.Cancel();
+        };
+        var bar = new ProgressBar(Console.Error);
+        var result = ZooGenerator.Generate(new GenerateOptions
+        {
+            Recipe = recipe, Output = output!, DataDirectory = o.GetValueOrDefault("data"), Resume = o.ContainsKey("resume"),
+            ShardIndex = shardIndex, ShardCount = shardCount,
+            PopulationSize = PositiveInt(o, "population", 500), Workers = PositiveInt(o, "workers", 0, allowZero: true),
+            Progress = bar,
+        }, cts.Token);
+        bar.Finish();
+        Console.WriteLine($"{(result.Cancelled ? "stopped" : "done")}: {result.ModelsTrained} models trained, {result.ModelsSkipped} already present, {result.RowsWritten:N0} rows written to {output} in {result.Elapsed.TotalSeconds:F1} s.");
+        return result.Cancelled ? 130 : 0;
+    }
+
+    private static int Info(string[] args)
+    {
+        var (o, pos) = Parse(args, "json");
+        if (pos.Count != 1) throw new ArgumentException("info needs one zoo directory.");
+        var summary = ZooSummary.Compute(ZooDataset.Open(pos[0]));
+        Console.WriteLine(o.ContainsKey("json") ? summary.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : summary.ToText());
+        return 0;
+    }
+
+    private static int Merge(string[] args)
+    {
+        var (o, pos) = Parse(args);
+        if (!o.TryGetValue("out", out var output)) throw new ArgumentException("merge needs --out DIR.");
+        if (pos.Count == 0) throw new ArgumentException("merge needs the zoo directories to join.");
+        var merged = ZooMerge.Merge(output!, pos);
+        Console.WriteLine($"merged {pos.Count} parts: {merged.RowCount:N0} rows, {merged.ModelIds.Count:N0} models in {output}.");
+        return 0;
+    }
+
+    private static int Verify(string[] args)
+    {
+        var (_, pos) = Parse(args);
+        if (pos.Count != 1) throw new ArgumentException("verify needs one zoo directory.");
+        var zoo = ZooDataset.Open(pos[0]);
+        zoo.Verify();
+        Console.WriteLine($"ok: {zoo.Manifest.Shards.Count} shards, {zoo.RowCount:N0} rows match their checksums.");
+        return 0;
+    }
+
+    private static int Export(string[] args)
+    {
+        var (o, pos) = Parse(args);
+        if (pos.Count != 1 || !o.TryGetValue("out", out var output)) throw new ArgumentException("export needs a zoo directory and --out DIR.");
+        NumpyZoo.Export(ZooDataset.Open(pos[0]), output!);
+        Console.WriteLine($"wrote {Path.Combine(output!, NumpyZoo.WeightsFile)} and {Path.Combine(output!, NumpyZoo.MetricsFile)}.");
+        return 0;
+    }
+}

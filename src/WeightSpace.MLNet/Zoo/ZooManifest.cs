@@ -42,6 +42,8 @@ public sealed class ZooManifest
     public string Dataset { get; set; } = "";
     /// <summary>The recipe (preset and full hyperparameter grid) that produced the zoo; free-form JSON.</summary>
     public JsonObject Recipe { get; set; } = new();
+    /// <summary>Which part of a partitioned run this zoo is (e.g. "0/4"), or null for a whole zoo. Not compared by merge.</summary>
+    public string? Part { get; set; }
     /// <summary>Hyperparameter columns beyond the standard ones.</summary>
     public List<ZooColumn> Columns { get; set; } = new();
     /// <summary>Complete shards, in order.</summary>

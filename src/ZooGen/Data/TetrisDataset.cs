@@ -6,7 +6,7 @@ namespace WeightSpace.ZooGen.Data;
 /// The Tetris data set (ours; the sources do not define it): 4×4 grey images of four tetromino classes —
 /// I, O, T and S — in every rotation and every position that fits (I: 8 placements, O: 9, T: 24, S: 12),
 /// each pixel 1 on the shape and 0 elsewhere, plus additive Gaussian noise N(0, σ²). Class balanced;
-/// placements drawn uniformly; fully determined by the seed. Defaults: σ = 0.5, 2,000 train / 1,000 test.
+/// placements drawn uniformly; fully determined by the seed. Defaults: σ = 0.1, 2,000 train / 1,000 test.
 /// </summary>
 public static class TetrisDataset
 {
@@ -14,7 +14,7 @@ public static class TetrisDataset
     public static readonly string[] ClassNames = { "I", "O", "T", "S" };
 
     /// <summary>Default pixel noise σ.</summary>
-    public const double DefaultNoise = 0.5;
+    public const double DefaultNoise = 0.1;
 
     private static readonly int[][][] Shapes =
     {

@@ -47,10 +47,15 @@ public sealed class ZooNetwork : nn.Module<Tensor, Tensor>
         _ => throw new ArgumentException($"activation '{activation}' is not one of {string.Join(", ", Training.ModelSpec.Activations)}."),
     };
 
+    /// <summary>Generator of the dropout masks (seeded per model, so concurrent training stays deterministic).</summary>
+    public Generator? DropoutGenerator { get; set; }
+
     private Tensor Act(Tensor x)
     {
         var a = Activate(x, _activation);
-        return _dropout > 0 ? nn.functional.dropout(a, _dropout, training) : a;
+        if (_dropout <= 0 || !training) return a;
+        var keep = rand(a.shape, generator: DropoutGenerator).ge(_dropout).to_type(ScalarType.Float32);
+        return a * keep / (1 - _dropout);
     }
 
     /// <inheritdoc />

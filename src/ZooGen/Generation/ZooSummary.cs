@@ -1,0 +1,90 @@
+using System.Text.Json.Nodes;
+using WeightSpace.MLNet.Zoo;
+
+namespace WeightSpace.ZooGen.Generation;
+
+/// <summary>What <c>zoogen info</c> prints: sizes, label ranges and the last epoch's accuracy distribution.</summary>
+public sealed class ZooSummary
+{
+    /// <summary>Rows.</summary>
+    public long Rows { get; private init; }
+    /// <summary>Distinct models.</summary>
+    public int Models { get; private init; }
+    /// <summary>Parameters per model.</summary>
+    public int Parameters { get; private init; }
+    /// <summary>Saved epochs.</summary>
+    public int[] Epochs { get; private init; } = Array.Empty<int>();
+    /// <summary>min/mean/max of every numeric label over all rows.</summary>
+    public Dictionary<string, (double Min, double Mean, double Max)> Ranges { get; } = new();
+    /// <summary>min/mean/max of TestAccuracy at each model's last saved epoch.</summary>
+    public (double Min, double Mean, double Max) LastEpochTestAccuracy { get; private init; }
+    /// <summary>Counts of last-epoch test accuracy in ten bins [0, 0.1), …, [0.9, 1].</summary>
+    public int[] Histogram { get; } = new int[10];
+    /// <summary>The manifest.</summary>
+    public required ZooManifest Manifest { get; init; }
+
+    /// <summary>Scans a zoo once (labels only are kept).</summary>
+    public static ZooSummary Compute(ZooDataset zoo)
+    {
+        var sums = new Dictionary<string, (double Min, double Sum, double Max)>();
+        var last = new Dictionary<int, (int Epoch, float Acc)>();
+        var epochs = new SortedSet<int>();
+        long rows = 0;
+        void Add(string k, double v)
+        {
+            var (mn, s, mx) = sums.TryGetValue(k, out var t) ? t : (double.MaxValue, 0, double.MinValue);
+            sums[k] = (Math.Min(mn, v), s + v, Math.Max(mx, v));
+        }
+        foreach (var r in zoo.Records())
+        {
+            rows++;
+            epochs.Add(r.Epoch);
+            Add(ZooColumns.TrainAccuracy, r.TrainAccuracy); Add(ZooColumns.TestAccuracy, r.TestAccuracy);
+            Add(ZooColumns.TrainLoss, r.TrainLoss); Add(ZooColumns.TestLoss, r.TestLoss); Add(ZooColumns.GeneralizationGap, r.GeneralizationGap);
+            foreach (var (k, v) in r.Numeric) Add(k, v);
+            if (!last.TryGetValue(r.ModelId, out var l) || r.Epoch >= l.Epoch) last[r.ModelId] = (r.Epoch, r.TestAccuracy);
+        }
+        var accs = last.Values.Select(v => (double)v.Acc).ToList();
+        var summary = new ZooSummary
+        {
+            Manifest = zoo.Manifest, Rows = rows, Models = last.Count, Parameters = zoo.Layout.ParameterCount, Epochs = epochs.ToArray(),
+            LastEpochTestAccuracy = accs.Count == 0 ? (double.NaN, double.NaN, double.NaN) : (accs.Min(), accs.Average(), accs.Max()),
+        };
+        foreach (var (k, (mn, s, mx)) in sums) summary.Ranges[k] = (mn, s / rows, mx);
+        foreach (var a in accs) summary.Histogram[Math.Clamp((int)(a * 10), 0, 9)]++;
+        return summary;
+    }
+
+    /// <summary>Machine-readable form (rows, models, parameters, testAccuracy at the last epoch, …).</summary>
+    public JsonObject ToJson()
+    {
+        JsonObject Range((double Min, double Mean, double Max) r) => new() { ["min"] = r.Min, ["mean"] = r.Mean, ["max"] = r.Max };
+        var ranges = new JsonObject();
+        foreach (var (k, r) in Ranges) ranges[k] = Range(r);
+        return new JsonObject
+        {
+            ["rows"] = Rows, ["models"] = Models, ["parameters"] = Parameters,
+            ["layout"] = Manifest.Layout.Name, ["dataset"] = Manifest.Dataset, ["recipe"] = Manifest.Recipe["name"]?.DeepClone(),
+            ["part"] = Manifest.Part, ["shards"] = Manifest.Shards.Count,
+            ["epochs"] = new JsonArray(Epochs.Select(e => (JsonNode)e).ToArray()),
+            ["testAccuracyLastEpoch"] = Range(LastEpochTestAccuracy),
+            ["testAccuracyHistogram"] = new JsonArray(Histogram.Select(h => (JsonNode)h).ToArray()),
+            ["labels"] = ranges,
+        };
+    }
+
+    /// <summary>Human-readable form.</summary>
+    public string ToText()
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.AppendLine($"zoo        {Manifest.Recipe["name"]} on {Manifest.Dataset}, layout {Manifest.Layout}{(Manifest.Part is null ? "" : ", part " + Manifest.Part)}");
+        sb.AppendLine($"rows       {Rows:N0} ({Models:N0} models, {Manifest.Shards.Count} shards)");
+        sb.AppendLine($"epochs     {(Epochs.Length == 0 ? "-" : Epochs.Length > 12 ? $"{Epochs.Length} checkpoints, {Epochs[0]}..{Epochs[^1]}" : string.Join(",", Epochs))}");
+        foreach (var (k, r) in Ranges) sb.AppendLine($"{k,-18} min {r.Min,9:G4}  mean {r.Mean,9:G4}  max {r.Max,9:G4}");
+        sb.AppendLine($"test accuracy at each model's last epoch: min {LastEpochTestAccuracy.Min:F3} mean {LastEpochTestAccuracy.Mean:F3} max {LastEpochTestAccuracy.Max:F3}");
+        int peak = Math.Max(1, Histogram.Max());
+        for (int i = 0; i < 10; i++)
+            sb.AppendLine($"  [{i / 10.0:F1}, {(i + 1) / 10.0:F1}{(i == 9 ? "]" : ")")} {new string('#', (int)Math.Ceiling(40.0 * Histogram[i] / peak)),-40} {Histogram[i]}");
+        return sb.ToString();
+    }
+}

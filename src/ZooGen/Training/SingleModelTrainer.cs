@@ -1,0 +1,81 @@
+using TorchSharp;
+using WeightSpace.MLNet.Layout;
+using WeightSpace.ZooGen.Networks;
+using static TorchSharp.torch;
+
+namespace WeightSpace.ZooGen.Training;
+
+/// <summary>
+/// The plain loop: one <see cref="ZooNetwork"/> with a stock torch.optim optimiser, batch after batch.
+/// Used for convolutional zoos (run on several cores at once, one model per core) and as the baseline that
+/// population training is measured and checked against.
+/// </summary>
+internal static class SingleModelTrainer
+{
+    public static void Train(WeightLayout layout, ModelSpec model, TrainingData data, int epochs, ISet<int> checkpoints,
+        Action<Checkpoint> onCheckpoint, CancellationToken cancel, Action<int>? onEpoch = null)
+    {
+        model.Validate();
+        using var net = new ZooNetwork(layout, model.Activation, model.Dropout) { DropoutGenerator = new Generator((ulong)model.Seed * 31UL + 17) };
+        net.LoadVector(Initializer.Create(layout, model.Init, model.Seed));
+        var parameters = net.parameters();
+        using optim.Optimizer opt = model.Optimizer switch
+        {
+            "adam" => optim.Adam(parameters, model.LearningRate, weight_decay: model.WeightDecay),
+            "sgd" => optim.SGD(parameters, model.LearningRate, momentum: 0.9, weight_decay: model.WeightDecay),
+            "rmsprop" => optim.RMSProp(parameters, model.LearningRate, weight_decay: model.WeightDecay),
+            _ => throw new ArgumentException($"optimizer '{model.Optimizer}' is not one of {string.Join(", ", ModelSpec.Optimizers)}."),
+        };
+        int trainCount = data.Split.Train.Count;
+        var subset = TrainingData.Subset(model, trainCount);
+
+        void Report(int epoch)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            net.eval();
+            var (trainAcc, trainLoss) = Evaluate(net, data.TrainX, data.TrainY);
+            var (testAcc, testLoss) = Evaluate(net, data.TestX, data.TestY);
+            net.train();
+            onCheckpoint(new Checkpoint(model, epoch, net.ToVector(), trainAcc, testAcc, trainLoss, testLoss));
+        }
+
+        if (checkpoints.Contains(0)) Report(0);
+        net.train();
+        for (int epoch = 1; epoch <= epochs; epoch++)
+        {
+            var order = TrainingData.EpochOrder(model, subset, epoch);
+            for (int start = 0; start < order.Length; start += model.BatchSize)
+            {
+                cancel.ThrowIfCancellationRequested();
+                int bs = Math.Min(model.BatchSize, order.Length - start);
+                using var scope = NewDisposeScope();
+                var index = tensor(order.AsSpan(start, bs).ToArray().Select(i => (long)i).ToArray());
+                var x = data.TrainX.index_select(0, index);
+                var y = data.TrainY.index_select(0, index);
+                opt.zero_grad();
+                nn.functional.cross_entropy(net.call(x), y).backward();
+                opt.step();
+            }
+            onEpoch?.Invoke(epoch);
+            if (checkpoints.Contains(epoch)) Report(epoch);
+        }
+    }
+
+    private static (float Accuracy, float Loss) Evaluate(ZooNetwork net, Tensor x, Tensor y)
+    {
+        const int chunk = 2048;
+        double correct = 0, loss = 0;
+        long n = x.shape[0];
+        for (long s = 0; s < n; s += chunk)
+        {
+            using var scope = NewDisposeScope();
+            long len = Math.Min(chunk, n - s);
+            var logits = net.call(x.narrow(0, s, len));
+            var yy = y.narrow(0, s, len);
+            loss += nn.functional.cross_entropy(logits, yy, reduction: nn.Reduction.Sum).item<float>();
+            correct += logits.argmax(1).eq(yy).sum().item<long>();
+        }
+        return ((float)(correct / n), (float)(loss / n));
+    }
+}

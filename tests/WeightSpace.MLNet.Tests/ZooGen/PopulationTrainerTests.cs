@@ -1,0 +1,54 @@
+using WeightSpace.MLNet.Layout;
+using WeightSpace.ZooGen.Data;
+using WeightSpace.ZooGen.Training;
+using Xunit;
+
+namespace WeightSpace.MLNet.Tests.ZooGen;
+
+public class PopulationTrainerTests
+{
+    [Theory]
+    [InlineData("adam")]
+    [InlineData("sgd")]
+    [InlineData("rmsprop")]
+    public void AModelTrainedInAPopulationMatchesTheSameModelTrainedAlone(string optimizer)
+    {
+        var layout = WeightLayout.TetrisMlp100;
+        using var data = new TrainingData(TetrisDataset.Split(train: 256, test: 128, seed: 3));
+        var models = new[]
+        {
+            new ModelSpec { ModelId = 0, Seed = 1, Optimizer = optimizer, LearningRate = 1e-2, BatchSize = 32, Init = "kaiming_uniform" },
+            new ModelSpec { ModelId = 1, Seed = 2, Optimizer = optimizer, LearningRate = 3e-3, WeightDecay = 1e-3, BatchSize = 32, Init = "xavier_normal" },
+            new ModelSpec { ModelId = 2, Seed = 3, Optimizer = optimizer, LearningRate = 1e-3, BatchSize = 32, Init = "kaiming_normal" },
+        };
+        var checkpoints = new HashSet<int> { 0, 2, 4 };
+        var population = new List<Checkpoint>();
+        new PopulationTrainer(layout, models, data).Train(4, checkpoints, population.AddRange, CancellationToken.None);
+        Assert.Equal(9, population.Count);
+
+        foreach (var model in models)
+        {
+            var alone = new List<Checkpoint>();
+            SingleModelTrainer.Train(layout, model, data, 4, checkpoints, alone.Add, CancellationToken.None);
+            foreach (var single in alone)
+            {
+                var batched = population.Single(c => c.Model.ModelId == model.ModelId && c.Epoch == single.Epoch);
+                for (int i = 0; i < single.Weights.Length; i++)
+                    Assert.True(Math.Abs(single.Weights[i] - batched.Weights[i]) < 1e-4, $"model {model.ModelId} epoch {single.Epoch} weight {i}: {single.Weights[i]} vs {batched.Weights[i]}");
+                Assert.Equal(single.TestAccuracy, batched.TestAccuracy, 3);
+                Assert.Equal(single.TrainLoss, batched.TrainLoss, 3);
+            }
+            Assert.NotEqual(alone[0].Weights, alone[^1].Weights); // it trained
+        }
+    }
+
+    [Fact]
+    public void TrainingImprovesTetrisAccuracyAboveChance()
+    {
+        using var data = new TrainingData(TetrisDataset.Split(train: 1000, test: 500, seed: 1));
+        var models = Enumerable.Range(0, 4).Select(i => new ModelSpec { ModelId = i, Seed = i, LearningRate = 1e-2, BatchSize = 32 }).ToArray();
+        var last = new List<Checkpoint>();
+        new PopulationTrainer(WeightLayout.TetrisMlp100, models, data).Train(10, new HashSet<int> { 10 }, last.AddRange, CancellationToken.None);
+        Assert.All(last, c => Assert.True(c.TestAccuracy > 0.6, $"model {c.Model.ModelId}: test accuracy {c.TestAccuracy}"));
+    }
+}
