@@ -15,6 +15,7 @@ public sealed class ZooNetwork : nn.Module<Tensor, Tensor>
     private readonly WeightLayout _layout;
     private readonly string _activation;
     private readonly double _dropout;
+    private readonly Scalar _dropoutScalar, _keepScale; // held for the module's life: see PopulationOptimizer on Scalar lifetimes
 
     /// <summary>Builds the network of a built-in layout.</summary>
     /// <exception cref="NotSupportedException">A layout without a known forward pass.</exception>
@@ -25,6 +26,8 @@ public sealed class ZooNetwork : nn.Module<Tensor, Tensor>
         _layout = layout;
         _activation = activation;
         _dropout = dropout;
+        _dropoutScalar = dropout.ToScalar();
+        _keepScale = (dropout < 1 ? 1 / (1 - dropout) : 0).ToScalar();
         int stride = layout.Name == WeightLayout.Cnn4970.Name ? 2 : 1;
         layers = new ModuleList<nn.Module<Tensor, Tensor>>();
         foreach (var spec in layout.Layers)
@@ -54,8 +57,8 @@ public sealed class ZooNetwork : nn.Module<Tensor, Tensor>
     {
         var a = Activate(x, _activation);
         if (_dropout <= 0 || !training) return a;
-        var keep = rand(a.shape, generator: DropoutGenerator).ge(_dropout).to_type(ScalarType.Float32);
-        return a * keep / (1 - _dropout);
+        var keep = rand(a.shape, generator: DropoutGenerator).ge(_dropoutScalar).to_type(ScalarType.Float32);
+        return a.mul(keep).mul_(_keepScale);
     }
 
     /// <inheritdoc />

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace WeightSpace.ZooGen.Training;
@@ -5,7 +6,8 @@ namespace WeightSpace.ZooGen.Training;
 /// <summary>
 /// Adam, SGD with momentum 0.9 and RMSprop over stacked parameters [P, ...] with one learning rate and weight
 /// decay per model, written element-wise exactly as torch.optim computes them (weight decay added to the
-/// gradient; Adam β = (0.9, 0.999), ε = 1e-8; RMSprop α = 0.99, ε = 1e-8).
+/// gradient; Adam β = (0.9, 0.999), ε = 1e-8; RMSprop α = 0.99, ε = 1e-8). With P = 1 it serves a single
+/// network too (the per-model factors broadcast over any parameter shape).
 /// </summary>
 internal sealed class PopulationOptimizer : IDisposable
 {
@@ -14,6 +16,15 @@ internal sealed class PopulationOptimizer : IDisposable
     private readonly Tensor[] _state1, _state2;
     private readonly Tensor[] _lr, _wd;
     private int _step;
+
+    // Scalars are native objects: an implicit double → Scalar temporary can be finalised by the GC while the
+    // native op still reads it (seen as "Expected false to be true" from Scalar::toFloat). Every Scalar used
+    // in a step is therefore held in a field or a using variable until the op has returned.
+    private readonly Scalar _b1 = 0.9.ToScalar(), _oneMinusB1 = (1 - 0.9).ToScalar();
+    private readonly Scalar _b2 = 0.999.ToScalar(), _oneMinusB2 = (1 - 0.999).ToScalar();
+    private readonly Scalar _eps = 1e-8.ToScalar(), _momentum = 0.9.ToScalar();
+    private readonly Scalar _alpha = 0.99.ToScalar(), _oneMinusAlpha = (1 - 0.99).ToScalar();
+    private readonly Scalar _one = 1.ToScalar(), _minusOne = (-1).ToScalar(); // explicit alphas: add_(x)/sub_(x) alone make a temporary Scalar
 
     public PopulationOptimizer(string kind, Tensor[] parameters, double[] learningRates, double[] weightDecays)
     {
@@ -40,30 +51,29 @@ internal sealed class PopulationOptimizer : IDisposable
         for (int i = 0; i < _params.Length; i++)
         {
             var p = _params[i];
-            var g = p.grad!.add(p * _wd[i]);
+            var g = p.grad!.add(p * _wd[i], _one);
             switch (_kind)
             {
                 case "adam":
                 {
-                    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-                    _state1[i].mul_(b1).add_(g, alpha: 1 - b1);
-                    _state2[i].mul_(b2).addcmul_(g, g, value: 1 - b2);
-                    double bc1 = 1 - Math.Pow(b1, _step), bc2 = 1 - Math.Pow(b2, _step);
-                    var denom = (_state2[i].sqrt() / Math.Sqrt(bc2)).add_(eps);
-                    p.sub_(_lr[i] / bc1 * _state1[i] / denom);
+                    _state1[i].mul_(_b1).add_(g, alpha: _oneMinusB1);
+                    _state2[i].mul_(_b2).addcmul_(g, g, value: _oneMinusB2);
+                    using var invSqrtBc2 = (1 / Math.Sqrt(1 - Math.Pow(0.999, _step))).ToScalar();
+                    using var invBc1 = (1 / (1 - Math.Pow(0.9, _step))).ToScalar();
+                    var denom = _state2[i].sqrt().mul_(invSqrtBc2).add_(_eps, _one);
+                    p.add_(_lr[i].mul(invBc1) * _state1[i] / denom, _minusOne);
                     break;
                 }
                 case "sgd":
                 {
-                    if (_step == 1) _state1[i].copy_(g); else _state1[i].mul_(0.9).add_(g);
-                    p.sub_(_lr[i] * _state1[i]);
+                    if (_step == 1) _state1[i].copy_(g); else _state1[i].mul_(_momentum).add_(g, _one);
+                    p.add_(_lr[i] * _state1[i], _minusOne);
                     break;
                 }
                 case "rmsprop":
                 {
-                    const double alpha = 0.99, eps = 1e-8;
-                    _state2[i].mul_(alpha).addcmul_(g, g, value: 1 - alpha);
-                    p.sub_(_lr[i] * g / _state2[i].sqrt().add_(eps));
+                    _state2[i].mul_(_alpha).addcmul_(g, g, value: _oneMinusAlpha);
+                    p.add_(_lr[i] * g / _state2[i].sqrt().add_(_eps, _one), _minusOne);
                     break;
                 }
                 default: throw new ArgumentException($"optimizer '{_kind}' is not one of {string.Join(", ", ModelSpec.Optimizers)}.");
@@ -74,5 +84,6 @@ internal sealed class PopulationOptimizer : IDisposable
     public void Dispose()
     {
         foreach (var t in _state1.Concat(_state2).Concat(_lr).Concat(_wd)) t.Dispose();
+        foreach (var s in new[] { _b1, _oneMinusB1, _b2, _oneMinusB2, _eps, _momentum, _alpha, _oneMinusAlpha, _one, _minusOne }) s.Dispose();
     }
 }

@@ -72,7 +72,9 @@ internal sealed class PopulationTrainer
         var optimizer = new PopulationOptimizer(spec0.Optimizer, parameters,
             _models.Select(m => m.LearningRate).ToArray(), _models.Select(m => m.WeightDecay).ToArray());
         var dropout = tensor(_models.Select(m => (float)m.Dropout).ToArray()).reshape(P, 1, 1);
+        var keepScale = tensor(_models.Select(m => (float)(1 / (1 - m.Dropout))).ToArray()).reshape(P, 1, 1);
         bool anyDropout = _models.Any(m => m.Dropout > 0);
+        using var one = 1.ToScalar(); // explicit alpha for add (see PopulationOptimizer on Scalar lifetimes)
         var generator = new Generator((ulong)(_models[0].Seed * 7919L + P));
 
         Tensor Forward(Tensor x, bool train) // x: [P, B, in] or [1, N, in]
@@ -81,14 +83,14 @@ internal sealed class PopulationTrainer
             for (int l = 0; l < L; l++)
             {
                 h = matmul(h, w[l].transpose(1, 2));
-                if (b[l] is not null) h = h + b[l]!;
+                if (b[l] is not null) h = h.add(b[l]!, one);
                 if (l < L - 1)
                 {
                     h = ZooNetwork.Activate(h, spec0.Activation);
                     if (train && anyDropout)
                     {
                         var keep = rand(h.shape, generator: generator).ge(dropout).to_type(ScalarType.Float32);
-                        h = h * keep / (1 - dropout);
+                        h = h * keep * keepScale;
                     }
                 }
             }
@@ -132,7 +134,8 @@ internal sealed class PopulationTrainer
                 var y = _data.TrainY.index_select(0, index);
                 var logits = Forward(x, true);
                 // Sum over models of each model's mean loss: every model gets exactly its own gradient.
-                var loss = nn.functional.cross_entropy(logits.reshape(P * bs, -1), y, reduction: nn.Reduction.Sum) / bs;
+                using var inverseBatch = (1.0 / bs).ToScalar(); // held: see PopulationOptimizer on Scalar lifetimes
+                var loss = nn.functional.cross_entropy(logits.reshape(P * bs, -1), y, reduction: nn.Reduction.Sum).mul(inverseBatch);
                 optimizer.ZeroGrad();
                 loss.backward();
                 optimizer.Step();
@@ -148,9 +151,11 @@ internal sealed class PopulationTrainer
     internal static (float[] Accuracy, float[] Loss) Evaluate(Tensor logits, Tensor labels)
     {
         long P = logits.shape[0], N = logits.shape[1];
+        // float64, so that the reduction order (which varies with P and threads) cannot change the float32 result.
+        logits = logits.to_type(ScalarType.Float64);
         var y = labels.unsqueeze(0).expand(P, N);
         var loss = nn.functional.cross_entropy(logits.reshape(P * N, -1), y.reshape(P * N), reduction: nn.Reduction.None).reshape(P, N).mean(new long[] { 1 });
-        var acc = logits.argmax(2).eq(y).to_type(ScalarType.Float32).mean(new long[] { 1 });
-        return (acc.data<float>().ToArray(), loss.data<float>().ToArray());
+        var acc = logits.argmax(2).eq(y).to_type(ScalarType.Float64).mean(new long[] { 1 });
+        return (acc.data<double>().ToArray().Select(v => (float)v).ToArray(), loss.data<double>().ToArray().Select(v => (float)v).ToArray());
     }
 }

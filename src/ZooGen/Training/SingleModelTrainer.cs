@@ -12,14 +12,30 @@ namespace WeightSpace.ZooGen.Training;
 /// </summary>
 internal static class SingleModelTrainer
 {
+    /// <summary>Trains one model and reports its checkpoints.</summary>
+    /// <param name="layout">Architecture.</param>
+    /// <param name="model">The model.</param>
+    /// <param name="data">Train and test tensors.</param>
+    /// <param name="epochs">Epochs of training.</param>
+    /// <param name="checkpoints">Epochs to report (0 = initialisation).</param>
+    /// <param name="onCheckpoint">Receives each checkpoint.</param>
+    /// <param name="cancel">Stops between batches.</param>
+    /// <param name="onEpoch">Called after each epoch.</param>
+    /// <param name="stockOptimizer">
+    /// Use torch.optim's Adam/SGD/RMSprop (the reference the tests compare with) instead of the project's element-wise
+    /// <see cref="PopulationOptimizer"/> with P = 1 (the same update). Zoo generation uses the latter: TorchSharp's
+    /// optimisers pass temporary Scalars to native code, which the GC can finalise mid-call on long multi-threaded runs.
+    /// </param>
     public static void Train(WeightLayout layout, ModelSpec model, TrainingData data, int epochs, ISet<int> checkpoints,
-        Action<Checkpoint> onCheckpoint, CancellationToken cancel, Action<int>? onEpoch = null)
+        Action<Checkpoint> onCheckpoint, CancellationToken cancel, Action<int>? onEpoch = null, bool stockOptimizer = false)
     {
         model.Validate();
         using var net = new ZooNetwork(layout, model.Activation, model.Dropout) { DropoutGenerator = new Generator((ulong)model.Seed * 31UL + 17) };
         net.LoadVector(Initializer.Create(layout, model.Init, model.Seed));
         var parameters = net.parameters();
-        using optim.Optimizer opt = model.Optimizer switch
+        using var ours = stockOptimizer ? null
+            : new PopulationOptimizer(model.Optimizer, parameters.ToArray(), new[] { model.LearningRate }, new[] { model.WeightDecay });
+        using optim.Optimizer? stock = !stockOptimizer ? null : model.Optimizer switch
         {
             "adam" => optim.Adam(parameters, model.LearningRate, weight_decay: model.WeightDecay),
             "sgd" => optim.SGD(parameters, model.LearningRate, momentum: 0.9, weight_decay: model.WeightDecay),
@@ -53,9 +69,9 @@ internal static class SingleModelTrainer
                 var index = tensor(order.AsSpan(start, bs).ToArray().Select(i => (long)i).ToArray());
                 var x = data.TrainX.index_select(0, index);
                 var y = data.TrainY.index_select(0, index);
-                opt.zero_grad();
+                if (stock is not null) stock.zero_grad(); else ours!.ZeroGrad();
                 nn.functional.cross_entropy(net.call(x), y).backward();
-                opt.step();
+                if (stock is not null) stock.step(); else ours!.Step();
             }
             onEpoch?.Invoke(epoch);
             if (checkpoints.Contains(epoch)) Report(epoch);

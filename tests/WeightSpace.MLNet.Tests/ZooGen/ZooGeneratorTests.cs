@@ -1,0 +1,123 @@
+using WeightSpace.MLNet.Zoo;
+using WeightSpace.ZooGen.Generation;
+using WeightSpace.ZooGen.Recipes;
+using Xunit;
+
+namespace WeightSpace.MLNet.Tests.ZooGen;
+
+public class ZooGeneratorTests
+{
+    private static Recipe SmallTetris(int models = 12, int epochs = 3)
+    {
+        var r = Presets.Get("tetris-seed");
+        r.Models = models;
+        r.Epochs = epochs;
+        r.Checkpoints = new() { 0, 1, epochs };
+        return r;
+    }
+
+    private static List<ZooRecord> Sorted(string dir) =>
+        ZooDataset.Open(dir).Records().OrderBy(r => r.ModelId).ThenBy(r => r.Epoch).ToList();
+
+    private static void AssertSameRecords(List<ZooRecord> a, List<ZooRecord> b)
+    {
+        Assert.Equal(a.Count, b.Count);
+        for (int i = 0; i < a.Count; i++)
+        {
+            Assert.Equal(a[i].ModelId, b[i].ModelId);
+            Assert.Equal(a[i].Epoch, b[i].Epoch);
+            Assert.Equal(a[i].Weights, b[i].Weights);
+            Assert.Equal(a[i].TestAccuracy, b[i].TestAccuracy);
+            Assert.Equal(a[i].TrainLoss, b[i].TrainLoss);
+        }
+    }
+
+    [Fact]
+    public void GeneratedZooHasEveryCheckpointAndLabel()
+    {
+        using var tmp = new TempDir();
+        var result = ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = tmp.Sub("zoo") });
+        Assert.Equal(12, result.ModelsTrained);
+        var records = Sorted(tmp.Sub("zoo"));
+        Assert.Equal(36, records.Count);
+        Assert.Equal(new[] { 0, 1, 3 }, records.Where(r => r.ModelId == 5).Select(r => r.Epoch));
+        Assert.All(records, r => Assert.Equal(r.TrainAccuracy - r.TestAccuracy, r.GeneralizationGap, 5));
+        Assert.All(records, r => Assert.Equal("tanh", r.Text["Activation"]));
+        Assert.All(records, r => Assert.InRange(r.TestAccuracy, 0f, 1f));
+        Assert.Equal(12, records.Select(r => r.Seed).Distinct().Count());
+        // Training changes the weights.
+        Assert.NotEqual(records[0].Weights, records[2].Weights);
+    }
+
+    [Fact]
+    public void TheSameCommandTwiceGivesTheSameZoo()
+    {
+        using var tmp = new TempDir();
+        ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = tmp.Sub("a") });
+        ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = tmp.Sub("b"), PopulationSize = 5 });
+        AssertSameRecords(Sorted(tmp.Sub("a")), Sorted(tmp.Sub("b")));
+    }
+
+    [Fact]
+    public void ShardsMergedEqualTheSingleRunValueForValue()
+    {
+        using var tmp = new TempDir();
+        ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = tmp.Sub("whole") });
+        ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = tmp.Sub("p0"), ShardIndex = 0, ShardCount = 2 });
+        ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = tmp.Sub("p1"), ShardIndex = 1, ShardCount = 2 });
+        Assert.Equal("0/2", ZooDataset.Open(tmp.Sub("p0")).Manifest.Part);
+        Assert.All(ZooDataset.Open(tmp.Sub("p1")).ModelIds, id => Assert.Equal(1, id % 2));
+        ZooMerge.Merge(tmp.Sub("merged"), new[] { tmp.Sub("p0"), tmp.Sub("p1") });
+        AssertSameRecords(Sorted(tmp.Sub("whole")), Sorted(tmp.Sub("merged")));
+    }
+
+    [Fact]
+    public void ResumeAfterCancellationTrainsOnlyTheMissingModels()
+    {
+        using var tmp = new TempDir();
+        using var cts = new CancellationTokenSource();
+        var progress = new Progress(p => { if (p.ModelsDone >= 4) cts.Cancel(); });
+        var first = ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = tmp.Sub("zoo"), PopulationSize = 4, Progress = progress }, cts.Token);
+        Assert.True(first.Cancelled);
+        int kept = ZooDataset.Open(tmp.Sub("zoo")).ModelIds.Count;
+        Assert.InRange(kept, 4, 11);
+
+        var again = Assert.Throws<IOException>(() => ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = tmp.Sub("zoo") }));
+        Assert.Contains("--resume", again.Message);
+
+        var second = ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = tmp.Sub("zoo"), Resume = true, PopulationSize = 4 });
+        Assert.Equal(kept, second.ModelsSkipped);
+        Assert.Equal(12 - kept, second.ModelsTrained);
+        ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = tmp.Sub("fresh") });
+        AssertSameRecords(Sorted(tmp.Sub("fresh")), Sorted(tmp.Sub("zoo")));
+    }
+
+    private sealed class Progress(Action<GenerationProgress> action) : IProgress<GenerationProgress>
+    {
+        public void Report(GenerationProgress value) => action(value);
+    }
+
+    [Fact]
+    public void ResumeWithAnotherRecipeIsRefused()
+    {
+        using var tmp = new TempDir();
+        ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = tmp.Sub("zoo") });
+        var e = Assert.Throws<ArgumentException>(() => ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(models: 13), Output = tmp.Sub("zoo"), Resume = true }));
+        Assert.Contains("another recipe", e.Message);
+    }
+
+    [Fact]
+    public void GridSamplingCoversTheGridAndRandomSamplingIsSeeded()
+    {
+        var hyp = Presets.Get("mnist-hyp");
+        var models = hyp.SampleModels();
+        Assert.Equal(2560, models.Count);
+        Assert.Equal(256, models.Select(m => (m.Activation, m.Init, m.Optimizer, m.LearningRate, m.WeightDecay, m.Dropout)).Distinct().Count());
+        Assert.Equal(Enumerable.Range(1, 10), models.Select(m => m.Seed).Distinct().Order());
+        var tetrisHyp = Presets.Get("tetris-hyp");
+        Assert.Equal(2900 * 75, tetrisHyp.Models * tetrisHyp.Checkpoints.Count);
+        var u = Presets.Get("cifar10-hyp-4970");
+        Assert.Equal(u.SampleModels().Select(m => m.LearningRate), u.SampleModels().Select(m => m.LearningRate));
+        Assert.True(u.SampleModels().Take(200).Select(m => m.TrainFraction).Distinct().Count() == 4);
+    }
+}
