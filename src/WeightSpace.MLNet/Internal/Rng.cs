@@ -54,15 +54,21 @@ internal struct Rng
     /// <summary>Uniform integer in [0, n).</summary>
     public int NextInt(int n) => (int)((NextULong() >> 33) * (ulong)n >> 31);
 
-    /// <summary>Standard normal (Box–Muller, pairs cached).</summary>
+    /// <summary>Standard normal (Marsaglia's polar method: no trigonometry; pairs cached).</summary>
     public double NextGaussian()
     {
         if (_hasSpare) { _hasSpare = false; return _spare; }
-        double u1 = 1.0 - NextDouble(), u2 = NextDouble();
-        double r = Math.Sqrt(-2.0 * Math.Log(u1));
-        _spare = r * Math.Sin(2 * Math.PI * u2);
+        double u, v, s;
+        do
+        {
+            u = NextDouble() * 2 - 1;
+            v = NextDouble() * 2 - 1;
+            s = u * u + v * v;
+        } while (s >= 1 || s == 0);
+        double f = Math.Sqrt(-2.0 * Math.Log(s) / s);
+        _spare = v * f;
         _hasSpare = true;
-        return r * Math.Cos(2 * Math.PI * u2);
+        return u * f;
     }
 
     /// <summary>Fisher–Yates shuffle.</summary>

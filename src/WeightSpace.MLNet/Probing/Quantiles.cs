@@ -1,87 +1,96 @@
+using System.Numerics.Tensors;
+
 namespace WeightSpace.MLNet.Probing;
 
 /// <summary>
-/// Percentiles with linear interpolation, as numpy's default (<c>np.percentile(x, q)</c>, method "linear"),
-/// computed by selection rather than a full sort: several order statistics are found by recursive
-/// partitioning, O(n) on average.
+/// Percentiles with linear interpolation, as numpy's default (<c>np.percentile(x, q)</c>, method "linear").
+/// Small inputs are sorted; larger ones are bucketed: one pass counts values into equal-width buckets between
+/// min and max, a second pass gathers only the buckets that hold a wanted rank, and those few are sorted.
+/// Exact (ties and all), about three cheap passes instead of a full sort.
 /// </summary>
 internal static class Quantiles
 {
+    private const int SortBelow = 64;
+
     /// <summary>
-    /// Computes the percentiles <paramref name="percents"/> (0..100, ascending) of <paramref name="values"/>,
-    /// which is reordered in place.
+    /// Computes the percentiles <paramref name="percents"/> (0..100, ascending) of <paramref name="values"/>;
+    /// <paramref name="scratch"/> (at least values.Length) is overwritten.
     /// </summary>
-    public static void Compute(Span<float> values, ReadOnlySpan<double> percents, Span<float> results)
+    public static void Compute(ReadOnlySpan<float> values, ReadOnlySpan<double> percents, Span<float> results, Span<float> scratch)
     {
         int n = values.Length;
         if (n == 0) { results.Fill(float.NaN); return; }
-        Span<int> ks = stackalloc int[percents.Length * 2];
-        int count = 0;
+        if (n < SortBelow) { SortAll(values, percents, results, scratch); return; }
+
+        float min = TensorPrimitives.Min(values), max = TensorPrimitives.Max(values);
+        if (min == max) { results[..percents.Length].Fill(min); return; }
+
+        int buckets = Math.Clamp(n / 8, 16, 512);
+        float scale = (float)(buckets / ((double)max - min));
+        if (!float.IsFinite(scale)) { SortAll(values, percents, results, scratch); return; }
+        Span<int> start = stackalloc int[buckets + 1];
+        start.Clear();
+        foreach (var v in values) start[Bucket(v, min, scale, buckets) + 1]++;
+        for (int b = 0; b < buckets; b++) start[b + 1] += start[b];
+
+        // Ranks needed: floor and floor+1 of every percentile position.
+        Span<int> ranks = stackalloc int[percents.Length * 2];
         for (int i = 0; i < percents.Length; i++)
         {
-            double pos = percents[i] / 100.0 * (n - 1);
-            int lo = (int)Math.Floor(pos);
-            ks[count++] = lo;
-            if (lo + 1 < n) ks[count++] = lo + 1;
+            int lo = (int)Math.Floor(percents[i] / 100.0 * (n - 1));
+            ranks[2 * i] = lo;
+            ranks[2 * i + 1] = Math.Min(lo + 1, n - 1);
         }
-        ks = ks[..count];
-        ks.Sort();
-        MultiSelect(values, 0, n - 1, ks);
+        Span<bool> wanted = stackalloc bool[buckets];
+        wanted.Clear();
+        foreach (var r in ranks) wanted[BucketOfRank(start, r)] = true;
+
+        // Gather the wanted buckets into scratch at their rank positions, then sort each.
+        Span<int> fill = stackalloc int[buckets];
+        start[..buckets].CopyTo(fill);
+        foreach (var v in values)
+        {
+            int b = Bucket(v, min, scale, buckets);
+            if (wanted[b]) scratch[fill[b]++] = v;
+        }
+        for (int b = 0; b < buckets; b++)
+            if (wanted[b]) scratch[start[b]..start[b + 1]].Sort();
         for (int i = 0; i < percents.Length; i++)
-        {
-            double pos = percents[i] / 100.0 * (n - 1);
-            int lo = (int)Math.Floor(pos);
-            double frac = pos - lo;
-            double a = values[lo];
-            double b = lo + 1 < n ? values[lo + 1] : a;
-            results[i] = (float)(a + (b - a) * frac);
-        }
+            results[i] = Interpolate(scratch, percents[i], n);
     }
 
-    // Places the order statistics ks (ascending, within [left, right]) at their sorted positions.
-    private static void MultiSelect(Span<float> a, int left, int right, ReadOnlySpan<int> ks)
+    private static void SortAll(ReadOnlySpan<float> values, ReadOnlySpan<double> percents, Span<float> results, Span<float> scratch)
     {
-        while (ks.Length > 0 && left < right)
-        {
-            if (right - left < 24)
-            {
-                a.Slice(left, right - left + 1).Sort();
-                return;
-            }
-            int mid = ks[ks.Length / 2];
-            Select(a, left, right, mid);
-            int split = ks.Length / 2;
-            // Left part: indices < mid; right part: indices > mid. Recurse on the smaller, loop on the larger.
-            var lower = ks[..split];
-            var upper = ks[(split + 1)..];
-            while (upper.Length > 0 && upper[0] == mid) upper = upper[1..];
-            MultiSelect(a, left, mid - 1, lower);
-            left = mid + 1;
-            ks = upper;
-        }
+        var s = scratch[..values.Length];
+        values.CopyTo(s);
+        s.Sort();
+        for (int i = 0; i < percents.Length; i++) results[i] = Interpolate(s, percents[i], values.Length);
     }
 
-    // Hoare-style quickselect with a median-of-three pivot: afterwards a[k] is the k-th smallest,
-    // everything left of it is ≤, everything right is ≥.
-    private static void Select(Span<float> a, int left, int right, int k)
+    /// <summary>Convenience overload that allocates its scratch.</summary>
+    public static void Compute(ReadOnlySpan<float> values, ReadOnlySpan<double> percents, Span<float> results) =>
+        Compute(values, percents, results, new float[values.Length]);
+
+    private static int Bucket(float v, float min, float scale, int buckets) => Math.Min((int)((v - min) * scale), buckets - 1);
+
+    private static int BucketOfRank(ReadOnlySpan<int> start, int rank)
     {
-        while (right > left)
+        int lo = 0, hi = start.Length - 2; // last b with start[b] <= rank
+        while (lo < hi)
         {
-            int m = left + (right - left) / 2;
-            if (a[m] < a[left]) (a[m], a[left]) = (a[left], a[m]);
-            if (a[right] < a[left]) (a[right], a[left]) = (a[left], a[right]);
-            if (a[right] < a[m]) (a[right], a[m]) = (a[m], a[right]);
-            float pivot = a[m];
-            int i = left, j = right;
-            while (i <= j)
-            {
-                while (a[i] < pivot) i++;
-                while (a[j] > pivot) j--;
-                if (i <= j) { (a[i], a[j]) = (a[j], a[i]); i++; j--; }
-            }
-            if (k <= j) right = j;
-            else if (k >= i) left = i;
-            else return;
+            int mid = (lo + hi + 1) / 2;
+            if (start[mid] <= rank) lo = mid; else hi = mid - 1;
         }
+        return lo;
+    }
+
+    // ranked[r] holds the r-th smallest value for every rank r the percentile needs.
+    private static float Interpolate(ReadOnlySpan<float> ranked, double percent, int n)
+    {
+        double pos = percent / 100.0 * (n - 1);
+        int lo = (int)Math.Floor(pos);
+        double a = ranked[lo];
+        double b = lo + 1 < n ? ranked[lo + 1] : a;
+        return (float)(a + (b - a) * (pos - lo));
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using WeightSpace.MLNet.Layout;
 
 namespace WeightSpace.MLNet.Probing;
@@ -73,15 +74,11 @@ public sealed class WeightStatisticsFeaturizer
         {
             var (offset, length, _) = _tensors[t];
             var x = weights.Slice(offset, length);
-            double sum = 0;
-            foreach (var v in x) sum += v;
-            double mean = sum / length;
-            double ss = 0;
-            foreach (var v in x) { double d = v - mean; ss += d * d; }
-            double variance = ss / length;
-            var s = scratch[..length];
-            x.CopyTo(s);
-            Quantiles.Compute(s, _percents, q);
+            float mean = TensorPrimitives.Sum(x) / length;
+            var centered = scratch[..length];
+            TensorPrimitives.Subtract(x, mean, centered);
+            double variance = TensorPrimitives.SumOfSquares(centered) / (double)length;
+            Quantiles.Compute(x, _percents, q, scratch);
             var f = features.Slice(t * StatisticsPerTensor, StatisticsPerTensor);
             f[0] = (float)mean;
             f[1] = (float)(Variant == StatisticsVariant.R21 ? variance : Math.Sqrt(variance));

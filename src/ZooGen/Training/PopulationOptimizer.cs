@@ -16,6 +16,7 @@ internal sealed class PopulationOptimizer : IDisposable
     private readonly Tensor[] _state1, _state2;
     private readonly Tensor[] _lr, _wd;
     private int _step;
+    private readonly Scalar? _singleLr, _singleNegLr, _singleWd; // P = 1: plain Scalars, fewer native calls per step
 
     // Scalars are native objects: an implicit double → Scalar temporary can be finalised by the GC while the
     // native op still reads it (seen as "Expected false to be true" from Scalar::toFloat). Every Scalar used
@@ -36,6 +37,12 @@ internal sealed class PopulationOptimizer : IDisposable
         Tensor Shape(double[] v, Tensor p) => tensor(v.Select(x => (float)x).ToArray()).reshape(new[] { P }.Concat(Enumerable.Repeat(1L, (int)p.dim() - 1)).ToArray());
         _lr = parameters.Select(p => Shape(learningRates, p)).ToArray();
         _wd = parameters.Select(p => Shape(weightDecays, p)).ToArray();
+        if (P == 1)
+        {
+            _singleLr = learningRates[0].ToScalar();
+            _singleNegLr = (-learningRates[0]).ToScalar();
+            _singleWd = weightDecays[0] > 0 ? weightDecays[0].ToScalar() : null;
+        }
     }
 
     public void ZeroGrad()
@@ -51,6 +58,7 @@ internal sealed class PopulationOptimizer : IDisposable
         for (int i = 0; i < _params.Length; i++)
         {
             var p = _params[i];
+            if (_singleLr is not null) { StepSingle(p); continue; }
             var g = p.grad!.add(p * _wd[i], _one);
             switch (_kind)
             {
@@ -81,8 +89,38 @@ internal sealed class PopulationOptimizer : IDisposable
         }
     }
 
+    // The same updates for one model, with Scalars for lr and wd and fused addcdiv_: about half the native calls.
+    private void StepSingle(Tensor p)
+    {
+        int i = Array.IndexOf(_params, p);
+        var g = _singleWd is null ? p.grad! : p.grad!.add(p, _singleWd);
+        switch (_kind)
+        {
+            case "adam":
+            {
+                _state1[i].mul_(_b1).add_(g, _oneMinusB1);
+                _state2[i].mul_(_b2).addcmul_(g, g, _oneMinusB2);
+                using var invSqrtBc2 = (1 / Math.Sqrt(1 - Math.Pow(0.999, _step))).ToScalar();
+                using var negStep = (-_singleLr!.ToDouble() / (1 - Math.Pow(0.9, _step))).ToScalar();
+                var denom = _state2[i].sqrt().mul_(invSqrtBc2).add_(_eps, _one);
+                p.addcdiv_(_state1[i], denom, negStep);
+                break;
+            }
+            case "sgd":
+                if (_step == 1) _state1[i].copy_(g); else _state1[i].mul_(_momentum).add_(g, _one);
+                p.add_(_state1[i], _singleNegLr!);
+                break;
+            case "rmsprop":
+                _state2[i].mul_(_alpha).addcmul_(g, g, _oneMinusAlpha);
+                p.addcdiv_(g, _state2[i].sqrt().add_(_eps, _one), _singleNegLr!);
+                break;
+            default: throw new ArgumentException($"optimizer '{_kind}' is not one of {string.Join(", ", ModelSpec.Optimizers)}.");
+        }
+    }
+
     public void Dispose()
     {
+        _singleLr?.Dispose(); _singleNegLr?.Dispose(); _singleWd?.Dispose();
         foreach (var t in _state1.Concat(_state2).Concat(_lr).Concat(_wd)) t.Dispose();
         foreach (var s in new[] { _b1, _oneMinusB1, _b2, _oneMinusB2, _eps, _momentum, _alpha, _oneMinusAlpha, _one, _minusOne }) s.Dispose();
     }

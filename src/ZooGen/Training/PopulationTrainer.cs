@@ -77,13 +77,16 @@ internal sealed class PopulationTrainer
         using var one = 1.ToScalar(); // explicit alpha for add (see PopulationOptimizer on Scalar lifetimes)
         var generator = new Generator((ulong)(_models[0].Seed * 7919L + P));
 
+        // Training runs in float32. Evaluation runs in float64: a float32 matmul over [P, N, ·] rounds differently
+        // for different P, and a model's metrics must not depend on the population it trained in.
         Tensor Forward(Tensor x, bool train) // x: [P, B, in] or [1, N, in]
         {
-            var h = x;
+            bool exact = !train;
+            var h = exact ? x.to_type(ScalarType.Float64) : x;
             for (int l = 0; l < L; l++)
             {
-                h = matmul(h, w[l].transpose(1, 2));
-                if (b[l] is not null) h = h.add(b[l]!, one);
+                h = matmul(h, exact ? w[l].detach().to_type(ScalarType.Float64).transpose(1, 2) : w[l].transpose(1, 2));
+                if (b[l] is not null) h = h.add(exact ? b[l]!.detach().to_type(ScalarType.Float64) : b[l]!, one);
                 if (l < L - 1)
                 {
                     h = ZooNetwork.Activate(h, spec0.Activation);

@@ -42,6 +42,35 @@ public class PopulationTrainerTests
         }
     }
 
+    [Theory]
+    [InlineData("tetris-mlp-100", "adam", 0.0)]
+    [InlineData("tetris-mlp-100", "sgd", 1e-3)]
+    [InlineData("tetris-mlp-100", "rmsprop", 0.0)]
+    [InlineData("cnn-2464", "adam", 1e-4)]
+    public void TheProjectsSingleModelOptimizerMatchesTorchOptim(string layoutName, string optimizer, double weightDecay)
+    {
+        var layout = WeightLayout.BuiltIn[layoutName];
+        var tetris = TetrisDataset.Split(train: 96, test: 32, seed: 2);
+        var split = layout == WeightLayout.TetrisMlp100 ? tetris : new DataSplit(Upscale(tetris.Train), Upscale(tetris.Test));
+        using var data = new TrainingData(split);
+        var model = new ModelSpec { ModelId = 0, Seed = 5, Optimizer = optimizer, LearningRate = 3e-3, WeightDecay = weightDecay, BatchSize = 16 };
+        var stock = new List<Checkpoint>();
+        var ours = new List<Checkpoint>();
+        var cps = new HashSet<int> { 2 };
+        SingleModelTrainer.Train(layout, model, data, 2, cps, stock.Add, CancellationToken.None, stockOptimizer: true);
+        SingleModelTrainer.Train(layout, model, data, 2, cps, ours.Add, CancellationToken.None, stockOptimizer: false);
+        for (int i = 0; i < stock[0].Weights.Length; i++)
+            Assert.True(Math.Abs(stock[0].Weights[i] - ours[0].Weights[i]) < 1e-4, $"weight {i}: {stock[0].Weights[i]} vs {ours[0].Weights[i]}");
+    }
+
+    private static ImageDataset Upscale(ImageDataset d)
+    {
+        var px = new float[d.Count * 784];
+        for (int i = 0; i < d.Count; i++)
+            for (int p = 0; p < 784; p++) px[i * 784 + p] = d.Pixels[i * 16 + p / 28 / 7 * 4 + p % 28 / 7];
+        return new ImageDataset(d.Name, px, d.Labels, 1, 28, 28, 10);
+    }
+
     [Fact]
     public void TrainingImprovesTetrisAccuracyAboveChance()
     {

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using WeightSpace.MLNet.Layout;
+using WeightSpace.ZooGen.Data;
+using WeightSpace.ZooGen.Generation;
+using WeightSpace.ZooGen.Recipes;
+using WeightSpace.ZooGen.Training;
+
+namespace WeightSpace.MLNet.Bench;
+
+/// <summary>Zoo training throughput: population / per-core training vs the plain one-model-at-a-time TorchSharp loop.</summary>
+internal static class TrainingBench
+{
+    public static void Tetris(int models, int epochs, int baselineModels)
+    {
+        var recipe = Presets.Get("tetris-seed");
+        recipe.Models = models;
+        recipe.Epochs = epochs;
+        recipe.Checkpoints = Enumerable.Range(1, epochs).ToList();
+        var dir = Path.Combine(Path.GetTempPath(), "wsml-bench-tetris");
+        if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        var sw = Stopwatch.StartNew();
+        var result = ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = dir, PopulationSize = 1000 });
+        double ours = sw.Elapsed.TotalSeconds;
+        Console.WriteLine($"tetris-seed {models} models × {epochs} epochs (every epoch saved and evaluated): {ours:F1} s end to end, {result.RowsWritten:N0} rows, {models * (double)epochs / ours:F0} model-epochs/s");
+
+        // Baseline: the same recipe's first models, one at a time, stock TorchSharp module + torch.optim (same data, same checkpoints).
+        using var data = new TrainingData(ZooGenerator.LoadData(recipe, null));
+        var specs = recipe.SampleModels().Take(baselineModels).ToList();
+        sw.Restart();
+        foreach (var m in specs)
+            SingleModelTrainer.Train(recipe.Layout, m, data, epochs, recipe.Checkpoints.ToHashSet(), _ => { }, CancellationToken.None, stockOptimizer: true);
+        double baseline = sw.Elapsed.TotalSeconds;
+        double baseRate = baselineModels * (double)epochs / baseline;
+        Console.WriteLine($"one-model-at-a-time loop, {baselineModels} models: {baseline:F1} s, {baseRate:F1} model-epochs/s");
+        Console.WriteLine($"ratio (population / one-at-a-time, model-epochs/s): {models * (double)epochs / ours / baseRate:F0}x");
+        Directory.Delete(dir, true);
+    }
+
+    public static void Cnn(int models, int images)
+    {
+        var recipe = Presets.Get("fmnist-seed");
+        recipe.Models = models;
+        recipe.Epochs = 1;
+        recipe.Checkpoints = new() { 1 };
+        recipe.TrainSubset = images;
+        recipe.TestSubset = 1000;
+        using var data = new TrainingData(ZooGenerator.LoadData(recipe, null));
+        var specs = recipe.SampleModels();
+        var checkpoints = new HashSet<int>();
+        // CNN-2464 training FLOPs per image ≈ 3 × forward; forward MACs: conv1 24·24·8·25 + conv2 8·8·6·200 + conv3 3·3·4·24 + fc 720 + 200.
+        double flopsPerImage = 3 * 2.0 * (24 * 24 * 8 * 25 + 8 * 8 * 6 * 200 + 3 * 3 * 4 * 24 + 720 + 200);
+        double totalFlops = flopsPerImage * images * models;
+
+        int threads = TorchSharp.torch.get_num_threads();
+        var sw = Stopwatch.StartNew();
+        foreach (var m in specs) SingleModelTrainer.Train(recipe.Layout, m, data, 1, checkpoints, _ => { }, CancellationToken.None, stockOptimizer: true);
+        double baseline = sw.Elapsed.TotalSeconds;
+        Console.WriteLine($"cnn-2464 fmnist, {models} models × {images} images, batch {specs[0].BatchSize}:");
+        Console.WriteLine($"  one-model-at-a-time loop ({threads} intra-op threads): {baseline:F2} s = {baseline / models * 1000:F0} ms per model-pass, {totalFlops / baseline / 1e9:F2} GFLOP/s");
+
+        int workers = Environment.ProcessorCount;
+        TorchSharp.torch.set_num_threads(1);
+        sw.Restart();
+        Parallel.ForEach(specs, new ParallelOptions { MaxDegreeOfParallelism = workers }, m =>
+            SingleModelTrainer.Train(recipe.Layout, m, data, 1, checkpoints, _ => { }, CancellationToken.None));
+        double ours = sw.Elapsed.TotalSeconds;
+        TorchSharp.torch.set_num_threads(threads);
+        Console.WriteLine($"  one model per core ({workers} workers × 1 thread), as zoogen runs CNN zoos: {ours:F2} s = {ours / models * 1000:F0} ms per model-pass, {totalFlops / ours / 1e9:F2} GFLOP/s");
+        Console.WriteLine($"  ratio (ours / one-at-a-time): {baseline / ours:F2}x");
+    }
+}
