@@ -3,6 +3,7 @@
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- augment [--rows 200000]
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- tetris [--models 1000 --epochs 75 --baseline-models 10]
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- cnn [--models 8 --images 2048]
+//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- mlp-kernels
 using WeightSpace.MLNet.Bench;
 
 var options = new Dictionary<string, int>();
@@ -13,6 +14,7 @@ switch (args.FirstOrDefault())
     case "zoo-io": ZooIoBench.Run(Opt("rows", 100_000)); break;
     case "augment": AugmentBench.Run(Opt("rows", 200_000)); break;
     case "tetris": TrainingBench.Tetris(Opt("models", 1000), Opt("epochs", 75), Opt("baseline-models", 10)); break;
+    case "mlp-kernels": KernelBench.Run(); break;
     case "cnn": TrainingBench.Cnn(Opt("models", 8), Opt("images", 2048)); break;
     default: Console.Error.WriteLine("usage: bench zoo-io|augment|tetris|cnn [--option N ...]"); return 2;
 }

@@ -50,18 +50,21 @@ public static class Presets
             Name = "tetris-hyp", Dataset = "tetris", Architecture = "tetris-mlp-100", Models = 2900, Epochs = 75, Checkpoints = Range(1, 75),
             SeedsPerConfig = 12, Grid = TetrisHypGrid(),
         }),
-        ["mnist-seed"] = ("CNN-2464 on MNIST, 1000 seeds × 50 epochs; tanh, uniform init, Adam 3e-4, batch 10 (Model Zoos)", () => SeedCnn("mnist-seed", "mnist")),
-        ["fmnist-seed"] = ("CNN-2464 on Fashion-MNIST, 1000 seeds × 50 epochs (Model Zoos)", () => SeedCnn("fmnist-seed", "fashion-mnist")),
+        ["mnist-seed"] = ("CNN-2464 on MNIST, 1000 seeds × 50 epochs; tanh, xavier_uniform init, Adam 3e-4, batch 10 (Model Zoos, init ours)", () => SeedCnn("mnist-seed", "mnist")),
+        ["fmnist-seed"] = ("CNN-2464 on Fashion-MNIST, 1000 seeds × 50 epochs; as mnist-seed", () => SeedCnn("fmnist-seed", "fashion-mnist")),
         ["mnist-hyp"] = ("CNN-2464 on MNIST, Model-Zoos grid (256 configs) × seeds 1-10, 25 epochs (64k samples)", () => HypCnn("mnist-hyp", "mnist")),
         ["fmnist-hyp"] = ("CNN-2464 on Fashion-MNIST, Model-Zoos grid × seeds 1-10, 25 epochs (64k samples)", () => HypCnn("fmnist-hyp", "fashion-mnist")),
         ["fmnist-hyp-4970"] = ("CNN-4970 on Fashion-MNIST, Unterthiner random search, 30k models, checkpoints 0,1,2,3,20,40,60,80,86", () => Unterthiner("fmnist-hyp-4970", "fashion-mnist")),
         ["cifar10-hyp-4970"] = ("CNN-4970 on grey CIFAR-10, Unterthiner random search, 30k models, checkpoints 0,1,2,3,20,40,60,80,86", () => Unterthiner("cifar10-hyp-4970", "cifar10")),
     };
 
+    // The Model Zoos seed zoos name "uniform" init; with U(0, 1) (this project's "uniform", as in the grid) every
+    // tanh CNN-2464 saturates and stays at chance (measured: 20 of 20 models at 10.0 % after 5 epochs, docs/zoos.md),
+    // so the seed presets use xavier_uniform, the usual uniform init for tanh.
     private static Recipe SeedCnn(string name, string dataset) => new()
     {
         Name = name, Dataset = dataset, Architecture = "cnn-2464", Models = 1000, Epochs = 50, Checkpoints = Range(1, 50),
-        Grid = new HyperGrid { Activation = new() { "tanh" }, Init = new() { "uniform" }, Optimizer = new() { "adam" }, LearningRate = new() { 3e-4 }, BatchSize = new() { 10 } },
+        Grid = new HyperGrid { Activation = new() { "tanh" }, Init = new() { "xavier_uniform" }, Optimizer = new() { "adam" }, LearningRate = new() { 3e-4 }, BatchSize = new() { 10 } },
     };
 
     private static Recipe HypCnn(string name, string dataset) => new()
