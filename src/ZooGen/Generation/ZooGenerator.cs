@@ -22,7 +22,7 @@ public sealed class GenerateOptions
     public int ShardIndex { get; init; }
     /// <summary>Number of parts (1 = the whole zoo).</summary>
     public int ShardCount { get; init; } = 1;
-    /// <summary>Models trained together as one batched program (MLP zoos).</summary>
+    /// <summary>Models trained together before their rows are written (MLP zoos); a crash loses at most one population.</summary>
     public int PopulationSize { get; init; } = 500;
     /// <summary>Models trained at once, one per core (CNN zoos); 0 = all cores.</summary>
     public int Workers { get; init; }
@@ -37,8 +37,8 @@ public readonly record struct GenerationProgress(long ModelEpochsDone, long Mode
 public sealed record GenerateResult(int ModelsTrained, int ModelsSkipped, long RowsWritten, TimeSpan Elapsed, bool Cancelled);
 
 /// <summary>
-/// Trains the models of a recipe and writes their checkpoints into a zoo. MLP zoos train as populations
-/// (<see cref="PopulationTrainer"/>); CNN zoos train one model per core. A model's rows are written only when
+/// Trains the models of a recipe and writes their checkpoints into a zoo. MLP zoos train as populations, one
+/// model per SIMD lane on all cores (<see cref="LanePopulationTrainer"/>); CNN zoos train one model per core. A model's rows are written only when
 /// all its checkpoints exist, and shards are completed often, so a killed run loses at most the models in
 /// flight; <see cref="GenerateOptions.Resume"/> then trains only what is missing.
 /// </summary>
@@ -183,8 +183,8 @@ public static class ZooGenerator
             foreach (var population in group.Chunk(populationSize))
             {
                 var results = population.ToDictionary(m => m.ModelId, _ => new List<Checkpoint>());
-                new PopulationTrainer(layout, population, data).Train(epochs, checkpoints,
-                    cps => { foreach (var c in cps) results[c.Model.ModelId].Add(c); }, cancel, _ => progress(population.Length, 0));
+                new LanePopulationTrainer(layout, population, data).Train(epochs, checkpoints,
+                    cps => { foreach (var c in cps) results[c.Model.ModelId].Add(c); }, cancel, n => progress(n, 0));
                 foreach (var m in population.OrderBy(m => m.ModelId)) writeModel(m, results[m.ModelId]);
                 writer.CompleteShard();
                 progress(0, population.Length);

@@ -43,6 +43,57 @@ public class PopulationTrainerTests
     }
 
     [Theory]
+    [InlineData("adam", "tanh")]
+    [InlineData("sgd", "relu")]
+    [InlineData("rmsprop", "sigmoid")]
+    [InlineData("adam", "gelu")]
+    public void AModelTrainedInASimdLaneMatchesTheSameModelTrainedAloneWithTorch(string optimizer, string activation)
+    {
+        var layout = WeightLayout.TetrisMlp100;
+        using var data = new TrainingData(TetrisDataset.Split(train: 256, test: 128, seed: 3));
+        var models = Enumerable.Range(0, 3).Select(i => new ModelSpec
+        {
+            ModelId = i, Seed = i + 1, Optimizer = optimizer, Activation = activation, LearningRate = new[] { 1e-2, 3e-3, 1e-3 }[i],
+            WeightDecay = i == 1 ? 1e-3 : 0, BatchSize = 32, Init = new[] { "kaiming_uniform", "xavier_normal", "kaiming_normal" }[i],
+        }).ToArray();
+        var checkpoints = new HashSet<int> { 0, 4 };
+        var lanes = new List<Checkpoint>();
+        new LanePopulationTrainer(layout, models, data).Train(4, checkpoints, lanes.AddRange, CancellationToken.None);
+        Assert.Equal(6, lanes.Count);
+        foreach (var model in models)
+        {
+            var alone = new List<Checkpoint>();
+            SingleModelTrainer.Train(layout, model, data, 4, checkpoints, alone.Add, CancellationToken.None, stockOptimizer: true);
+            foreach (var single in alone)
+            {
+                var lane = lanes.Single(c => c.Model.ModelId == model.ModelId && c.Epoch == single.Epoch);
+                for (int i = 0; i < single.Weights.Length; i++)
+                    Assert.True(Math.Abs(single.Weights[i] - lane.Weights[i]) < 2e-4, $"model {model.ModelId} epoch {single.Epoch} weight {i}: {single.Weights[i]} vs {lane.Weights[i]}");
+                Assert.Equal(single.TestLoss, lane.TestLoss, 3);
+                Assert.Equal(single.TrainAccuracy, lane.TrainAccuracy, 2);
+            }
+            Assert.NotEqual(alone[0].Weights, alone[^1].Weights);
+        }
+    }
+
+    [Fact]
+    public void LaneResultsDoNotDependOnTheGroupAModelTrainsIn()
+    {
+        using var data = new TrainingData(TetrisDataset.Split(train: 128, test: 64, seed: 4));
+        var models = Enumerable.Range(0, 11).Select(i => new ModelSpec { ModelId = i, Seed = i + 1, Dropout = 0.3, LearningRate = 1e-2, BatchSize = 16 }).ToArray();
+        var all = new List<Checkpoint>();
+        new LanePopulationTrainer(WeightLayout.TetrisMlp100, models, data).Train(2, new HashSet<int> { 2 }, all.AddRange, CancellationToken.None);
+        var few = new List<Checkpoint>();
+        new LanePopulationTrainer(WeightLayout.TetrisMlp100, models[7..9], data).Train(2, new HashSet<int> { 2 }, few.AddRange, CancellationToken.None);
+        foreach (var c in few)
+        {
+            var same = all.Single(a => a.Model.ModelId == c.Model.ModelId);
+            Assert.Equal(same.Weights, c.Weights);   // bit for bit, dropout included
+            Assert.Equal(same.TestLoss, c.TestLoss);
+        }
+    }
+
+    [Theory]
     [InlineData("tetris-mlp-100", "adam", 0.0)]
     [InlineData("tetris-mlp-100", "sgd", 1e-3)]
     [InlineData("tetris-mlp-100", "rmsprop", 0.0)]
