@@ -86,13 +86,13 @@ internal sealed class LanePopulationTrainer
         private readonly WeightLayout _layout;
         private readonly ModelSpec[] _models;
         private readonly int _L, _in0, _classes;
-        private readonly int[] _in, _out, _wOff, _bOff, _actOff;
+        private readonly int[] _in, _out, _wOff, _bOff, _section, _width;
         private readonly bool[] _hasBias;
         private readonly float[] _params, _grad, _m, _v;
         private readonly Vector<float> _lr, _wd, _keepScale, _dropP;
         private readonly bool _dropout;
         private readonly string _act, _opt;
-        private readonly float[] _z, _h, _a, _delta, _mask; // per sample of the batch: pre-activation, activation, after dropout, gradient, dropout scale
+        private readonly float[] _z, _h, _a, _delta, _mask; // pre-activation, activation, after dropout, gradient, dropout scale
         private readonly Rng[] _dropRng;
         private int _step;
 
@@ -110,15 +110,21 @@ internal sealed class LanePopulationTrainer
             _in0 = _in[0];
             if (inputSize != _in0) throw new ArgumentException($"Inputs of {inputSize} values do not fit layer '{layout.Layers[0].Name}' ({_in0} inputs).");
             _classes = _out[^1];
-            _wOff = new int[layers]; _bOff = new int[layers]; _actOff = new int[layers + 1];
+            int maxBatch = models[0].BatchSize;
+            _wOff = new int[layers]; _bOff = new int[layers]; _section = new int[layers + 1]; _width = new int[layers + 1];
             int p = 0, a = 0;
-            for (int l = 0; l < layers; l++)
+            for (int l = 0; l <= layers; l++)
             {
-                _wOff[l] = p; p += _in[l] * _out[l] * _L;
-                _bOff[l] = p; if (_hasBias[l]) p += _out[l] * _L;
-                _actOff[l] = a; a += (l == 0 ? _in0 : _out[l - 1]) * _L;
+                if (l < layers)
+                {
+                    _wOff[l] = p; p += _in[l] * _out[l] * _L;
+                    _bOff[l] = p; if (_hasBias[l]) p += _out[l] * _L;
+                }
+                // Activations are stored layer-major: section l holds [batch × width_l × lanes], so one call
+                // applies an activation (or exp) to a whole layer of the batch.
+                _width[l] = l == 0 ? _in0 : _out[l - 1];
+                _section[l] = a; a += maxBatch * _width[l] * _L;
             }
-            _actOff[layers] = a; a += _out[^1] * _L;
             _params = new float[p]; _grad = new float[p]; _m = new float[p]; _v = new float[p];
             for (int k = 0; k < _L; k++)
             {
@@ -138,99 +144,109 @@ internal sealed class LanePopulationTrainer
             _dropRng = lanes.Select(m => Rng.For(m.Seed, 0xD209)).ToArray();
             _act = lanes[0].Activation;
             _opt = lanes[0].Optimizer;
-            int maxBatch = models[0].BatchSize;
-            _z = new float[maxBatch * a];
-            _h = new float[maxBatch * a];
-            _a = new float[maxBatch * a];
-            _delta = new float[maxBatch * a];
-            _mask = new float[maxBatch * a];
+            _z = new float[a];
+            _h = new float[a];
+            _a = new float[a];
+            _delta = new float[a];
+            _mask = new float[a];
         }
 
         private static Span<Vector<float>> V(Span<float> s) => MemoryMarshal.Cast<float, Vector<float>>(s);
 
+        /// <summary>Activations of layer section <paramref name="l"/> for sample <paramref name="b"/>: [width × lanes].</summary>
+        private Span<float> Slot(float[] buffer, int l, int b) => buffer.AsSpan(_section[l] + b * _width[l] * _L, _width[l] * _L);
+
+        /// <summary>Section <paramref name="l"/> for the first <paramref name="bs"/> samples.</summary>
+        private Span<float> Section(float[] buffer, int l, int bs) => buffer.AsSpan(_section[l], bs * _width[l] * _L);
+
         /// <summary>One optimiser step on samples orders[k][start..start+bs) of each lane k.</summary>
         public void Step(float[] x, int[] y, int[][] orders, int start, int bs)
         {
-            int layers = _out.Length, stride = _actOff[^1] + _out[^1] * _L;
+            int layers = _out.Length;
             Array.Clear(_grad);
-            Span<int> labels = stackalloc int[_L];
+            Span<int> rows = stackalloc int[_L];
+            // Gather each lane's own samples.
             for (int b = 0; b < bs; b++)
             {
-                var a = _a.AsSpan(b * stride, stride);
-                var z = _z.AsSpan(b * stride, stride);
-                var h = _h.AsSpan(b * stride, stride);
-                var mask = _mask.AsSpan(b * stride, stride);
-                // Gather each lane's own sample.
+                var a0 = Slot(_a, 0, b);
                 for (int k = 0; k < _L; k++)
                 {
                     int row = orders[Math.Min(k, orders.Length - 1)][start + b];
-                    for (int i = 0; i < _in0; i++) a[_actOff[0] + i * _L + k] = x[row * _in0 + i];
+                    for (int i = 0; i < _in0; i++) a0[i * _L + k] = x[row * _in0 + i];
                 }
-                for (int l = 0; l < layers; l++) Layer(l, a, z, h, mask, training: true);
-                // d(mean CE)/dlogits = (softmax − onehot) / bs, all lanes at once.
-                var logits = a.Slice(_actOff[layers], _classes * _L);
-                var delta = _delta.AsSpan(b * stride, stride).Slice(_actOff[layers], _classes * _L);
-                for (int k = 0; k < _L; k++) labels[k] = y[orders[Math.Min(k, orders.Length - 1)][start + b]];
-                Softmax(logits, delta);
-                var dv = V(delta);
-                var labelVector = new Vector<int>(labels);
-                var invBatch = new Vector<float>(1f / bs);
-                for (int c = 0; c < _classes; c++)
-                {
-                    var isLabel = Vector.Equals(labelVector, new Vector<int>(c));
-                    dv[c] = (dv[c] - Vector.ConditionalSelect(isLabel, Vector<float>.One, Vector<float>.Zero)) * invBatch;
-                }
-                Backward(b, stride);
             }
+            for (int l = 0; l < layers; l++) ForwardLayer(l, bs, training: true);
+            // d(mean CE)/dlogits = (softmax − onehot) / bs, all lanes and samples at once.
+            Softmax(Section(_z, layers, bs), Section(_delta, layers, bs), bs);
+            var invBatch = new Vector<float>(1f / bs);
+            for (int b = 0; b < bs; b++)
+            {
+                for (int k = 0; k < _L; k++) rows[k] = y[orders[Math.Min(k, orders.Length - 1)][start + b]];
+                var labels = new Vector<int>(rows);
+                var dv = V(Slot(_delta, layers, b));
+                for (int c = 0; c < _classes; c++)
+                    dv[c] = (dv[c] - Vector.ConditionalSelect(Vector.Equals(labels, new Vector<int>(c)), Vector<float>.One, Vector<float>.Zero)) * invBatch;
+            }
+            for (int b = 0; b < bs; b++) Backward(b);
             Update();
         }
 
-        /// <summary>Softmax over classes for every lane: logits [classes × lanes] → probabilities.</summary>
-        private void Softmax(ReadOnlySpan<float> logits, Span<float> probabilities)
+        /// <summary>Softmax over classes for every lane and sample: logits [samples × classes × lanes] → probabilities.</summary>
+        private void Softmax(Span<float> logits, Span<float> probabilities, int samples)
         {
-            var lv = MemoryMarshal.Cast<float, Vector<float>>(logits);
+            var lv = V(logits);
             var pv = V(probabilities);
-            var max = lv[0];
-            for (int c = 1; c < _classes; c++) max = Vector.Max(max, lv[c]);
-            for (int c = 0; c < _classes; c++) pv[c] = lv[c] - max;
+            for (int b = 0; b < samples; b++)
+            {
+                var max = lv[b * _classes];
+                for (int c = 1; c < _classes; c++) max = Vector.Max(max, lv[b * _classes + c]);
+                for (int c = 0; c < _classes; c++) pv[b * _classes + c] = lv[b * _classes + c] - max;
+            }
             TensorPrimitives.Exp(probabilities, probabilities);
-            var sum = Vector<float>.Zero;
-            for (int c = 0; c < _classes; c++) sum += pv[c];
-            for (int c = 0; c < _classes; c++) pv[c] /= sum;
+            for (int b = 0; b < samples; b++)
+            {
+                var sum = Vector<float>.Zero;
+                for (int c = 0; c < _classes; c++) sum += pv[b * _classes + c];
+                var inv = Vector<float>.One / sum;
+                for (int c = 0; c < _classes; c++) pv[b * _classes + c] *= inv;
+            }
         }
 
-        private void Layer(int l, Span<float> a, Span<float> z, Span<float> h, Span<float> mask, bool training)
+        /// <summary>Layer l for the first bs samples: pre-activations, activation (one call for the batch), dropout.</summary>
+        private void ForwardLayer(int l, int bs, bool training)
         {
             int nin = _in[l], nout = _out[l];
-            var input = V(a.Slice(_actOff[l], nin * _L));
-            var preSpan = z.Slice(_actOff[l + 1], nout * _L);
-            var pre = V(preSpan);
             var w = V(_params.AsSpan(_wOff[l], nin * nout * _L));
+            var bias = _hasBias[l] ? V(_params.AsSpan(_bOff[l], nout * _L)) : default;
             // Hot loop: refs instead of span indexing (no bounds checks); every index stays inside the spans above.
             ref var w0 = ref MemoryMarshal.GetReference(w);
-            ref var in0 = ref MemoryMarshal.GetReference(input);
-            var bias = _hasBias[l] ? V(_params.AsSpan(_bOff[l], nout * _L)) : default;
-            for (int o = 0; o < nout; o++)
+            for (int b = 0; b < bs; b++)
             {
-                var s = _hasBias[l] ? bias[o] : Vector<float>.Zero;
-                ref var row = ref Unsafe.Add(ref w0, o * nin);
-                for (int i = 0; i < nin; i++) s += Unsafe.Add(ref row, i) * Unsafe.Add(ref in0, i);
-                pre[o] = s;
+                ref var in0 = ref MemoryMarshal.GetReference(V(Slot(_a, l, b)));
+                var pre = V(Slot(_z, l + 1, b));
+                for (int o = 0; o < nout; o++)
+                {
+                    var s = _hasBias[l] ? bias[o] : Vector<float>.Zero;
+                    ref var row = ref Unsafe.Add(ref w0, o * nin);
+                    for (int i = 0; i < nin; i++) s += Unsafe.Add(ref row, i) * Unsafe.Add(ref in0, i);
+                    pre[o] = s;
+                }
             }
-            var outSpan = a.Slice(_actOff[l + 1], nout * _L);
-            if (l == _out.Length - 1) { preSpan.CopyTo(outSpan); return; }
-            var actSpan = h.Slice(_actOff[l + 1], nout * _L);
-            Activate(preSpan, actSpan);
-            if (!(training && _dropout)) { actSpan.CopyTo(outSpan); return; }
-            var m = V(mask.Slice(_actOff[l + 1], nout * _L));
-            var act = V(actSpan);
-            var output = V(outSpan);
+            if (l == _out.Length - 1) return; // logits stay in _z
+            var preSection = Section(_z, l + 1, bs);
+            var actSection = Section(_h, l + 1, bs);
+            Activate(preSection, actSection);
+            var outSection = Section(_a, l + 1, bs);
+            if (!(training && _dropout)) { actSection.CopyTo(outSection); return; }
+            var m = V(Section(_mask, l + 1, bs));
+            var act = V(actSection);
+            var output = V(outSection);
             Span<float> keep = stackalloc float[_L];
-            for (int o = 0; o < nout; o++)
+            for (int j = 0; j < m.Length; j++)
             {
                 for (int k = 0; k < _L; k++) keep[k] = _dropRng[k].NextDouble() >= _dropP[k] ? 1f : 0f;
-                m[o] = new Vector<float>(keep) * _keepScale;
-                output[o] = act[o] * m[o];
+                m[j] = new Vector<float>(keep) * _keepScale;
+                output[j] = act[j] * m[j];
             }
         }
 
@@ -268,18 +284,13 @@ internal sealed class LanePopulationTrainer
             }
         }
 
-        private void Backward(int b, int stride)
+        private void Backward(int b)
         {
-            var a = _a.AsSpan(b * stride, stride);
-            var z = _z.AsSpan(b * stride, stride);
-            var h = _h.AsSpan(b * stride, stride);
-            var mask = _mask.AsSpan(b * stride, stride);
-            var d = _delta.AsSpan(b * stride, stride);
             for (int l = _out.Length - 1; l >= 0; l--)
             {
                 int nin = _in[l], nout = _out[l];
-                var delta = V(d.Slice(_actOff[l + 1], nout * _L));
-                var input = V(a.Slice(_actOff[l], nin * _L));
+                var delta = V(Slot(_delta, l + 1, b));
+                var input = V(Slot(_a, l, b));
                 var gw = V(_grad.AsSpan(_wOff[l], nin * nout * _L));
                 var w = V(_params.AsSpan(_wOff[l], nin * nout * _L));
                 if (_hasBias[l])
@@ -296,10 +307,10 @@ internal sealed class LanePopulationTrainer
                     for (int i = 0; i < nin; i++) Unsafe.Add(ref row, i) += dv * Unsafe.Add(ref in0, i);
                 }
                 if (l == 0) break;
-                var prevDelta = V(d.Slice(_actOff[l], nin * _L));
-                var prevZ = V(z.Slice(_actOff[l], nin * _L));
-                var prevH = V(h.Slice(_actOff[l], nin * _L));
-                var prevMask = V(mask.Slice(_actOff[l], nin * _L));
+                var prevDelta = V(Slot(_delta, l, b));
+                var prevZ = V(Slot(_z, l, b));
+                var prevH = V(Slot(_h, l, b));
+                var prevMask = V(Slot(_mask, l, b));
                 ref var w0 = ref MemoryMarshal.GetReference(w);
                 ref var d0 = ref MemoryMarshal.GetReference(delta);
                 for (int i = 0; i < nin; i++)
