@@ -1,7 +1,7 @@
 // Benchmarks (not tests): each prints absolute figures and a ratio against a baseline measured in the same run.
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- zoo-io [--rows 100000]
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- augment [--rows 200000]
-//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- tetris [--models 1000 --epochs 75 --baseline-models 10]
+//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- tetris [--models 1000 --epochs 75 --baseline-models 10]  (also times the TorchSharp population on up to 200 models)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- cnn [--models 8 --images 2048]
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- mlp-kernels
 using WeightSpace.MLNet.Bench;

@@ -33,6 +33,14 @@ internal static class TrainingBench
         double baseRate = baselineModels * (double)epochs / baseline;
         Console.WriteLine($"one-model-at-a-time loop, {baselineModels} models: {baseline:F1} s, {baseRate:F1} model-epochs/s");
         Console.WriteLine($"ratio (population / one-at-a-time, model-epochs/s): {models * (double)epochs / ours / baseRate:F0}x");
+
+        // The first design, for comparison: the same models as one TorchSharp program of batched matmuls.
+        var torchModels = recipe.SampleModels().Take(Math.Min(models, 200)).ToList();
+        sw.Restart();
+        new PopulationTrainer(recipe.Layout, torchModels, data).Train(epochs, recipe.Checkpoints.ToHashSet(), _ => { }, CancellationToken.None);
+        double torchTime = sw.Elapsed.TotalSeconds;
+        double torchRate = torchModels.Count * (double)epochs / torchTime;
+        Console.WriteLine($"TorchSharp batched-matmul population, {torchModels.Count} models: {torchTime:F1} s, {torchRate:F0} model-epochs/s, {torchRate / baseRate:F0}x the loop");
         Directory.Delete(dir, true);
     }
 
