@@ -30,14 +30,7 @@ internal sealed class LanePopulationTrainer
     public LanePopulationTrainer(WeightLayout layout, IReadOnlyList<ModelSpec> models, TrainingData data)
     {
         if (!PopulationTrainer.Supports(layout)) throw new ArgumentException($"Lane training runs MLPs only; layout '{layout.Name}' has convolutions.");
-        if (models.Count == 0) throw new ArgumentException("An empty population.");
-        var first = models[0];
-        foreach (var m in models)
-        {
-            m.Validate();
-            if (m.Activation != first.Activation || m.Optimizer != first.Optimizer || m.BatchSize != first.BatchSize || m.TrainFraction != first.TrainFraction)
-                throw new ArgumentException("A population shares activation, optimizer, batch size and train fraction; group the models first.");
-        }
+        PopulationTrainer.CheckPopulation(models);
         _layout = layout;
         _models = models;
         _data = data;

@@ -26,6 +26,17 @@ internal sealed class PopulationTrainer
     {
         if (layout.Layers.Any(l => l.Kind != LayerKind.Linear))
             throw new ArgumentException($"Population training batches linear layers only; layout '{layout.Name}' has convolutions.");
+        CheckPopulation(models);
+        _layout = layout;
+        _models = models;
+        _data = data;
+    }
+
+    public static bool Supports(WeightLayout layout) => layout.Layers.All(l => l.Kind == LayerKind.Linear);
+
+    /// <summary>Models of one population must be valid and share what one program cannot vary per model.</summary>
+    internal static void CheckPopulation(IReadOnlyList<ModelSpec> models)
+    {
         if (models.Count == 0) throw new ArgumentException("An empty population.");
         var first = models[0];
         foreach (var m in models)
@@ -34,12 +45,7 @@ internal sealed class PopulationTrainer
             if (m.Activation != first.Activation || m.Optimizer != first.Optimizer || m.BatchSize != first.BatchSize || m.TrainFraction != first.TrainFraction)
                 throw new ArgumentException("A population shares activation, optimizer, batch size and train fraction; group the models first.");
         }
-        _layout = layout;
-        _models = models;
-        _data = data;
     }
-
-    public static bool Supports(WeightLayout layout) => layout.Layers.All(l => l.Kind == LayerKind.Linear);
 
     /// <summary>Trains for <paramref name="epochs"/> epochs and reports every checkpoint epoch (0 = initialisation) for all models.</summary>
     public void Train(int epochs, ISet<int> checkpoints, Action<IReadOnlyList<Checkpoint>> onCheckpoint, CancellationToken cancel, Action<int>? onEpoch = null)
