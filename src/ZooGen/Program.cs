@@ -12,7 +12,7 @@ public static class Program
         zoogen — generate model zoos for weight-space learning
 
         usage:
-          zoogen generate (--preset NAME | --recipe FILE.json) --out DIR [options]
+          zoogen generate (--preset NAME | --recipe FILE.json|.yaml) --out DIR [options]
               --models N          number of models            --epochs N          epochs of training
               --checkpoints LIST  saved epochs, e.g. 0,1,5-10 or 'all' (0 = initialisation)
               --train-subset N    first N training images     --test-subset N     first N test images

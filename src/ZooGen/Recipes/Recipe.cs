@@ -149,15 +149,24 @@ public sealed class Recipe
     /// <summary>The recipe as JSON (stored in the zoo manifest).</summary>
     public JsonObject ToJsonObject() => JsonSerializer.SerializeToNode(this, Json)!.AsObject();
 
-    /// <summary>Reads a recipe file (JSON).</summary>
+    /// <summary>Reads a recipe file: JSON, or YAML for <c>.yaml</c> / <c>.yml</c> (same field names).</summary>
+    /// <exception cref="ArgumentException">Unreadable file, unknown field or a value of the wrong type; names the file.</exception>
     public static Recipe Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"recipe file '{path}' not found.", path);
+        var text = File.ReadAllText(path);
+        bool yaml = path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase);
         try
         {
-            return JsonSerializer.Deserialize<Recipe>(File.ReadAllText(path), Json) ?? throw new ArgumentException($"{path}: empty recipe.");
+            var recipe = yaml
+                ? new YamlDotNet.Serialization.DeserializerBuilder()
+                    .WithNamingConvention(YamlDotNet.Serialization.NamingConventions.CamelCaseNamingConvention.Instance)
+                    .Build().Deserialize<Recipe>(text)
+                : JsonSerializer.Deserialize<Recipe>(text, Json);
+            return recipe ?? throw new ArgumentException($"{path}: empty recipe.");
         }
         catch (JsonException e) { throw new ArgumentException($"{path}: not a valid recipe ({e.Message}).", e); }
+        catch (YamlDotNet.Core.YamlException e) { throw new ArgumentException($"{path}: not a valid recipe ({e.Message}{(e.InnerException is null ? "" : ": " + e.InnerException.Message)}).", e); }
     }
 
     /// <summary>A deep copy.</summary>

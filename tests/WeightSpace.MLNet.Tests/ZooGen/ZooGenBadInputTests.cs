@@ -79,6 +79,40 @@ public class ZooGenBadInputTests
     }
 
     [Fact]
+    public void YamlRecipesReadLikeJsonOnesAndBadFieldsAreNamed()
+    {
+        using var tmp = new TempDir();
+        File.WriteAllText(tmp.Sub("r.yaml"), """
+            name: my-tetris
+            dataset: tetris
+            architecture: tetris-mlp-100
+            models: 6
+            epochs: 3
+            checkpoints: [0, 3]
+            sampling: random
+            scaleToSymmetric: false
+            grid:
+              activation: [tanh, relu]
+              learningRate: [1.0e-3, 1.0e-2]
+              dropout: [0, 0.5]
+            """);
+        var r = Recipe.Load(tmp.Sub("r.yaml"));
+        r.Validate();
+        Assert.Equal("my-tetris", r.Name);
+        Assert.Equal(SamplingMode.Random, r.Sampling);
+        Assert.Equal(new[] { 0, 3 }, r.Checkpoints);
+        Assert.Equal(new[] { 1e-3, 1e-2 }, r.Grid.LearningRate);
+        Assert.Equal(6, r.SampleModels().Count);
+        Assert.All(r.SampleModels(), m => Assert.Contains(m.Activation, new[] { "tanh", "relu" }));
+
+        File.WriteAllText(tmp.Sub("bad.yml"), "models: many\n");
+        var e = Assert.Throws<ArgumentException>(() => Recipe.Load(tmp.Sub("bad.yml")));
+        Assert.Contains("bad.yml", e.Message);
+        File.WriteAllText(tmp.Sub("unknown.yml"), "modells: 3\n");
+        Assert.Contains("unknown.yml", Assert.Throws<ArgumentException>(() => Recipe.Load(tmp.Sub("unknown.yml"))).Message);
+    }
+
+    [Fact]
     public void CheckpointListsParseRangesAndAll()
     {
         Assert.Equal(new[] { 0, 1, 5, 6, 7, 10 }, Program.ParseCheckpoints("0,1,5-7,10", 10));
