@@ -125,6 +125,7 @@ public abstract class WeightVectorTransformer : ITransformer
     private sealed class OutputComputer
     {
         private readonly DataViewRow _row;
+        private readonly bool _active;
         private readonly VectorColumnMapper _mapper;
         private readonly ValueGetter<VBuffer<float>>? _inputGetter;
         private VBuffer<float> _inputBuffer;
@@ -135,6 +136,7 @@ public abstract class WeightVectorTransformer : ITransformer
         public OutputComputer(WeightVectorTransformer parent, DataViewRow row, DataViewSchema.Column source, bool active)
         {
             _row = row;
+            _active = active;
             _mapper = parent.CreateMapper();
             _dense = new float[parent.Layout.ParameterCount];
             _output = new float[parent.OutputSize];
@@ -158,26 +160,29 @@ public abstract class WeightVectorTransformer : ITransformer
             _output.CopyTo(editor.Values);
             dst = editor.Commit();
         }
+
+        /// <summary>The added column is the last one; every other column is the input row's.</summary>
+        public bool IsColumnActive(DataViewSchema.Column column) =>
+            column.Index == _row.Schema.Count ? _active : _row.IsColumnActive(_row.Schema[column.Index]);
+
+        public ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            if (column.Index != _row.Schema.Count) return _row.GetGetter<TValue>(_row.Schema[column.Index]);
+            ValueGetter<VBuffer<float>> g = Get;
+            return g as ValueGetter<TValue> ?? throw new InvalidOperationException($"Column '{column.Name}' is a float vector, not {typeof(TValue).Name}.");
+        }
     }
 
-    private static ValueGetter<TValue> Getter<TValue>(DataViewSchema.Column column, int added, OutputComputer computer, Func<DataViewSchema.Column, ValueGetter<TValue>> forward)
-    {
-        if (column.Index != added) return forward(column);
-        ValueGetter<VBuffer<float>> g = computer.Get;
-        return g as ValueGetter<TValue> ?? throw new InvalidOperationException($"Column '{column.Name}' is a float vector, not {typeof(TValue).Name}.");
-    }
 
     private sealed class MappedCursor : DataViewRowCursor
     {
         private readonly DataViewRowCursor _input;
         private readonly OutputComputer _computer;
-        private readonly bool _outputActive;
 
         public MappedCursor(WeightVectorTransformer parent, DataViewSchema schema, DataViewRowCursor input, DataViewSchema.Column source, bool outputActive)
         {
             Schema = schema;
             _input = input;
-            _outputActive = outputActive;
             _computer = new OutputComputer(parent, input, source, outputActive);
         }
 
@@ -187,11 +192,8 @@ public abstract class WeightVectorTransformer : ITransformer
         public override bool MoveNext() => _input.MoveNext();
         public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
 
-        public override bool IsColumnActive(DataViewSchema.Column column) =>
-            column.Index == _input.Schema.Count ? _outputActive : _input.IsColumnActive(_input.Schema[column.Index]);
-
-        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) =>
-            Getter<TValue>(column, _input.Schema.Count, _computer, c => _input.GetGetter<TValue>(_input.Schema[c.Index]));
+        public override bool IsColumnActive(DataViewSchema.Column column) => _computer.IsColumnActive(column);
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => _computer.GetGetter<TValue>(column);
 
         protected override void Dispose(bool disposing)
         {
@@ -232,13 +234,11 @@ public abstract class WeightVectorTransformer : ITransformer
     {
         private readonly DataViewRow _input;
         private readonly OutputComputer _computer;
-        private readonly bool _outputActive;
 
         public MappedRow(WeightVectorTransformer parent, DataViewSchema schema, DataViewRow input, DataViewSchema.Column source, bool outputActive)
         {
             Schema = schema;
             _input = input;
-            _outputActive = outputActive;
             _computer = new OutputComputer(parent, input, source, outputActive);
         }
 
@@ -247,10 +247,7 @@ public abstract class WeightVectorTransformer : ITransformer
         public override long Batch => _input.Batch;
         public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
 
-        public override bool IsColumnActive(DataViewSchema.Column column) =>
-            column.Index == _input.Schema.Count ? _outputActive : _input.IsColumnActive(_input.Schema[column.Index]);
-
-        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) =>
-            Getter<TValue>(column, _input.Schema.Count, _computer, c => _input.GetGetter<TValue>(_input.Schema[c.Index]));
+        public override bool IsColumnActive(DataViewSchema.Column column) => _computer.IsColumnActive(column);
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => _computer.GetGetter<TValue>(column);
     }
 }

@@ -7,22 +7,24 @@ namespace WeightSpace.ZooGen.Training;
 /// <summary>Tensors of a train/test split plus the per-model subsets and data orders both trainers share.</summary>
 internal sealed class TrainingData : IDisposable
 {
+    // Tensors are made on first use (the lane trainer works on the C# arrays and never needs them); first use may be
+    // inside a training step's dispose scope, so they are detached from it: this object owns and disposes them.
+    private readonly Lazy<Tensor> _trainX, _trainY, _testX, _testY;
+
     public TrainingData(DataSplit split)
     {
         Split = split;
-        var tr = split.Train;
-        var te = split.Test;
-        TrainX = tensor(tr.Pixels, new long[] { tr.Count, tr.Channels, tr.Height, tr.Width });
-        TrainY = tensor(tr.Labels.Select(l => (long)l).ToArray());
-        TestX = tensor(te.Pixels, new long[] { te.Count, te.Channels, te.Height, te.Width });
-        TestY = tensor(te.Labels.Select(l => (long)l).ToArray());
+        static Lazy<Tensor> Images(ImageDataset d) => new(() => tensor(d.Pixels, new long[] { d.Count, d.Channels, d.Height, d.Width }).DetachFromDisposeScope());
+        static Lazy<Tensor> Labels(ImageDataset d) => new(() => tensor(d.Labels.Select(l => (long)l).ToArray()).DetachFromDisposeScope());
+        _trainX = Images(split.Train); _trainY = Labels(split.Train);
+        _testX = Images(split.Test); _testY = Labels(split.Test);
     }
 
     public DataSplit Split { get; }
-    public Tensor TrainX { get; }
-    public Tensor TrainY { get; }
-    public Tensor TestX { get; }
-    public Tensor TestY { get; }
+    public Tensor TrainX => _trainX.Value;
+    public Tensor TrainY => _trainY.Value;
+    public Tensor TestX => _testX.Value;
+    public Tensor TestY => _testY.Value;
 
     /// <summary>The training indices a model uses (TrainFraction of the set, seeded, in ascending order).</summary>
     public static int[] Subset(ModelSpec model, int trainCount)
@@ -48,6 +50,7 @@ internal sealed class TrainingData : IDisposable
 
     public void Dispose()
     {
-        TrainX.Dispose(); TrainY.Dispose(); TestX.Dispose(); TestY.Dispose();
+        foreach (var t in new[] { _trainX, _trainY, _testX, _testY })
+            if (t.IsValueCreated) t.Value.Dispose();
     }
 }
