@@ -16,11 +16,14 @@ public static class Program
               --models N          number of models            --epochs N          epochs of training
               --checkpoints LIST  saved epochs, e.g. 0,1,5-10 or 'all' (0 = initialisation)
               --train-subset N    first N training images     --test-subset N     first N test images
+              --validation N      hold N training images out as a validation set (seeded;
+                                  adds ValidationAccuracy/ValidationLoss columns)
               --data DIR          data set location           --seed N            data / sampling seed
               --resume            continue DIR, training only missing models
               --shard i/n         train part i of n (model id mod n); join parts with 'zoogen merge'
-              --population N      models per batched program (MLP zoos, default 500)
-              --workers N         models trained at once on CNN zoos (default: all cores)
+              --population N      models trained together before they are written
+                                  (default: 500 MLPs; CNNs: 8 per core, one SIMD lane each)
+              --workers N         cores to use (default: all)
               --print-recipe      print the resolved recipe as JSON and exit
           zoogen info DIR [--json]       rows, models, label ranges, accuracy histogram
           zoogen merge --out DIR PART...  join zoos generated with --shard
@@ -115,6 +118,7 @@ public static class Program
         recipe.Epochs = PositiveInt(o, "epochs", recipe.Epochs);
         recipe.TrainSubset = PositiveInt(o, "train-subset", recipe.TrainSubset);
         recipe.TestSubset = PositiveInt(o, "test-subset", recipe.TestSubset);
+        recipe.ValidationSize = PositiveInt(o, "validation", recipe.ValidationSize, allowZero: true);
         recipe.Seed = PositiveInt(o, "seed", recipe.Seed, allowZero: true);
         if (o.TryGetValue("checkpoints", out var cps)) recipe.Checkpoints = ParseCheckpoints(cps!, recipe.Epochs);
         else if (recipe.Epochs != oldEpochs)
@@ -148,7 +152,7 @@ public static class Program
         {
             Recipe = recipe, Output = output!, DataDirectory = o.GetValueOrDefault("data"), Resume = o.ContainsKey("resume"),
             ShardIndex = shardIndex, ShardCount = shardCount,
-            PopulationSize = PositiveInt(o, "population", 500), Workers = PositiveInt(o, "workers", 0, allowZero: true),
+            PopulationSize = PositiveInt(o, "population", 0, allowZero: true), Workers = PositiveInt(o, "workers", 0, allowZero: true),
             Progress = bar,
         }, cts.Token);
         bar.Finish();

@@ -39,6 +39,11 @@ public static class ZooColumns
     /// <summary>TrainAccuracy − TestAccuracy.</summary>
     public const string GeneralizationGap = "GeneralizationGap";
 
+    /// <summary>Accuracy on a validation set held out of the training images (an optional Single column: zoogen writes it when a recipe sets a validation size).</summary>
+    public const string ValidationAccuracy = "ValidationAccuracy";
+    /// <summary>Mean cross-entropy on the validation set (optional Single column, as <see cref="ValidationAccuracy"/>).</summary>
+    public const string ValidationLoss = "ValidationLoss";
+
     /// <summary>The numeric label columns stored for every checkpoint, in storage order.</summary>
     public static IReadOnlyList<string> Metrics { get; } = new[] { TrainAccuracy, TestAccuracy, TrainLoss, TestLoss, GeneralizationGap };
 

@@ -54,5 +54,5 @@ public sealed class ImageDataset
         new(Name, Pixels.Select(p => p * scale + shift).ToArray(), Labels, Channels, Height, Width, Classes);
 }
 
-/// <summary>A train / test pair.</summary>
-public sealed record DataSplit(ImageDataset Train, ImageDataset Test);
+/// <summary>A train / test pair, with an optional validation set held out of the training images.</summary>
+public sealed record DataSplit(ImageDataset Train, ImageDataset Test, ImageDataset? Validation = null);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using WeightSpace.MLNet.Internal;
 using WeightSpace.MLNet.Layout;
 using WeightSpace.MLNet.Zoo;
 using WeightSpace.ZooGen.Data;
@@ -22,10 +23,17 @@ public sealed class GenerateOptions
     public int ShardIndex { get; init; }
     /// <summary>Number of parts (1 = the whole zoo).</summary>
     public int ShardCount { get; init; } = 1;
-    /// <summary>Models trained together before their rows are written (MLP zoos); a crash loses at most one population.</summary>
-    public int PopulationSize { get; init; } = 500;
-    /// <summary>Models trained at once, one per core (CNN zoos); 0 = all cores.</summary>
+    /// <summary>
+    /// Models trained together before their rows are written; a crash loses at most one population. 0 = automatic:
+    /// 500 for MLP zoos, and for CNN zoos one lane group per core (<see cref="DefaultPopulationSize"/>).
+    /// </summary>
+    public int PopulationSize { get; init; }
+    /// <summary>Cores used (lane groups trained at once); 0 = all cores.</summary>
     public int Workers { get; init; }
+
+    /// <summary>The automatic population size: 500 MLPs (seconds of work), or one group of SIMD lanes per core for CNNs.</summary>
+    public static int DefaultPopulationSize(WeightLayout layout, int workers) =>
+        layout.Layers.All(l => l.Kind == LayerKind.Linear) ? 500 : LanePopulationTrainer.Lanes * (workers > 0 ? workers : Environment.ProcessorCount);
     /// <summary>Receives progress (model-epochs done).</summary>
     public IProgress<GenerationProgress>? Progress { get; init; }
 }
@@ -37,10 +45,10 @@ public readonly record struct GenerationProgress(long ModelEpochsDone, long Mode
 public sealed record GenerateResult(int ModelsTrained, int ModelsSkipped, long RowsWritten, TimeSpan Elapsed, bool Cancelled);
 
 /// <summary>
-/// Trains the models of a recipe and writes their checkpoints into a zoo. MLP zoos train as populations, one
-/// model per SIMD lane on all cores (<see cref="LanePopulationTrainer"/>); CNN zoos train one model per core. A model's rows are written only when
-/// all its checkpoints exist, and shards are completed often, so a killed run loses at most the models in
-/// flight; <see cref="GenerateOptions.Resume"/> then trains only what is missing.
+/// Trains the models of a recipe and writes their checkpoints into a zoo. Models train as populations, one model
+/// per SIMD lane, groups of lanes on all cores (<see cref="LanePopulationTrainer"/>). A model's rows are written
+/// only when all its checkpoints exist, and a shard is completed after each population, so a killed run loses at
+/// most the population in flight; <see cref="GenerateOptions.Resume"/> then trains only what is missing.
 /// </summary>
 public static class ZooGenerator
 {
@@ -69,7 +77,19 @@ public static class ZooGenerator
         var split = DatasetCatalog.Load(recipe.Dataset, dataDirectory, recipe.Seed, recipe.TetrisNoise);
         var train = recipe.TrainSubset > 0 ? split.Train.Take(recipe.TrainSubset) : split.Train;
         var test = recipe.TestSubset > 0 ? split.Test.Take(recipe.TestSubset) : split.Test;
-        if (recipe.ScaleToSymmetric) { train = train.Affine(2, -1); test = test.Affine(2, -1); }
+        ImageDataset? validation = null;
+        if (recipe.ValidationSize > 0)
+        {
+            if (recipe.ValidationSize >= train.Count)
+                throw new ArgumentException($"validation size {recipe.ValidationSize} leaves no training images: the training set has {train.Count}.");
+            var order = Enumerable.Range(0, train.Count).ToArray();
+            Rng.For(recipe.Seed, 0x7A11D).Shuffle(order);
+            var held = order[..recipe.ValidationSize]; Array.Sort(held);
+            var kept = order[recipe.ValidationSize..]; Array.Sort(kept);
+            validation = train.Subset(held, train.Name + "-validation");
+            train = train.Subset(kept);
+        }
+        if (recipe.ScaleToSymmetric) { train = train.Affine(2, -1); test = test.Affine(2, -1); validation = validation?.Affine(2, -1); }
         var layout = recipe.Layout;
         bool fits = recipe.Architecture switch
         {
@@ -79,8 +99,13 @@ public static class ZooGenerator
         };
         if (!fits)
             throw new ArgumentException($"architecture '{layout.Name}' does not fit data set '{recipe.Dataset}' ({train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes).");
-        return new DataSplit(train, test);
+        return new DataSplit(train, test, validation);
     }
+
+    /// <summary>The columns of a zoo generated from <paramref name="recipe"/>: <see cref="Columns"/>, plus the validation metrics when it holds out a validation set.</summary>
+    public static ZooColumn[] ColumnsFor(Recipe recipe) => recipe.ValidationSize > 0
+        ? Columns.Append(new(ZooColumns.ValidationAccuracy, ZooColumnType.Single)).Append(new(ZooColumns.ValidationLoss, ZooColumnType.Single)).ToArray()
+        : Columns;
 
     /// <summary>Runs the generation; returns when done or cancelled (completed models are kept either way).</summary>
     public static GenerateResult Generate(GenerateOptions options, CancellationToken cancel = default)
@@ -107,7 +132,7 @@ public static class ZooGenerator
         }
         else
         {
-            writer = ZooWriter.Create(options.Output, layout, recipe.Dataset, Columns, recipeJson, GeneratorName);
+            writer = ZooWriter.Create(options.Output, layout, recipe.Dataset, ColumnsFor(recipe), recipeJson, GeneratorName);
             writer.Manifest.Part = part;
             writer.Manifest.Save(options.Output);
         }
@@ -145,6 +170,11 @@ public static class ZooGenerator
                 r.Text[ZooColumns.Hyper.Activation] = model.Activation;
                 r.Text[ZooColumns.Hyper.Init] = model.Init;
                 r.Text[ZooColumns.Hyper.Optimizer] = model.Optimizer;
+                if (recipe.ValidationSize > 0)
+                {
+                    r.Numeric[ZooColumns.ValidationAccuracy] = c.ValidationAccuracy;
+                    r.Numeric[ZooColumns.ValidationLoss] = c.ValidationLoss;
+                }
                 writer.Write(r);
                 rows++;
             }
@@ -153,10 +183,8 @@ public static class ZooGenerator
         using var data = new TrainingData(split);
         try
         {
-            if (PopulationTrainer.Supports(layout))
-                RunPopulations(layout, todo, data, recipe.Epochs, checkpoints, Math.Max(1, options.PopulationSize), writer, WriteModel, Progress, cancel);
-            else
-                RunPerModel(layout, todo, data, recipe.Epochs, checkpoints, options.Workers <= 0 ? Environment.ProcessorCount : options.Workers, writer, WriteModel, Progress, cancel);
+            int populationSize = options.PopulationSize > 0 ? options.PopulationSize : GenerateOptions.DefaultPopulationSize(layout, options.Workers);
+            RunPopulations(layout, todo, data, recipe.Epochs, checkpoints, populationSize, options.Workers, writer, WriteModel, Progress, cancel);
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
@@ -174,7 +202,7 @@ public static class ZooGenerator
         return new GenerateResult(trained, mine.Count - todo.Count, rows, sw.Elapsed, cancelled);
     }
 
-    private static void RunPopulations(WeightLayout layout, List<ModelSpec> todo, TrainingData data, int epochs, ISet<int> checkpoints, int populationSize,
+    private static void RunPopulations(WeightLayout layout, List<ModelSpec> todo, TrainingData data, int epochs, ISet<int> checkpoints, int populationSize, int workers,
         ZooWriter writer, Action<ModelSpec, IEnumerable<Checkpoint>> writeModel, Action<long, int> progress, CancellationToken cancel)
     {
         var groups = todo.GroupBy(m => (m.Activation, m.Optimizer, m.BatchSize, m.TrainFraction));
@@ -184,48 +212,11 @@ public static class ZooGenerator
             {
                 var results = population.ToDictionary(m => m.ModelId, _ => new List<Checkpoint>());
                 new LanePopulationTrainer(layout, population, data).Train(epochs, checkpoints,
-                    cps => { foreach (var c in cps) results[c.Model.ModelId].Add(c); }, cancel, n => progress(n, 0));
+                    cps => { foreach (var c in cps) results[c.Model.ModelId].Add(c); }, cancel, n => progress(n, 0), workers);
                 foreach (var m in population.OrderBy(m => m.ModelId)) writeModel(m, results[m.ModelId]);
                 writer.CompleteShard();
                 progress(0, population.Length);
             }
-        }
-    }
-
-    private static void RunPerModel(WeightLayout layout, List<ModelSpec> todo, TrainingData data, int epochs, ISet<int> checkpoints, int workers,
-        ZooWriter writer, Action<ModelSpec, IEnumerable<Checkpoint>> writeModel, Action<long, int> progress, CancellationToken cancel)
-    {
-        // Small convolutions do not scale across cores inside one op (PERF-NOTES): one model per core, one thread each.
-        int previousThreads = TorchSharp.torch.get_num_threads();
-        if (workers > 1) TorchSharp.torch.set_num_threads(1);
-        var finished = new SortedDictionary<int, (ModelSpec Model, List<Checkpoint> Checkpoints)>();
-        var order = todo.Select(m => m.ModelId).ToList();
-        int nextToWrite = 0;
-        var gate = new object();
-        var lastComplete = Stopwatch.StartNew();
-        try
-        {
-            Parallel.ForEach(todo, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancel }, model =>
-            {
-                var cps = new List<Checkpoint>();
-                SingleModelTrainer.Train(layout, model, data, epochs, checkpoints, cps.Add, cancel, _ => progress(1, 0));
-                lock (gate)
-                {
-                    finished[model.ModelId] = (model, cps);
-                    // Write in model-id order, so the zoo is the same whatever the timing.
-                    while (nextToWrite < order.Count && finished.Remove(order[nextToWrite], out var f))
-                    {
-                        writeModel(f.Model, f.Checkpoints);
-                        nextToWrite++;
-                    }
-                    if (lastComplete.Elapsed > TimeSpan.FromSeconds(30)) { writer.CompleteShard(); lastComplete.Restart(); }
-                }
-                progress(0, 1);
-            });
-        }
-        finally
-        {
-            if (workers > 1) TorchSharp.torch.set_num_threads(previousThreads);
         }
     }
 }

@@ -69,7 +69,13 @@ public sealed class Recipe
     public int TrainSubset { get; set; }
     /// <summary>Use only the first N test images (0 = all).</summary>
     public int TestSubset { get; set; }
-    /// <summary>Seed of the data set (Tetris generation) and of the model sampling.</summary>
+    /// <summary>
+    /// Training images held out as a validation set (0 = none): a seeded random subset of the training set (after
+    /// TrainSubset), which no model trains on; each checkpoint then also gets ValidationAccuracy and ValidationLoss.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ValidationSize { get; set; }
+    /// <summary>Seed of the data set (Tetris generation), the validation split and the model sampling.</summary>
     public int Seed { get; set; }
     /// <summary>Tetris pixel noise σ.</summary>
     public double TetrisNoise { get; set; } = Data.TetrisDataset.DefaultNoise;
@@ -91,6 +97,7 @@ public sealed class Recipe
         if (Epochs <= 0) throw new ArgumentException($"epochs must be > 0 (got {Epochs}).");
         if (SeedsPerConfig <= 0) throw new ArgumentException($"seedsPerConfig must be > 0 (got {SeedsPerConfig}).");
         if (TrainSubset < 0 || TestSubset < 0) throw new ArgumentException("train/test subsets must be ≥ 0.");
+        if (ValidationSize < 0) throw new ArgumentException($"validation size must be ≥ 0 (got {ValidationSize}).");
         if (Checkpoints.Count == 0) throw new ArgumentException("at least one checkpoint epoch is needed.");
         foreach (var c in Checkpoints)
             if (c < 0 || c > Epochs) throw new ArgumentException($"checkpoint epoch {c} is outside 0..{Epochs}.");

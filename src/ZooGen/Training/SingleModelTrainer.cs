@@ -52,8 +52,9 @@ internal static class SingleModelTrainer
             net.eval();
             var (trainAcc, trainLoss) = Evaluate(net, data.TrainX, data.TrainY);
             var (testAcc, testLoss) = Evaluate(net, data.TestX, data.TestY);
+            var (valAcc, valLoss) = data.ValidationX is null ? (float.NaN, float.NaN) : Evaluate(net, data.ValidationX, data.ValidationY!);
             net.train();
-            onCheckpoint(new Checkpoint(model, epoch, net.ToVector(), trainAcc, testAcc, trainLoss, testLoss));
+            onCheckpoint(new Checkpoint(model, epoch, net.ToVector(), trainAcc, testAcc, trainLoss, testLoss, valAcc, valLoss));
         }
 
         if (checkpoints.Contains(0)) Report(0);

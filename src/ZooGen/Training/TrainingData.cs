@@ -10,6 +10,7 @@ internal sealed class TrainingData : IDisposable
     // Tensors are made on first use (the lane trainer works on the C# arrays and never needs them); first use may be
     // inside a training step's dispose scope, so they are detached from it: this object owns and disposes them.
     private readonly Lazy<Tensor> _trainX, _trainY, _testX, _testY;
+    private readonly Lazy<Tensor>? _valX, _valY;
 
     public TrainingData(DataSplit split)
     {
@@ -18,6 +19,7 @@ internal sealed class TrainingData : IDisposable
         static Lazy<Tensor> Labels(ImageDataset d) => new(() => tensor(d.Labels.Select(l => (long)l).ToArray()).DetachFromDisposeScope());
         _trainX = Images(split.Train); _trainY = Labels(split.Train);
         _testX = Images(split.Test); _testY = Labels(split.Test);
+        if (split.Validation is { } v) { _valX = Images(v); _valY = Labels(v); }
     }
 
     public DataSplit Split { get; }
@@ -25,6 +27,10 @@ internal sealed class TrainingData : IDisposable
     public Tensor TrainY => _trainY.Value;
     public Tensor TestX => _testX.Value;
     public Tensor TestY => _testY.Value;
+    /// <summary>Validation images, or null without a validation set.</summary>
+    public Tensor? ValidationX => _valX?.Value;
+    /// <summary>Validation labels, or null without a validation set.</summary>
+    public Tensor? ValidationY => _valY?.Value;
 
     /// <summary>The training indices a model uses (TrainFraction of the set, seeded, in ascending order).</summary>
     public static int[] Subset(ModelSpec model, int trainCount)
@@ -50,7 +56,7 @@ internal sealed class TrainingData : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in new[] { _trainX, _trainY, _testX, _testY })
-            if (t.IsValueCreated) t.Value.Dispose();
+        foreach (var t in new[] { _trainX, _trainY, _testX, _testY, _valX, _valY })
+            if (t is not null && t.IsValueCreated) t.Value.Dispose();
     }
 }

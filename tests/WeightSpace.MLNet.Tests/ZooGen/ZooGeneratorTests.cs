@@ -1,4 +1,5 @@
 using WeightSpace.MLNet.Zoo;
+using WeightSpace.ZooGen.Data;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
 using Xunit;
@@ -47,6 +48,73 @@ public class ZooGeneratorTests
         Assert.Equal(12, records.Select(r => r.Seed).Distinct().Count());
         // Training changes the weights.
         Assert.NotEqual(records[0].Weights, records[2].Weights);
+    }
+
+    [Fact]
+    public void AValidationSetIsHeldOutOfTheTrainingImagesAndLabelsEveryCheckpoint()
+    {
+        var recipe = SmallTetris(models: 4, epochs: 2);
+        var plain = ZooGenerator.LoadData(recipe, null);
+        recipe.ValidationSize = 300;
+        var split = ZooGenerator.LoadData(recipe, null);
+        Assert.Equal(300, split.Validation!.Count);
+        Assert.Equal(plain.Train.Count - 300, split.Train.Count);
+        Assert.Equal(plain.Test.Pixels, split.Test.Pixels);
+        // Disjoint and together the whole training set: every training image is in exactly one of the two.
+        static IEnumerable<string> Rows(ImageDataset d) => Enumerable.Range(0, d.Count).Select(i => string.Join(",", d.Pixels.Skip(i * d.ImageSize).Take(d.ImageSize)) + ":" + d.Labels[i]);
+        Assert.Equal(Rows(plain.Train).Order(), Rows(split.Train).Concat(Rows(split.Validation)).Order());
+        Assert.Equal(Rows(split.Validation), Rows(ZooGenerator.LoadData(recipe, null).Validation!)); // seeded
+        recipe.Seed = 1;
+        Assert.NotEqual(Rows(split.Validation), Rows(ZooGenerator.LoadData(recipe, null).Validation!));
+        recipe.Seed = 0;
+
+        using var tmp = new TempDir();
+        ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = tmp.Sub("zoo") });
+        var zoo = ZooDataset.Open(tmp.Sub("zoo"));
+        Assert.Contains(zoo.Manifest.Columns, c => c.Name == ZooColumns.ValidationAccuracy);
+        var records = zoo.Records().ToList();
+        Assert.All(records, r => Assert.InRange(r.Numeric[ZooColumns.ValidationAccuracy], 0f, 1f));
+        Assert.All(records, r => Assert.True(r.Numeric[ZooColumns.ValidationLoss] > 0));
+        // Held-out images behave like test images, not like the training images the model fitted.
+        var last = records.Where(r => r.Epoch == 2).ToList();
+        Assert.True(Math.Abs(last.Average(r => r.Numeric[ZooColumns.ValidationAccuracy]) - last.Average(r => r.TestAccuracy)) < 0.1);
+
+        recipe.ValidationSize = plain.Train.Count;
+        Assert.Contains("leaves no training images", Assert.Throws<ArgumentException>(() => ZooGenerator.LoadData(recipe, null)).Message);
+        Assert.DoesNotContain(ZooDataset.Open(tmp.Sub("zoo")).Manifest.Columns, c => c.Name == "x");
+        var noValidation = tmp.Sub("plain");
+        ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(models: 2, epochs: 1), Output = noValidation });
+        Assert.DoesNotContain(ZooDataset.Open(noValidation).Manifest.Columns, c => c.Name == ZooColumns.ValidationAccuracy);
+    }
+
+    [Fact]
+    public void CnnZoosTrainInLanesFromIdxFiles()
+    {
+        using var tmp = new TempDir();
+        var data = tmp.Sub("fmnist");
+        Directory.CreateDirectory(data);
+        var train = PopulationTrainerTests.Bars(120, 11);
+        var test = PopulationTrainerTests.Bars(40, 12);
+        IdxReader.Write(train, Path.Combine(data, "train-images-idx3-ubyte"), Path.Combine(data, "train-labels-idx1-ubyte"));
+        IdxReader.Write(test, Path.Combine(data, "t10k-images-idx3-ubyte"), Path.Combine(data, "t10k-labels-idx1-ubyte"));
+        var recipe = Presets.Get("fmnist-seed");
+        recipe.Models = 10;
+        recipe.Epochs = 4;
+        recipe.Checkpoints = new() { 0, 4 };
+        recipe.Grid.LearningRate = new() { 3e-3 };
+        var result = ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = tmp.Sub("zoo"), DataDirectory = data, PopulationSize = 9 });
+        Assert.Equal(10, result.ModelsTrained);
+        var records = Sorted(tmp.Sub("zoo"));
+        Assert.Equal(20, records.Count);
+        Assert.All(records, r => Assert.Equal(2464, r.Weights.Length));
+        // The bars are easy: every model learns them (chance is 10 %).
+        foreach (var r in records.Where(r => r.Epoch == 4))
+        {
+            var start = records.Single(s => s.ModelId == r.ModelId && s.Epoch == 0);
+            Assert.True(r.TestAccuracy > 0.5, $"model {r.ModelId}: test accuracy {r.TestAccuracy}");
+            Assert.True(r.TrainLoss < start.TrainLoss - 0.5, $"model {r.ModelId}: train loss {start.TrainLoss} -> {r.TrainLoss}");
+        }
+        Assert.Equal(2, ZooDataset.Open(tmp.Sub("zoo")).Manifest.Shards.Count); // populations of 9 and 1, each completed on its own
     }
 
     [Fact]

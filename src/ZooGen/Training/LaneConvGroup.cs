@@ -1,0 +1,494 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using WeightSpace.MLNet.Layout;
+using WeightSpace.ZooGen.Data;
+
+namespace WeightSpace.ZooGen.Training;
+
+/// <summary>
+/// CNN lanes (CNN-2464, CNN-4970): one sample at a time through a chain of ops whose tensors are stored
+/// [channel × height × width × lanes], so each multiply-add of a convolution is one fused vector instruction for
+/// all lanes, with no gathers or horizontal sums. Each sample's forward pass is followed at once by its backward
+/// pass, accumulating the batch's gradient, so the working set (one sample's activations, ~0.2 MB) stays in cache.
+/// The network is that of <see cref="Networks.ZooNetwork"/>: CNN-2464 = conv 5×5 → max-pool 2 → act, conv 5×5 →
+/// max-pool 2 → act, conv 2×2 → act, flatten, linear → act, linear; CNN-4970 = three 3×3 convs of stride 2 → act,
+/// global average pool, linear. Max-pool sends the gradient to the first maximum of each window, as torch does.
+/// </summary>
+internal sealed class LaneConvGroup : LaneGroup
+{
+    private readonly Op[] _ops;
+    private readonly float[][] _val, _dval; // per slot: values and gradients, [size × lanes]
+    private readonly int[] _size;
+    private readonly int _inputSize, _classes;
+
+    public LaneConvGroup(WeightLayout layout, ModelSpec[] models, ImageDataset shape) : base(layout, models)
+    {
+        var shapes = new List<(int C, int H, int W)> { (shape.Channels, shape.Height, shape.Width) };
+        var ops = new List<Op>();
+        void Add(Op op, (int C, int H, int W) outShape)
+        {
+            op.In = shapes.Count - 1;
+            op.Out = shapes.Count;
+            shapes.Add(outShape);
+            ops.Add(op);
+        }
+        (int C, int H, int W) Last() => shapes[^1];
+        void Conv(int l, int stride)
+        {
+            var spec = layout.Layers[l];
+            var (c, h, w) = Last();
+            if (spec.Kind != LayerKind.Conv2d || spec.InFeatures != c || h < spec.KernelHeight || w < spec.KernelWidth || spec.KernelHeight != spec.KernelWidth)
+                throw new ArgumentException($"Layer '{spec.Name}' ({spec.InFeatures} channels, {spec.KernelHeight}x{spec.KernelWidth}) does not fit its input of {c}x{h}x{w}.");
+            int k = spec.KernelHeight;
+            Add(new ConvOp(l, c, h, w, spec.OutFeatures, k, stride, spec.HasBias), (spec.OutFeatures, (h - k) / stride + 1, (w - k) / stride + 1));
+        }
+        void Pool() { var (c, h, w) = Last(); Add(new PoolOp(c, h, w), (c, h / 2, w / 2)); }
+        void Act() { Add(new ActOp(), Last()); }
+        void Linear(int l)
+        {
+            var spec = layout.Layers[l];
+            var (c, h, w) = Last();
+            if (spec.Kind != LayerKind.Linear || spec.InFeatures != c * h * w)
+                throw new ArgumentException($"Layer '{spec.Name}' takes {spec.InFeatures} inputs, but the layer before it gives {c}x{h}x{w} = {c * h * w}.");
+            Add(new LinearOp(l, spec.InFeatures, spec.OutFeatures, spec.HasBias), (spec.OutFeatures, 1, 1));
+        }
+        if (layout.Name == WeightLayout.Cnn2464.Name)
+        {
+            Conv(0, 1); Pool(); Act();
+            Conv(1, 1); Pool(); Act();
+            Conv(2, 1); Act();
+            Linear(3); Act();
+            Linear(4);
+        }
+        else if (layout.Name == WeightLayout.Cnn4970.Name)
+        {
+            Conv(0, 2); Act();
+            Conv(1, 2); Act();
+            Conv(2, 2); Act();
+            var (c, h, w) = Last();
+            Add(new MeanOp(c, h * w), (c, 1, 1));
+            Linear(3);
+        }
+        else throw new ArgumentException($"No lane network for layout '{layout.Name}'.");
+        _ops = ops.ToArray();
+        _size = shapes.Select(s => s.C * s.H * s.W).ToArray();
+        _val = _size.Select(n => new float[n * L]).ToArray();
+        _dval = _size.Select((n, i) => i == 0 ? Array.Empty<float>() : new float[n * L]).ToArray();
+        foreach (var op in _ops) op.Init(this);
+        _inputSize = _size[0];
+        _classes = _size[^1];
+    }
+
+    private Span<Vector<float>> Val(int slot) => V(_val[slot]);
+    private Span<Vector<float>> DVal(int slot) => V(_dval[slot]);
+
+    public override void Step(float[] x, int[] y, int[][] orders, int start, int bs)
+    {
+        Array.Clear(Grad);
+        Span<int> labels = stackalloc int[L];
+        var invBatch = new Vector<float>(1f / bs);
+        var input = _val[0];
+        int last = _size.Length - 1;
+        for (int b = 0; b < bs; b++)
+        {
+            for (int k = 0; k < L; k++)
+            {
+                int row = orders[Math.Min(k, orders.Length - 1)][start + b];
+                labels[k] = y[row];
+                var src = x.AsSpan(row * _inputSize, _inputSize);
+                for (int i = 0; i < src.Length; i++) input[i * L + k] = src[i];
+            }
+            foreach (var op in _ops) op.Forward(this, training: true);
+            // d(mean CE)/dlogits = (softmax − onehot) / bs.
+            var delta = _dval[last];
+            _val[last].CopyTo(delta, 0);
+            Softmax(delta, _classes);
+            var dv = DVal(last);
+            var lab = new Vector<int>(labels);
+            for (int c = 0; c < _classes; c++)
+                dv[c] = (dv[c] - Vector.ConditionalSelect(Vector.Equals(lab, new Vector<int>(c)), Vector<float>.One, Vector<float>.Zero)) * invBatch;
+            for (int i = _ops.Length - 1; i >= 0; i--) _ops[i].Backward(this);
+        }
+        Update();
+    }
+
+    public override (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y)
+    {
+        var input = Val(0);
+        int last = _size.Length - 1;
+        var probs = new float[_classes * L];
+        var pv = V(probs);
+        var correct = Vector<int>.Zero;
+        var loss = new double[L];
+        Span<float> lse = stackalloc float[L];
+        for (int r = 0; r < y.Length; r++)
+        {
+            for (int i = 0; i < _inputSize; i++) input[i] = new Vector<float>(x[r * _inputSize + i]);
+            foreach (var op in _ops) op.Forward(this, training: false);
+            var logits = Val(last);
+            // argmax (first maximum, as torch) and cross-entropy = log Σ exp(z − max) − (z_y − max).
+            var max = logits[0];
+            var best = Vector<int>.Zero;
+            for (int c = 1; c < _classes; c++)
+            {
+                var greater = Vector.GreaterThan(logits[c], max);
+                max = Vector.ConditionalSelect(greater, logits[c], max);
+                best = Vector.ConditionalSelect(greater, new Vector<int>(c), best);
+            }
+            correct -= Vector.Equals(best, new Vector<int>(y[r])); // matching lanes are −1
+            for (int c = 0; c < _classes; c++) pv[c] = logits[c] - max;
+            System.Numerics.Tensors.TensorPrimitives.Exp(probs, probs);
+            var sum = Vector<float>.Zero;
+            for (int c = 0; c < _classes; c++) sum += pv[c];
+            sum.CopyTo(lse);
+            System.Numerics.Tensors.TensorPrimitives.Log(lse, lse);
+            var target = logits[y[r]] - max;
+            for (int k = 0; k < L; k++) loss[k] += lse[k] - target[k];
+        }
+        int real = Models.Length;
+        return (Enumerable.Range(0, real).Select(k => (float)((double)correct[k] / y.Length)).ToArray(),
+            loss.Take(real).Select(v => (float)(v / y.Length)).ToArray());
+    }
+
+    private abstract class Op
+    {
+        public int In, Out;
+        public virtual void Init(LaneConvGroup g) { }
+        public abstract void Forward(LaneConvGroup g, bool training);
+        /// <summary>From the gradient of Out, accumulates parameter gradients and writes the gradient of In (unless In is the input).</summary>
+        public abstract void Backward(LaneConvGroup g);
+    }
+
+    /// <summary>Convolution without padding, square kernel, [O, C, K, K] weights (torch's order).</summary>
+    private sealed class ConvOp(int layer, int c, int h, int w, int o, int k, int stride, bool hasBias) : Op
+    {
+        private readonly int _oh = (h - k) / stride + 1, _ow = (w - k) / stride + 1;
+
+        public override void Forward(LaneConvGroup g, bool training)
+        {
+            var input = g.Val(In);
+            var output = g.Val(Out);
+            var wt = g.LayerWeights(g.Params, layer);
+            var bias = hasBias ? g.LayerBiases(g.Params, layer) : default;
+            int kk = k * k, fan = c * kk, plane = _oh * _ow;
+            ref var in0 = ref MemoryMarshal.GetReference(input);
+            ref var w0 = ref MemoryMarshal.GetReference(wt);
+            ref var out0 = ref MemoryMarshal.GetReference(output);
+            int oc = 0;
+            // Four output channels at a time: each input vector loaded once feeds four fused multiply-adds.
+            for (; oc + 4 <= o; oc += 4)
+            {
+                var b0 = hasBias ? bias[oc] : default; var b1 = hasBias ? bias[oc + 1] : default;
+                var b2 = hasBias ? bias[oc + 2] : default; var b3 = hasBias ? bias[oc + 3] : default;
+                for (int oy = 0; oy < _oh; oy++)
+                    for (int ox = 0; ox < _ow; ox++)
+                    {
+                        Vector<float> a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+                        for (int ci = 0; ci < c; ci++)
+                            for (int ky = 0; ky < k; ky++)
+                            {
+                                ref var xr = ref Unsafe.Add(ref in0, (ci * h + oy * stride + ky) * w + ox * stride);
+                                ref var wr = ref Unsafe.Add(ref w0, oc * fan + ci * kk + ky * k);
+                                for (int kx = 0; kx < k; kx++)
+                                {
+                                    var xv = Unsafe.Add(ref xr, kx);
+                                    a0 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, kx), xv, a0);
+                                    a1 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, fan + kx), xv, a1);
+                                    a2 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, 2 * fan + kx), xv, a2);
+                                    a3 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, 3 * fan + kx), xv, a3);
+                                }
+                            }
+                        int at = oy * _ow + ox;
+                        Unsafe.Add(ref out0, oc * plane + at) = a0;
+                        Unsafe.Add(ref out0, (oc + 1) * plane + at) = a1;
+                        Unsafe.Add(ref out0, (oc + 2) * plane + at) = a2;
+                        Unsafe.Add(ref out0, (oc + 3) * plane + at) = a3;
+                    }
+            }
+            for (; oc < o; oc++)
+            {
+                var b0 = hasBias ? bias[oc] : default;
+                for (int oy = 0; oy < _oh; oy++)
+                    for (int ox = 0; ox < _ow; ox++)
+                    {
+                        var a0 = b0;
+                        for (int ci = 0; ci < c; ci++)
+                            for (int ky = 0; ky < k; ky++)
+                            {
+                                ref var xr = ref Unsafe.Add(ref in0, (ci * h + oy * stride + ky) * w + ox * stride);
+                                ref var wr = ref Unsafe.Add(ref w0, oc * fan + ci * kk + ky * k);
+                                for (int kx = 0; kx < k; kx++) a0 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, kx), Unsafe.Add(ref xr, kx), a0);
+                            }
+                        Unsafe.Add(ref out0, oc * plane + oy * _ow + ox) = a0;
+                    }
+            }
+        }
+
+        public override void Backward(LaneConvGroup g)
+        {
+            var input = g.Val(In);
+            var dout = g.DVal(Out);
+            var wt = g.LayerWeights(g.Params, layer);
+            var gw = g.LayerWeights(g.Grad, layer);
+            int kk = k * k, fan = c * kk, plane = _oh * _ow;
+            if (hasBias)
+            {
+                var gb = g.LayerBiases(g.Grad, layer);
+                for (int oc = 0; oc < o; oc++)
+                {
+                    var s = Vector<float>.Zero;
+                    for (int j = 0; j < plane; j++) s += dout[oc * plane + j];
+                    gb[oc] += s;
+                }
+            }
+            ref var in0 = ref MemoryMarshal.GetReference(input);
+            ref var d0 = ref MemoryMarshal.GetReference(dout);
+            ref var gw0 = ref MemoryMarshal.GetReference(gw);
+            ref var w0 = ref MemoryMarshal.GetReference(wt);
+            int oc4 = o - o % 4;
+            // Weight gradient: gw[o, c, ky, kx] += Σ_positions dout[o, pos] · in[c, pos·stride + (ky, kx)], four o at a time.
+            for (int ci = 0; ci < c; ci++)
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++)
+                    {
+                        int wAt = ci * kk + ky * k + kx;
+                        for (int oc = 0; oc < oc4; oc += 4)
+                        {
+                            Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                            for (int oy = 0; oy < _oh; oy++)
+                            {
+                                ref var xr = ref Unsafe.Add(ref in0, (ci * h + oy * stride + ky) * w + kx);
+                                ref var dr = ref Unsafe.Add(ref d0, oc * plane + oy * _ow);
+                                for (int ox = 0; ox < _ow; ox++)
+                                {
+                                    var xv = Unsafe.Add(ref xr, ox * stride);
+                                    a0 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, ox), xv, a0);
+                                    a1 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, plane + ox), xv, a1);
+                                    a2 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, 2 * plane + ox), xv, a2);
+                                    a3 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, 3 * plane + ox), xv, a3);
+                                }
+                            }
+                            Unsafe.Add(ref gw0, oc * fan + wAt) += a0;
+                            Unsafe.Add(ref gw0, (oc + 1) * fan + wAt) += a1;
+                            Unsafe.Add(ref gw0, (oc + 2) * fan + wAt) += a2;
+                            Unsafe.Add(ref gw0, (oc + 3) * fan + wAt) += a3;
+                        }
+                        for (int oc = oc4; oc < o; oc++)
+                        {
+                            var a0 = Vector<float>.Zero;
+                            for (int oy = 0; oy < _oh; oy++)
+                            {
+                                ref var xr = ref Unsafe.Add(ref in0, (ci * h + oy * stride + ky) * w + kx);
+                                ref var dr = ref Unsafe.Add(ref d0, oc * plane + oy * _ow);
+                                for (int ox = 0; ox < _ow; ox++) a0 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, ox), Unsafe.Add(ref xr, ox * stride), a0);
+                            }
+                            Unsafe.Add(ref gw0, oc * fan + wAt) += a0;
+                        }
+                    }
+            if (In == 0) return; // no gradient for the images
+            // Input gradient: din[c, pos·stride + (ky, kx)] += Σ_o w[o, c, ky, kx] · dout[o, pos], four o at a time.
+            var din = g.DVal(In);
+            din.Clear();
+            ref var di0 = ref MemoryMarshal.GetReference(din);
+            for (int ci = 0; ci < c; ci++)
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++)
+                    {
+                        int wAt = ci * kk + ky * k + kx;
+                        for (int oc = 0; oc < oc4; oc += 4)
+                        {
+                            var w0v = Unsafe.Add(ref w0, oc * fan + wAt); var w1v = Unsafe.Add(ref w0, (oc + 1) * fan + wAt);
+                            var w2v = Unsafe.Add(ref w0, (oc + 2) * fan + wAt); var w3v = Unsafe.Add(ref w0, (oc + 3) * fan + wAt);
+                            for (int oy = 0; oy < _oh; oy++)
+                            {
+                                ref var xr = ref Unsafe.Add(ref di0, (ci * h + oy * stride + ky) * w + kx);
+                                ref var dr = ref Unsafe.Add(ref d0, oc * plane + oy * _ow);
+                                for (int ox = 0; ox < _ow; ox++)
+                                {
+                                    ref var target = ref Unsafe.Add(ref xr, ox * stride);
+                                    var t = Vector.FusedMultiplyAdd(w0v, Unsafe.Add(ref dr, ox), target);
+                                    t = Vector.FusedMultiplyAdd(w1v, Unsafe.Add(ref dr, plane + ox), t);
+                                    t = Vector.FusedMultiplyAdd(w2v, Unsafe.Add(ref dr, 2 * plane + ox), t);
+                                    target = Vector.FusedMultiplyAdd(w3v, Unsafe.Add(ref dr, 3 * plane + ox), t);
+                                }
+                            }
+                        }
+                        for (int oc = oc4; oc < o; oc++)
+                        {
+                            var wv = Unsafe.Add(ref w0, oc * fan + wAt);
+                            for (int oy = 0; oy < _oh; oy++)
+                            {
+                                ref var xr = ref Unsafe.Add(ref di0, (ci * h + oy * stride + ky) * w + kx);
+                                ref var dr = ref Unsafe.Add(ref d0, oc * plane + oy * _ow);
+                                for (int ox = 0; ox < _ow; ox++)
+                                {
+                                    ref var target = ref Unsafe.Add(ref xr, ox * stride);
+                                    target = Vector.FusedMultiplyAdd(wv, Unsafe.Add(ref dr, ox), target);
+                                }
+                            }
+                        }
+                    }
+        }
+    }
+
+    /// <summary>2×2 max-pool of stride 2 (odd edges dropped, as torch); remembers which of the four won, per lane.</summary>
+    private sealed class PoolOp(int c, int h, int w) : Op
+    {
+        private readonly int _ph = h / 2, _pw = w / 2;
+        private float[] _winner = Array.Empty<float>();
+
+        public override void Init(LaneConvGroup g) => _winner = new float[c * _ph * _pw * g.L];
+
+        public override void Forward(LaneConvGroup g, bool training)
+        {
+            var input = g.Val(In);
+            var output = g.Val(Out);
+            var win = V(_winner);
+            for (int ci = 0; ci < c; ci++)
+                for (int py = 0; py < _ph; py++)
+                    for (int px = 0; px < _pw; px++)
+                    {
+                        int top = (ci * h + 2 * py) * w + 2 * px;
+                        var best = input[top];
+                        var index = Vector<float>.Zero;
+                        // Scan order (0,0), (0,1), (1,0), (1,1); only a strictly greater value replaces: the first maximum wins.
+                        var v = input[top + 1]; var gt = Vector.GreaterThan(v, best);
+                        best = Vector.ConditionalSelect(gt, v, best); index = Vector.ConditionalSelect(gt, new Vector<float>(1), index);
+                        v = input[top + w]; gt = Vector.GreaterThan(v, best);
+                        best = Vector.ConditionalSelect(gt, v, best); index = Vector.ConditionalSelect(gt, new Vector<float>(2), index);
+                        v = input[top + w + 1]; gt = Vector.GreaterThan(v, best);
+                        best = Vector.ConditionalSelect(gt, v, best); index = Vector.ConditionalSelect(gt, new Vector<float>(3), index);
+                        int at = (ci * _ph + py) * _pw + px;
+                        output[at] = best;
+                        win[at] = index;
+                    }
+        }
+
+        public override void Backward(LaneConvGroup g)
+        {
+            var din = g.DVal(In);
+            var dout = g.DVal(Out);
+            var win = V(_winner);
+            if (h % 2 != 0 || w % 2 != 0) din.Clear();
+            for (int ci = 0; ci < c; ci++)
+                for (int py = 0; py < _ph; py++)
+                    for (int px = 0; px < _pw; px++)
+                    {
+                        int at = (ci * _ph + py) * _pw + px, top = (ci * h + 2 * py) * w + 2 * px;
+                        var d = dout[at];
+                        var index = win[at];
+                        din[top] = Vector.ConditionalSelect(Vector.Equals(index, Vector<float>.Zero), d, Vector<float>.Zero);
+                        din[top + 1] = Vector.ConditionalSelect(Vector.Equals(index, new Vector<float>(1)), d, Vector<float>.Zero);
+                        din[top + w] = Vector.ConditionalSelect(Vector.Equals(index, new Vector<float>(2)), d, Vector<float>.Zero);
+                        din[top + w + 1] = Vector.ConditionalSelect(Vector.Equals(index, new Vector<float>(3)), d, Vector<float>.Zero);
+                    }
+        }
+    }
+
+    /// <summary>The activation, then inverted dropout while training.</summary>
+    private sealed class ActOp : Op
+    {
+        private float[] _h = Array.Empty<float>(), _mask = Array.Empty<float>();
+
+        public override void Init(LaneConvGroup g)
+        {
+            _h = new float[g._val[In].Length];
+            _mask = new float[g._val[In].Length];
+        }
+
+        public override void Forward(LaneConvGroup g, bool training)
+        {
+            g.Activate(g._val[In], _h);
+            if (training && g.Dropout)
+            {
+                g.DrawDropoutMask(V(_mask));
+                System.Numerics.Tensors.TensorPrimitives.Multiply(_h, _mask, g._val[Out]);
+            }
+            else _h.CopyTo(g._val[Out], 0);
+        }
+
+        public override void Backward(LaneConvGroup g)
+        {
+            var z = g.Val(In); var h = V(_h); var mask = V(_mask);
+            var dout = g.DVal(Out); var din = g.DVal(In);
+            for (int i = 0; i < din.Length; i++)
+            {
+                var s = dout[i];
+                if (g.Dropout) s *= mask[i];
+                din[i] = s * g.Derivative(z[i], h[i]);
+            }
+        }
+    }
+
+    /// <summary>Global average pooling over each channel's <paramref name="count"/> positions.</summary>
+    private sealed class MeanOp(int c, int count) : Op
+    {
+        public override void Forward(LaneConvGroup g, bool training)
+        {
+            var input = g.Val(In); var output = g.Val(Out);
+            var n = new Vector<float>(count);
+            for (int ci = 0; ci < c; ci++)
+            {
+                var s = Vector<float>.Zero;
+                for (int j = 0; j < count; j++) s += input[ci * count + j];
+                output[ci] = s / n;
+            }
+        }
+
+        public override void Backward(LaneConvGroup g)
+        {
+            var din = g.DVal(In); var dout = g.DVal(Out);
+            var n = new Vector<float>(count);
+            for (int ci = 0; ci < c; ci++)
+            {
+                var d = dout[ci] / n;
+                for (int j = 0; j < count; j++) din[ci * count + j] = d;
+            }
+        }
+    }
+
+    /// <summary>Fully connected layer, [out, in] weights.</summary>
+    private sealed class LinearOp(int layer, int nin, int nout, bool hasBias) : Op
+    {
+        public override void Forward(LaneConvGroup g, bool training)
+        {
+            var input = g.Val(In); var output = g.Val(Out);
+            var wt = g.LayerWeights(g.Params, layer);
+            var bias = hasBias ? g.LayerBiases(g.Params, layer) : default;
+            for (int o = 0; o < nout; o++)
+            {
+                var s = hasBias ? bias[o] : Vector<float>.Zero;
+                var row = wt.Slice(o * nin, nin);
+                for (int i = 0; i < nin; i++) s = Vector.FusedMultiplyAdd(row[i], input[i], s);
+                output[o] = s;
+            }
+        }
+
+        public override void Backward(LaneConvGroup g)
+        {
+            var input = g.Val(In); var dout = g.DVal(Out);
+            var wt = g.LayerWeights(g.Params, layer);
+            var gw = g.LayerWeights(g.Grad, layer);
+            if (hasBias)
+            {
+                var gb = g.LayerBiases(g.Grad, layer);
+                for (int o = 0; o < nout; o++) gb[o] += dout[o];
+            }
+            for (int o = 0; o < nout; o++)
+            {
+                var d = dout[o];
+                var row = gw.Slice(o * nin, nin);
+                for (int i = 0; i < nin; i++) row[i] = Vector.FusedMultiplyAdd(d, input[i], row[i]);
+            }
+            if (In == 0) return;
+            var din = g.DVal(In);
+            for (int i = 0; i < nin; i++)
+            {
+                var s = Vector<float>.Zero;
+                for (int o = 0; o < nout; o++) s = Vector.FusedMultiplyAdd(wt[o * nin + i], dout[o], s);
+                din[i] = s;
+            }
+        }
+    }
+}
