@@ -276,14 +276,21 @@ internal sealed class LaneConvGroup : LaneGroup
                         }
                         for (int oc = oc4; oc < o; oc++)
                         {
-                            var a0 = Vector<float>.Zero;
+                            // One channel: two accumulators (even and odd columns), so two chains of multiply-adds overlap.
+                            Vector<float> a0 = default, a1 = default;
                             for (int oy = 0; oy < _oh; oy++)
                             {
                                 ref var xr = ref Unsafe.Add(ref in0, (ci * h + oy * stride + ky) * w + kx);
                                 ref var dr = ref Unsafe.Add(ref d0, oc * plane + oy * _ow);
-                                for (int ox = 0; ox < _ow; ox++) a0 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, ox), Unsafe.Add(ref xr, ox * stride), a0);
+                                int ox = 0;
+                                for (; ox + 1 < _ow; ox += 2)
+                                {
+                                    a0 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, ox), Unsafe.Add(ref xr, ox * stride), a0);
+                                    a1 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, ox + 1), Unsafe.Add(ref xr, (ox + 1) * stride), a1);
+                                }
+                                if (ox < _ow) a0 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, ox), Unsafe.Add(ref xr, ox * stride), a0);
                             }
-                            Unsafe.Add(ref gw0, oc * fan + wAt) += a0;
+                            Unsafe.Add(ref gw0, oc * fan + wAt) += a0 + a1;
                         }
                     }
             if (In == 0) return; // no gradient for the images
@@ -389,36 +396,28 @@ internal sealed class LaneConvGroup : LaneGroup
     /// <summary>The activation, then inverted dropout while training.</summary>
     private sealed class ActOp : Op
     {
-        private float[] _h = Array.Empty<float>(), _mask = Array.Empty<float>();
+        private float[] _derivative = Array.Empty<float>(), _mask = Array.Empty<float>();
 
         public override void Init(LaneConvGroup g)
         {
-            _h = new float[g._val[In].Length];
+            _derivative = new float[g._val[In].Length];
             _mask = new float[g._val[In].Length];
         }
 
         public override void Forward(LaneConvGroup g, bool training)
         {
-            g.Activate(g._val[In], _h);
+            var output = g._val[Out];
+            g.Activate(g._val[In], output, training ? _derivative : default);
             if (training && g.Dropout)
             {
                 g.DrawDropoutMask(V(_mask));
-                System.Numerics.Tensors.TensorPrimitives.Multiply(_h, _mask, g._val[Out]);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(output, _mask, output);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(_derivative, _mask, _derivative); // the mask scales the backward pass alike
             }
-            else _h.CopyTo(g._val[Out], 0);
         }
 
-        public override void Backward(LaneConvGroup g)
-        {
-            var z = g.Val(In); var h = V(_h); var mask = V(_mask);
-            var dout = g.DVal(Out); var din = g.DVal(In);
-            for (int i = 0; i < din.Length; i++)
-            {
-                var s = dout[i];
-                if (g.Dropout) s *= mask[i];
-                din[i] = s * g.Derivative(z[i], h[i]);
-            }
-        }
+        public override void Backward(LaneConvGroup g) =>
+            System.Numerics.Tensors.TensorPrimitives.Multiply(g._dval[Out], _derivative, g._dval[In]);
     }
 
     /// <summary>Global average pooling over each channel's <paramref name="count"/> positions.</summary>

@@ -87,39 +87,48 @@ internal abstract class LaneGroup
         }
     }
 
-    /// <summary>The activation over a whole span (vectorised where the runtime has it).</summary>
-    protected void Activate(ReadOnlySpan<float> pre, Span<float> act)
+    /// <summary>The activation over a whole span of lane vectors (<see cref="LaneMath"/>).</summary>
+    protected void Activate(Span<float> pre, Span<float> act) => Activate(pre, act, default);
+
+    /// <summary>
+    /// The activation over a whole span of lane vectors, and, when <paramref name="derivative"/> is not empty, its
+    /// derivative at each pre-activation (so the backward pass is one multiply).
+    /// </summary>
+    protected void Activate(Span<float> pre, Span<float> act, Span<float> derivative)
     {
+        var z = V(pre); var h = V(act); var d = V(derivative);
+        bool keep = !derivative.IsEmpty;
         switch (Activation)
         {
-            case "tanh": TensorPrimitives.Tanh(pre, act); break;
-            case "sigmoid": TensorPrimitives.Sigmoid(pre, act); break;
-            case "relu": TensorPrimitives.Max(pre, 0f, act); break;
+            case "tanh":
+                for (int i = 0; i < z.Length; i++) { var t = LaneMath.Tanh(z[i]); h[i] = t; if (keep) d[i] = Vector<float>.One - t * t; }
+                break;
+            case "sigmoid":
+                for (int i = 0; i < z.Length; i++) { var s = LaneMath.Sigmoid(z[i]); h[i] = s; if (keep) d[i] = s * (Vector<float>.One - s); }
+                break;
+            case "relu":
+                for (int i = 0; i < z.Length; i++)
+                {
+                    var positive = Vector.GreaterThan(z[i], Vector<float>.Zero);
+                    h[i] = Vector.ConditionalSelect(positive, z[i], Vector<float>.Zero);
+                    if (keep) d[i] = Vector.ConditionalSelect(positive, Vector<float>.One, Vector<float>.Zero);
+                }
+                break;
             case "gelu":
-                for (int i = 0; i < pre.Length; i++) act[i] = (float)(0.5 * pre[i] * (1 + Erf(pre[i] / Math.Sqrt(2))));
+                for (int i = 0; i < z.Length; i++) { var x = z[i]; h[i] = LaneMath.Gelu(x); if (keep) d[i] = LaneMath.GeluDerivative(x); }
                 break;
             default: throw new ArgumentException($"activation '{Activation}' is not one of {string.Join(", ", ModelSpec.Activations)}.");
         }
     }
 
     /// <summary>d act / d pre-activation for one unit of every lane, from its pre-activation z and activation h.</summary>
-    protected Vector<float> Derivative(Vector<float> z, Vector<float> h)
+    protected Vector<float> Derivative(Vector<float> z, Vector<float> h) => Activation switch
     {
-        switch (Activation)
-        {
-            case "tanh": return Vector<float>.One - h * h;
-            case "sigmoid": return h * (Vector<float>.One - h);
-            case "relu": return Vector.ConditionalSelect(Vector.GreaterThan(z, Vector<float>.Zero), Vector<float>.One, Vector<float>.Zero);
-            default:
-            {
-                Span<float> t = stackalloc float[L];
-                z.CopyTo(t);
-                for (int k = 0; k < L; k++)
-                    t[k] = (float)(0.5 * (1 + Erf(t[k] / Math.Sqrt(2))) + t[k] * Math.Exp(-0.5 * t[k] * t[k]) / Math.Sqrt(2 * Math.PI));
-                return new Vector<float>(t);
-            }
-        }
-    }
+        "tanh" => Vector<float>.One - h * h,
+        "sigmoid" => h * (Vector<float>.One - h),
+        "relu" => Vector.ConditionalSelect(Vector.GreaterThan(z, Vector<float>.Zero), Vector<float>.One, Vector<float>.Zero),
+        _ => LaneMath.GeluDerivative(z),
+    };
 
     /// <summary>Softmax over the classes of one sample for every lane (in place), with its log-sum-exp.</summary>
     protected static void Softmax(Span<float> logits, int classes)
@@ -178,14 +187,5 @@ internal abstract class LaneGroup
             }
             default: throw new ArgumentException($"optimizer '{_optimizer}' is not one of {string.Join(", ", ModelSpec.Optimizers)}.");
         }
-    }
-
-    // erf with |error| < 1.2e-7 (Numerical Recipes' erfc Chebyshev fit), enough for float32 GELU.
-    protected static double Erf(double x)
-    {
-        double t = 1.0 / (1.0 + 0.5 * Math.Abs(x));
-        double ans = t * Math.Exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-            t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-        return x >= 0 ? 1 - ans : ans - 1;
     }
 }
