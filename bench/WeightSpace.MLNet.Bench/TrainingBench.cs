@@ -7,7 +7,7 @@ using WeightSpace.ZooGen.Training;
 
 namespace WeightSpace.MLNet.Bench;
 
-/// <summary>Zoo training throughput: population / per-core training vs the plain one-model-at-a-time TorchSharp loop.</summary>
+/// <summary>Zoo training throughput: lane populations (and the earlier alternatives) vs the plain one-model-at-a-time TorchSharp loop.</summary>
 internal static class TrainingBench
 {
     public static void Tetris(int models, int epochs, int baselineModels)

@@ -205,18 +205,22 @@ public static class ZooGenerator
     private static void RunPopulations(WeightLayout layout, List<ModelSpec> todo, TrainingData data, int epochs, ISet<int> checkpoints, int populationSize, int workers,
         ZooWriter writer, Action<ModelSpec, IEnumerable<Checkpoint>> writeModel, Action<long, int> progress, CancellationToken cancel)
     {
-        var groups = todo.GroupBy(m => (m.Activation, m.Optimizer, m.BatchSize, m.TrainFraction));
-        foreach (var group in groups)
+        // Lane groups of compatible models, packed into populations of up to populationSize models (whole groups), so
+        // that groups of different activations or optimisers share the cores when each has few models.
+        var populations = new List<List<ModelSpec>>();
+        foreach (var laneGroup in LanePopulationTrainer.LaneGroups(todo, populationSize))
         {
-            foreach (var population in group.Chunk(populationSize))
-            {
-                var results = population.ToDictionary(m => m.ModelId, _ => new List<Checkpoint>());
-                new LanePopulationTrainer(layout, population, data).Train(epochs, checkpoints,
-                    cps => { foreach (var c in cps) results[c.Model.ModelId].Add(c); }, cancel, n => progress(n, 0), workers);
-                foreach (var m in population.OrderBy(m => m.ModelId)) writeModel(m, results[m.ModelId]);
-                writer.CompleteShard();
-                progress(0, population.Length);
-            }
+            if (populations.Count == 0 || populations[^1].Count + laneGroup.Length > populationSize) populations.Add(new List<ModelSpec>());
+            populations[^1].AddRange(laneGroup);
+        }
+        foreach (var population in populations)
+        {
+            var results = population.ToDictionary(m => m.ModelId, _ => new List<Checkpoint>());
+            new LanePopulationTrainer(layout, population, data).Train(epochs, checkpoints,
+                cps => { foreach (var c in cps) results[c.Model.ModelId].Add(c); }, cancel, n => progress(n, 0), workers);
+            foreach (var m in population.OrderBy(m => m.ModelId)) writeModel(m, results[m.ModelId]);
+            writer.CompleteShard();
+            progress(0, population.Count);
         }
     }
 }

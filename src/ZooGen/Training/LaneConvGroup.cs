@@ -21,6 +21,7 @@ internal sealed class LaneConvGroup : LaneGroup
     private readonly float[][] _val, _dval; // per slot: values and gradients, [size × lanes]
     private readonly int[] _size;
     private readonly int _inputSize, _classes;
+    private int _sample; // the sample of the step being run (dropout draws follow each lane's share)
 
     public LaneConvGroup(WeightLayout layout, ModelSpec[] models, ImageDataset shape) : base(layout, models)
     {
@@ -83,18 +84,19 @@ internal sealed class LaneConvGroup : LaneGroup
     private Span<Vector<float>> Val(int slot) => V(_val[slot]);
     private Span<Vector<float>> DVal(int slot) => V(_dval[slot]);
 
-    public override void Step(float[] x, int[] y, int[][] orders, int start, int bs)
+    public override void Step(float[] x, int[] y, int[][] orders, int start)
     {
+        int bs = BeginStep(orders, start);
         Array.Clear(Grad);
         Span<int> labels = stackalloc int[L];
-        var invBatch = new Vector<float>(1f / bs);
         var input = _val[0];
         int last = _size.Length - 1;
         for (int b = 0; b < bs; b++)
         {
+            _sample = b;
             for (int k = 0; k < L; k++)
             {
-                int row = orders[Math.Min(k, orders.Length - 1)][start + b];
+                int row = Row(orders, k, start, b);
                 labels[k] = y[row];
                 var src = x.AsSpan(row * _inputSize, _inputSize);
                 for (int i = 0; i < src.Length; i++) input[i * L + k] = src[i];
@@ -106,8 +108,11 @@ internal sealed class LaneConvGroup : LaneGroup
             Softmax(delta, _classes);
             var dv = DVal(last);
             var lab = new Vector<int>(labels);
+            var weight = SampleWeight(b); // 1/batch share, 0 for a lane past its share (its gradient vanishes)
+            var inShare = Vector.GreaterThan(weight, Vector<float>.Zero);
             for (int c = 0; c < _classes; c++)
-                dv[c] = (dv[c] - Vector.ConditionalSelect(Vector.Equals(lab, new Vector<int>(c)), Vector<float>.One, Vector<float>.Zero)) * invBatch;
+                dv[c] = Vector.ConditionalSelect(inShare,
+                    (dv[c] - Vector.ConditionalSelect(Vector.Equals(lab, new Vector<int>(c)), Vector<float>.One, Vector<float>.Zero)) * weight, Vector<float>.Zero);
             for (int i = _ops.Length - 1; i >= 0; i--) _ops[i].Backward(this);
         }
         Update();
@@ -410,7 +415,7 @@ internal sealed class LaneConvGroup : LaneGroup
             g.Activate(g._val[In], output, training ? _derivative : default);
             if (training && g.Dropout)
             {
-                g.DrawDropoutMask(V(_mask));
+                g.DrawDropoutMask(V(_mask), _mask.Length / g.L, g._sample);
                 System.Numerics.Tensors.TensorPrimitives.Multiply(output, _mask, output);
                 System.Numerics.Tensors.TensorPrimitives.Multiply(_derivative, _mask, _derivative); // the mask scales the backward pass alike
             }

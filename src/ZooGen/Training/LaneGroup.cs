@@ -13,6 +13,10 @@ namespace WeightSpace.ZooGen.Training;
 /// every optimiser update is one vector instruction for all of them. Holds what MLP and CNN groups share: the
 /// parameters, the optimisers (Adam, SGD with momentum 0.9, RMSprop; weight decay added to the gradient, as torch),
 /// the activations and their derivatives, and per-lane dropout masks.
+/// Lanes may differ in everything but the batch size: activation and optimiser are applied per lane (each present
+/// one computed for all lanes and selected by lane), and lanes whose training subsets differ in length take part in
+/// a step only while they have samples left (<see cref="BeginStep"/>); a lane's arithmetic, dropout draws included,
+/// never depends on the other lanes, so a model is bit-identical whatever group it trains in.
 /// </summary>
 internal abstract class LaneGroup
 {
@@ -25,14 +29,21 @@ internal abstract class LaneGroup
     protected readonly Vector<float> KeepScale, DropP;
     protected readonly bool Dropout;
     private readonly Rng[] _dropRng;
-    protected readonly string Activation;
-    private readonly string _optimizer;
-    private int _step;
+    private readonly (Act Kind, Vector<int> Lanes)[] _activations; // each activation present and the lanes using it
+    private readonly (string Name, Vector<int> Lanes)[] _optimizers;
+    private readonly int[] _steps;          // optimiser steps taken, per lane
+    private readonly int[] _laneBatch;      // samples of the current step, per lane (0 = the lane sits this step out)
+    private readonly int[] _laneLength;     // each lane's order length of the current epoch
+    protected readonly int BatchSize;
+
+    protected enum Act { Tanh, Sigmoid, Relu, Gelu }
 
     protected LaneGroup(WeightLayout layout, ModelSpec[] models)
     {
         Layout = layout;
         Models = models;
+        if (models.Select(m => m.BatchSize).Distinct().Count() != 1) throw new ArgumentException("The models of one lane group share a batch size; group them first.");
+        BatchSize = models[0].BatchSize;
         // Pad a short group with copies of its first model (their results are dropped).
         var lanes = Enumerable.Range(0, L).Select(k => models[Math.Min(k, models.Length - 1)]).ToArray();
         int p = layout.ParameterCount;
@@ -48,17 +59,64 @@ internal abstract class LaneGroup
         KeepScale = new Vector<float>(lanes.Select(m => (float)(1 / (1 - m.Dropout))).ToArray());
         Dropout = lanes.Any(m => m.Dropout > 0);
         _dropRng = lanes.Select(m => Rng.For(m.Seed, 0xD209)).ToArray();
-        Activation = lanes[0].Activation;
-        _optimizer = lanes[0].Optimizer;
+        Vector<int> LanesWhere(Func<ModelSpec, bool> f) => new(lanes.Select(m => f(m) ? -1 : 0).ToArray());
+        _activations = lanes.Select(m => m.Activation).Distinct()
+            .Select(a => (ParseActivation(a), LanesWhere(m => m.Activation == a))).ToArray();
+        _optimizers = lanes.Select(m => m.Optimizer).Distinct()
+            .Select(o => ModelSpec.Optimizers.Contains(o) ? (o, LanesWhere(m => m.Optimizer == o))
+                : throw new ArgumentException($"optimizer '{o}' is not one of {string.Join(", ", ModelSpec.Optimizers)}.")).ToArray();
+        _steps = new int[L];
+        _laneBatch = new int[L];
+        _laneLength = new int[L];
     }
 
-    /// <summary>One optimiser step on samples orders[k][start..start+bs) of each lane k.</summary>
-    public abstract void Step(float[] x, int[] y, int[][] orders, int start, int bs);
+    private static Act ParseActivation(string name) => name switch
+    {
+        "tanh" => Act.Tanh,
+        "sigmoid" => Act.Sigmoid,
+        "relu" => Act.Relu,
+        "gelu" => Act.Gelu,
+        _ => throw new ArgumentException($"activation '{name}' is not one of {string.Join(", ", ModelSpec.Activations)}."),
+    };
+
+    /// <summary>One optimiser step on samples orders[k][start..start+BatchSize) of each lane k (fewer where its order ends).</summary>
+    public abstract void Step(float[] x, int[] y, int[][] orders, int start);
 
     /// <summary>Accuracy and mean cross-entropy of every real lane on a data set.</summary>
     public abstract (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y);
 
     protected static Span<Vector<float>> V(Span<float> s) => MemoryMarshal.Cast<float, Vector<float>>(s);
+
+    /// <summary>
+    /// Sets each lane's share of the step that starts at <paramref name="start"/> of its order (orders[k], padding
+    /// lanes use the last order) and returns the most samples any lane takes.
+    /// </summary>
+    protected int BeginStep(int[][] orders, int start)
+    {
+        int most = 0;
+        for (int k = 0; k < L; k++)
+        {
+            _laneLength[k] = orders[Math.Min(k, orders.Length - 1)].Length;
+            _laneBatch[k] = Math.Clamp(_laneLength[k] - start, 0, BatchSize);
+            most = Math.Max(most, _laneBatch[k]);
+        }
+        return most;
+    }
+
+    /// <summary>The training row lane k reads as sample b of the step (a lane past its share reads its first row; its gradient is zeroed).</summary>
+    protected static int Row(int[][] orders, int k, int start, int b)
+    {
+        var order = orders[Math.Min(k, orders.Length - 1)];
+        return start + b < order.Length ? order[start + b] : order[0];
+    }
+
+    /// <summary>Per lane: 1 / its batch share, or 0 where sample <paramref name="b"/> is past the share (its gradient then vanishes).</summary>
+    protected Vector<float> SampleWeight(int b)
+    {
+        Span<float> w = stackalloc float[L];
+        for (int k = 0; k < L; k++) w[k] = b < _laneBatch[k] ? 1f / _laneBatch[k] : 0f;
+        return new Vector<float>(w);
+    }
 
     /// <summary>Lane k's flat weight vector (layout order).</summary>
     public float[] Weights(int k)
@@ -76,13 +134,18 @@ internal abstract class LaneGroup
     protected Span<Vector<float>> LayerBiases(float[] buffer, int l) =>
         V(buffer.AsSpan(Layout.BiasOffset(l) * L, Layout.Layers[l].BiasCount * L));
 
-    /// <summary>Fills a dropout mask (0 or 1/(1−p) per lane) for <paramref name="mask"/>.Length units, in unit order per lane.</summary>
-    protected void DrawDropoutMask(Span<Vector<float>> mask)
+    /// <summary>
+    /// Fills a dropout mask (0 or 1/(1−p) per lane) for <paramref name="mask"/>.Length units that belong to samples
+    /// firstSample, firstSample + 1, … (<paramref name="unitsPerSample"/> each), in unit order per lane. A lane draws
+    /// only for samples inside its share of the step, so its random stream is the same as when it trains alone.
+    /// </summary>
+    protected void DrawDropoutMask(Span<Vector<float>> mask, int unitsPerSample, int firstSample)
     {
         Span<float> keep = stackalloc float[L];
         for (int j = 0; j < mask.Length; j++)
         {
-            for (int k = 0; k < L; k++) keep[k] = _dropRng[k].NextDouble() >= DropP[k] ? 1f : 0f;
+            int sample = firstSample + j / unitsPerSample;
+            for (int k = 0; k < L; k++) keep[k] = sample < _laneBatch[k] && _dropRng[k].NextDouble() >= DropP[k] ? 1f : 0f;
             mask[j] = new Vector<float>(keep) * KeepScale;
         }
     }
@@ -92,45 +155,80 @@ internal abstract class LaneGroup
 
     /// <summary>
     /// The activation over a whole span of lane vectors, and, when <paramref name="derivative"/> is not empty, its
-    /// derivative at each pre-activation (so the backward pass is one multiply).
+    /// derivative at each pre-activation (so the backward pass is one multiply). <paramref name="pre"/> and
+    /// <paramref name="act"/> may be the same span.
     /// </summary>
     protected void Activate(Span<float> pre, Span<float> act, Span<float> derivative)
     {
         var z = V(pre); var h = V(act); var d = V(derivative);
-        bool keep = !derivative.IsEmpty;
-        switch (Activation)
+        bool keep = !derivative.IsEmpty, mixed = _activations.Length > 1;
+        // One pass per activation present; with several, each lane keeps its own (a lane's z is read before its h is written).
+        foreach (var (kind, lanes) in _activations)
         {
-            case "tanh":
-                for (int i = 0; i < z.Length; i++) { var t = LaneMath.Tanh(z[i]); h[i] = t; if (keep) d[i] = Vector<float>.One - t * t; }
-                break;
-            case "sigmoid":
-                for (int i = 0; i < z.Length; i++) { var s = LaneMath.Sigmoid(z[i]); h[i] = s; if (keep) d[i] = s * (Vector<float>.One - s); }
-                break;
-            case "relu":
-                for (int i = 0; i < z.Length; i++)
-                {
-                    var positive = Vector.GreaterThan(z[i], Vector<float>.Zero);
-                    h[i] = Vector.ConditionalSelect(positive, z[i], Vector<float>.Zero);
-                    if (keep) d[i] = Vector.ConditionalSelect(positive, Vector<float>.One, Vector<float>.Zero);
-                }
-                break;
-            case "gelu":
-                for (int i = 0; i < z.Length; i++) { var x = z[i]; h[i] = LaneMath.Gelu(x); if (keep) d[i] = LaneMath.GeluDerivative(x); }
-                break;
-            default: throw new ArgumentException($"activation '{Activation}' is not one of {string.Join(", ", ModelSpec.Activations)}.");
+            switch (kind)
+            {
+                case Act.Tanh:
+                    for (int i = 0; i < z.Length; i++)
+                    {
+                        var t = LaneMath.Tanh(z[i]);
+                        var dt = Vector<float>.One - t * t;
+                        if (!mixed) { h[i] = t; if (keep) d[i] = dt; }
+                        else { h[i] = Vector.ConditionalSelect(lanes, t, h[i]); if (keep) d[i] = Vector.ConditionalSelect(lanes, dt, d[i]); }
+                    }
+                    break;
+                case Act.Sigmoid:
+                    for (int i = 0; i < z.Length; i++)
+                    {
+                        var s = LaneMath.Sigmoid(z[i]);
+                        var ds = s * (Vector<float>.One - s);
+                        if (!mixed) { h[i] = s; if (keep) d[i] = ds; }
+                        else { h[i] = Vector.ConditionalSelect(lanes, s, h[i]); if (keep) d[i] = Vector.ConditionalSelect(lanes, ds, d[i]); }
+                    }
+                    break;
+                case Act.Relu:
+                    for (int i = 0; i < z.Length; i++)
+                    {
+                        var x = z[i];
+                        var positive = Vector.GreaterThan(x, Vector<float>.Zero);
+                        var r = Vector.ConditionalSelect(positive, x, Vector<float>.Zero);
+                        var dr = Vector.ConditionalSelect(positive, Vector<float>.One, Vector<float>.Zero);
+                        if (!mixed) { h[i] = r; if (keep) d[i] = dr; }
+                        else { h[i] = Vector.ConditionalSelect(lanes, r, h[i]); if (keep) d[i] = Vector.ConditionalSelect(lanes, dr, d[i]); }
+                    }
+                    break;
+                default:
+                    for (int i = 0; i < z.Length; i++)
+                    {
+                        var x = z[i];
+                        var gl = LaneMath.Gelu(x);
+                        if (!mixed) { h[i] = gl; if (keep) d[i] = LaneMath.GeluDerivative(x); }
+                        else { h[i] = Vector.ConditionalSelect(lanes, gl, h[i]); if (keep) d[i] = Vector.ConditionalSelect(lanes, LaneMath.GeluDerivative(x), d[i]); }
+                    }
+                    break;
+            }
         }
     }
 
     /// <summary>d act / d pre-activation for one unit of every lane, from its pre-activation z and activation h.</summary>
-    protected Vector<float> Derivative(Vector<float> z, Vector<float> h) => Activation switch
+    protected Vector<float> Derivative(Vector<float> z, Vector<float> h)
     {
-        "tanh" => Vector<float>.One - h * h,
-        "sigmoid" => h * (Vector<float>.One - h),
-        "relu" => Vector.ConditionalSelect(Vector.GreaterThan(z, Vector<float>.Zero), Vector<float>.One, Vector<float>.Zero),
-        _ => LaneMath.GeluDerivative(z),
-    };
+        var result = Vector<float>.Zero;
+        foreach (var (kind, lanes) in _activations)
+        {
+            var d = kind switch
+            {
+                Act.Tanh => Vector<float>.One - h * h,
+                Act.Sigmoid => h * (Vector<float>.One - h),
+                Act.Relu => Vector.ConditionalSelect(Vector.GreaterThan(z, Vector<float>.Zero), Vector<float>.One, Vector<float>.Zero),
+                _ => LaneMath.GeluDerivative(z),
+            };
+            if (_activations.Length == 1) return d;
+            result = Vector.ConditionalSelect(lanes, d, result);
+        }
+        return result;
+    }
 
-    /// <summary>Softmax over the classes of one sample for every lane (in place), with its log-sum-exp.</summary>
+    /// <summary>Softmax over the classes of one sample for every lane (in place).</summary>
     protected static void Softmax(Span<float> logits, int classes)
     {
         var lv = V(logits);
@@ -144,48 +242,98 @@ internal abstract class LaneGroup
         for (int c = 0; c < classes; c++) lv[c] *= inv;
     }
 
-    /// <summary>Applies the optimiser to the accumulated gradient.</summary>
+    /// <summary>Applies each lane's optimiser to its accumulated gradient; lanes that sat the step out stay as they are.</summary>
     protected void Update()
     {
-        _step++;
+        Span<float> bc1 = stackalloc float[L], invSqrtBc2 = stackalloc float[L];
+        Span<int> first = stackalloc int[L], active = stackalloc int[L];
+        bool allActive = true;
+        for (int k = 0; k < L; k++)
+        {
+            bool on = _laneBatch[k] > 0;
+            allActive &= on;
+            if (on) _steps[k]++;
+            int t = Math.Max(1, _steps[k]);
+            bc1[k] = (float)(1 - Math.Pow(0.9, t));
+            invSqrtBc2[k] = (float)(1 / Math.Sqrt(1 - Math.Pow(0.999, t)));
+            first[k] = _steps[k] == 1 ? -1 : 0;
+            active[k] = on ? -1 : 0;
+        }
+        var stepSize = _lr / new Vector<float>(bc1);
+        var ibc2 = new Vector<float>(invSqrtBc2);
+        var firstStep = new Vector<int>(first);
+        var eps = new Vector<float>(1e-8f);
         var p = V(Params); var g = V(Grad); var m = V(_m); var v = V(_v);
         // Lanes are models: the lr and weight-decay vectors apply to every parameter vector alike.
-        switch (_optimizer)
+        if (_optimizers.Length == 1 && allActive)
         {
-            case "adam":
+            switch (_optimizers[0].Name)
             {
-                var invSqrtBc2 = new Vector<float>((float)(1 / Math.Sqrt(1 - Math.Pow(0.999, _step))));
-                var stepSize = _lr / new Vector<float>((float)(1 - Math.Pow(0.9, _step)));
-                var eps = new Vector<float>(1e-8f);
-                for (int j = 0; j < p.Length; j++)
-                {
-                    var gj = g[j] + _wd * p[j];
-                    m[j] = m[j] * 0.9f + gj * 0.1f;
-                    v[j] = v[j] * 0.999f + gj * gj * 0.001f;
-                    p[j] -= stepSize * m[j] / (Vector.SquareRoot(v[j]) * invSqrtBc2 + eps);
-                }
-                break;
+                case "adam":
+                    for (int j = 0; j < p.Length; j++)
+                    {
+                        var gj = g[j] + _wd * p[j];
+                        m[j] = m[j] * 0.9f + gj * 0.1f;
+                        v[j] = v[j] * 0.999f + gj * gj * 0.001f;
+                        p[j] -= stepSize * m[j] / (Vector.SquareRoot(v[j]) * ibc2 + eps);
+                    }
+                    break;
+                case "sgd":
+                    for (int j = 0; j < p.Length; j++)
+                    {
+                        var gj = g[j] + _wd * p[j];
+                        m[j] = Vector.ConditionalSelect(firstStep, gj, m[j] * 0.9f + gj);
+                        p[j] -= _lr * m[j];
+                    }
+                    break;
+                default: // rmsprop
+                    for (int j = 0; j < p.Length; j++)
+                    {
+                        var gj = g[j] + _wd * p[j];
+                        v[j] = v[j] * 0.99f + gj * gj * 0.01f;
+                        p[j] -= _lr * gj / (Vector.SquareRoot(v[j]) + eps);
+                    }
+                    break;
             }
-            case "sgd":
-                for (int j = 0; j < p.Length; j++)
-                {
-                    var gj = g[j] + _wd * p[j];
-                    m[j] = _step == 1 ? gj : m[j] * 0.9f + gj;
-                    p[j] -= _lr * m[j];
-                }
-                break;
-            case "rmsprop":
+            return;
+        }
+        // General case: every optimiser present computed for all lanes, each lane keeps its own; idle lanes keep theirs.
+        var on0 = new Vector<int>(active);
+        foreach (var (name, lanes) in _optimizers)
+        {
+            var mine = lanes & on0;
+            if (mine == Vector<int>.Zero) continue;
+            for (int j = 0; j < p.Length; j++)
             {
-                var eps = new Vector<float>(1e-8f);
-                for (int j = 0; j < p.Length; j++)
+                var pj = p[j];
+                var gj = g[j] + _wd * pj;
+                switch (name)
                 {
-                    var gj = g[j] + _wd * p[j];
-                    v[j] = v[j] * 0.99f + gj * gj * 0.01f;
-                    p[j] -= _lr * gj / (Vector.SquareRoot(v[j]) + eps);
+                    case "adam":
+                    {
+                        var mj = m[j] * 0.9f + gj * 0.1f;
+                        var vj = v[j] * 0.999f + gj * gj * 0.001f;
+                        m[j] = Vector.ConditionalSelect(mine, mj, m[j]);
+                        v[j] = Vector.ConditionalSelect(mine, vj, v[j]);
+                        p[j] = Vector.ConditionalSelect(mine, pj - stepSize * mj / (Vector.SquareRoot(vj) * ibc2 + eps), pj);
+                        break;
+                    }
+                    case "sgd":
+                    {
+                        var mj = Vector.ConditionalSelect(firstStep, gj, m[j] * 0.9f + gj);
+                        m[j] = Vector.ConditionalSelect(mine, mj, m[j]);
+                        p[j] = Vector.ConditionalSelect(mine, pj - _lr * mj, pj);
+                        break;
+                    }
+                    default:
+                    {
+                        var vj = v[j] * 0.99f + gj * gj * 0.01f;
+                        v[j] = Vector.ConditionalSelect(mine, vj, v[j]);
+                        p[j] = Vector.ConditionalSelect(mine, pj - _lr * gj / (Vector.SquareRoot(vj) + eps), pj);
+                        break;
+                    }
                 }
-                break;
             }
-            default: throw new ArgumentException($"optimizer '{_optimizer}' is not one of {string.Join(", ", ModelSpec.Optimizers)}.");
         }
     }
 }

@@ -43,9 +43,10 @@ internal sealed class LaneMlpGroup : LaneGroup
     /// <summary>Section <paramref name="l"/> for the first <paramref name="bs"/> samples.</summary>
     private Span<float> Section(float[] buffer, int l, int bs) => buffer.AsSpan(_section[l], bs * _width[l] * L);
 
-    public override void Step(float[] x, int[] y, int[][] orders, int start, int bs)
+    public override void Step(float[] x, int[] y, int[][] orders, int start)
     {
         int layers = _out.Length;
+        int bs = BeginStep(orders, start);
         Array.Clear(Grad);
         // Gather each lane's own samples.
         for (int b = 0; b < bs; b++)
@@ -53,22 +54,24 @@ internal sealed class LaneMlpGroup : LaneGroup
             var a0 = Slot(_a, 0, b);
             for (int k = 0; k < L; k++)
             {
-                int row = orders[Math.Min(k, orders.Length - 1)][start + b];
+                int row = Row(orders, k, start, b);
                 for (int i = 0; i < _in0; i++) a0[i * L + k] = x[row * _in0 + i];
             }
         }
         for (int l = 0; l < layers; l++) ForwardLayer(l, bs, training: true);
         // d(mean CE)/dlogits = (softmax − onehot) / bs.
         Span<int> rows = stackalloc int[L];
-        var invBatch = new Vector<float>(1f / bs);
         SoftmaxAll(Section(_z, layers, bs), Section(_delta, layers, bs), bs);
         for (int b = 0; b < bs; b++)
         {
-            for (int k = 0; k < L; k++) rows[k] = y[orders[Math.Min(k, orders.Length - 1)][start + b]];
+            for (int k = 0; k < L; k++) rows[k] = y[Row(orders, k, start, b)];
             var labels = new Vector<int>(rows);
+            var weight = SampleWeight(b);
+            var inShare = Vector.GreaterThan(weight, Vector<float>.Zero);
             var dv = V(Slot(_delta, layers, b));
             for (int c = 0; c < _classes; c++)
-                dv[c] = (dv[c] - Vector.ConditionalSelect(Vector.Equals(labels, new Vector<int>(c)), Vector<float>.One, Vector<float>.Zero)) * invBatch;
+                dv[c] = Vector.ConditionalSelect(inShare,
+                    (dv[c] - Vector.ConditionalSelect(Vector.Equals(labels, new Vector<int>(c)), Vector<float>.One, Vector<float>.Zero)) * weight, Vector<float>.Zero);
         }
         for (int b = 0; b < bs; b++) Backward(b);
         Update();
@@ -121,7 +124,7 @@ internal sealed class LaneMlpGroup : LaneGroup
         var outSection = Section(_a, l + 1, bs);
         if (!(training && Dropout)) { actSection.CopyTo(outSection); return; }
         var m = V(Section(_mask, l + 1, bs));
-        DrawDropoutMask(m);
+        DrawDropoutMask(m, _width[l + 1], 0);
         TensorPrimitives.Multiply(actSection, Section(_mask, l + 1, bs), outSection);
     }
 

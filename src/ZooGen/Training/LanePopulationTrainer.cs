@@ -1,24 +1,19 @@
 using System.Numerics;
-using System.Runtime.CompilerServices;
-using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
-using WeightSpace.MLNet.Internal;
 using WeightSpace.MLNet.Layout;
-using WeightSpace.ZooGen.Networks;
 
 namespace WeightSpace.ZooGen.Training;
 
 /// <summary>
-/// Population training of MLPs with one model per SIMD lane: the parameters of <see cref="Lanes"/> models are
-/// stored interleaved (parameter j of lane k at j·Lanes + k), so every multiply-add of the forward and backward
-/// pass and every optimiser update is one vector instruction for all of them, and groups of models train on
-/// all cores at once. Each model gathers its own mini-batch (its own seeded data order), so the arithmetic of
-/// a model is the same whatever group, population or shard it trains in — bit for bit. The maths is that of
-/// <see cref="PopulationTrainer"/> and torch: mean cross-entropy over the batch, Adam / SGD (momentum 0.9) /
-/// RMSprop with weight decay added to the gradient, inverted dropout after hidden activations; a test
-/// compares it with torch.optim. Used by zoogen for MLP zoos; the TorchSharp <see cref="PopulationTrainer"/>
-/// stays as the reference (libtorch's batched matmul over thousands of tiny matrices is ~20× slower here,
-/// docs/benchmarks.md).
+/// Population training with one model per SIMD lane, for every built-in architecture: the parameters of
+/// <see cref="Lanes"/> models are stored interleaved (parameter j of lane k at j·Lanes + k), so every multiply-add
+/// of the forward and backward pass and every optimiser update is one vector instruction for all of them, and
+/// groups of lanes train on all cores at once (<see cref="LaneMlpGroup"/> for MLPs, <see cref="LaneConvGroup"/>
+/// for CNNs). Each model gathers its own mini-batch (its own seeded data order), so the arithmetic of a model is
+/// the same whatever group, population or shard it trains in — bit for bit. The maths is that of torch: mean
+/// cross-entropy over the batch, Adam / SGD (momentum 0.9) / RMSprop with weight decay added to the gradient,
+/// inverted dropout after hidden activations; tests compare it with TorchSharp and torch.optim. The TorchSharp
+/// <see cref="PopulationTrainer"/> (MLPs) and <see cref="SingleModelTrainer"/> stay as references
+/// (docs/benchmarks.md has how much slower they are).
 /// </summary>
 internal sealed class LanePopulationTrainer
 {
@@ -31,7 +26,8 @@ internal sealed class LanePopulationTrainer
     {
         if (!Supports(layout))
             throw new ArgumentException($"Lane training knows the forward pass of the built-in layouts only ({string.Join(", ", WeightLayout.BuiltIn.Keys)}), not '{layout.Name}'.");
-        PopulationTrainer.CheckPopulation(models);
+        if (models.Count == 0) throw new ArgumentException("An empty population.");
+        foreach (var m in models) m.Validate();
         _layout = layout;
         _models = models;
         _data = data;
@@ -40,11 +36,26 @@ internal sealed class LanePopulationTrainer
     /// <summary>Whether the layout is one whose network the lane groups implement (the built-in MLP and CNNs).</summary>
     public static bool Supports(WeightLayout layout) => WeightLayout.BuiltIn.TryGetValue(layout.Name, out var builtIn) && builtIn.Equals(layout);
 
-    /// <summary>Trains every model; checkpoints are reported per group of lanes (calls are serialised).</summary>
+    /// <summary>
+    /// The lane groups of a set of models: the lanes of a group share the batch size (their steps start together);
+    /// within a batch size, models are ordered by train fraction, activation and optimiser, so that a group mostly
+    /// holds lanes that need one activation, one optimiser and the same number of steps (mixed groups work, at the
+    /// cost of computing each activation or optimiser present for all lanes). Up to <paramref name="width"/> (at
+    /// most and by default <see cref="Lanes"/>) models a group.
+    /// </summary>
+    public static IEnumerable<ModelSpec[]> LaneGroups(IEnumerable<ModelSpec> models, int width = 0) =>
+        models.GroupBy(m => m.BatchSize)
+            .SelectMany(g => g.OrderBy(m => m.TrainFraction).ThenBy(m => m.Activation, StringComparer.Ordinal).ThenBy(m => m.Optimizer, StringComparer.Ordinal)
+                .Chunk(width > 0 ? Math.Min(width, Lanes) : Lanes));
+
+    /// <summary>
+    /// Trains every model, lane groups (<see cref="LaneGroups"/>) on all cores at once; checkpoints are reported per
+    /// lane group (calls are serialised).
+    /// </summary>
     public void Train(int epochs, ISet<int> checkpoints, Action<IReadOnlyList<Checkpoint>> onCheckpoint, CancellationToken cancel,
         Action<int>? onModelEpochs = null, int workers = 0)
     {
-        var groups = _models.Chunk(Lanes).ToArray();
+        var groups = LaneGroups(_models).ToArray();
         var gate = new object();
         var trainX = _data.Split.Train.Pixels; var trainY = _data.Split.Train.Labels;
         var testX = _data.Split.Test.Pixels; var testY = _data.Split.Test.Labels;
@@ -70,11 +81,11 @@ internal sealed class LanePopulationTrainer
             for (int epoch = 1; epoch <= epochs; epoch++)
             {
                 var orders = group.Select((m, k) => TrainingData.EpochOrder(m, subsets[k], epoch)).ToArray();
-                int n = orders[0].Length, bs = group[0].BatchSize;
+                int n = orders.Max(o => o.Length), bs = group[0].BatchSize; // lanes with shorter subsets sit the last steps out
                 for (int start = 0; start < n; start += bs)
                 {
                     cancel.ThrowIfCancellationRequested();
-                    g.Step(trainX, trainY, orders, start, Math.Min(bs, n - start));
+                    g.Step(trainX, trainY, orders, start);
                 }
                 if (onModelEpochs is not null) lock (gate) onModelEpochs(group.Length);
                 if (checkpoints.Contains(epoch)) Report(epoch);

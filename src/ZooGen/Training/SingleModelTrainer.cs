@@ -7,8 +7,8 @@ namespace WeightSpace.ZooGen.Training;
 
 /// <summary>
 /// The plain loop: one <see cref="ZooNetwork"/> with a stock torch.optim optimiser, batch after batch.
-/// Used for convolutional zoos (run on several cores at once, one model per core) and as the baseline that
-/// population training is measured and checked against.
+/// The reference that lane population training is checked against (tests) and the baseline it is measured
+/// against (bench/).
 /// </summary>
 internal static class SingleModelTrainer
 {

@@ -145,19 +145,28 @@ public class PopulationTrainerTests
     public void LaneResultsDoNotDependOnTheGroupAModelTrainsIn(string layoutName)
     {
         var layout = WeightLayout.BuiltIn[layoutName];
-        using var data = new TrainingData(layout == WeightLayout.TetrisMlp100 ? TetrisDataset.Split(train: 128, test: 64, seed: 4) : new DataSplit(Bars(32, 4), Bars(16, 5)));
-        var models = Enumerable.Range(0, 11).Select(i => new ModelSpec { ModelId = i, Seed = i + 1, Dropout = 0.3, LearningRate = 1e-2, BatchSize = 16 }).ToArray();
+        using var data = new TrainingData(layout == WeightLayout.TetrisMlp100 ? TetrisDataset.Split(train: 128, test: 64, seed: 4) : new DataSplit(Bars(40, 4), Bars(16, 5)));
+        // Lanes that differ in activation, optimiser and train fraction (so in the number of steps per epoch) share groups.
+        var models = Enumerable.Range(0, 11).Select(i => new ModelSpec
+        {
+            ModelId = i, Seed = i + 1, Dropout = 0.3, LearningRate = 1e-2, BatchSize = 16,
+            Activation = ModelSpec.Activations[i % 4], Optimizer = ModelSpec.Optimizers[i % 3], TrainFraction = new[] { 1.0, 0.5, 0.3 }[i % 3],
+        }).ToArray();
+        Assert.True(LanePopulationTrainer.LaneGroups(models).First().Select(m => m.Activation).Distinct().Count() > 1);
         var all = new List<Checkpoint>();
         new LanePopulationTrainer(layout, models, data).Train(2, new HashSet<int> { 2 }, all.AddRange, CancellationToken.None);
         var few = new List<Checkpoint>();
         new LanePopulationTrainer(layout, models[7..9], data).Train(2, new HashSet<int> { 2 }, few.AddRange, CancellationToken.None);
-        Assert.Equal(2, few.Count);
+        foreach (var alone in new[] { 4, 10 })
+            new LanePopulationTrainer(layout, new[] { models[alone] }, data).Train(2, new HashSet<int> { 2 }, few.AddRange, CancellationToken.None);
+        Assert.Equal(4, few.Count);
         foreach (var c in few)
         {
             var same = all.Single(a => a.Model.ModelId == c.Model.ModelId);
             Assert.Equal(same.Weights, c.Weights);   // bit for bit, dropout included
             Assert.Equal(same.TestLoss, c.TestLoss);
         }
+        Assert.NotEqual(all[0].Weights, all[1].Weights);
     }
 
     [Theory]
