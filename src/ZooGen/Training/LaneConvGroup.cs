@@ -165,182 +165,30 @@ internal sealed class LaneConvGroup : LaneGroup
         public abstract void Backward(LaneConvGroup g);
     }
 
-    /// <summary>Convolution without padding, square kernel, [O, C, K, K] weights (torch's order).</summary>
+    /// <summary>Convolution without padding, square kernel, [O, C, K, K] weights (torch's order); kernels in <see cref="LaneConvKernels"/>.</summary>
     private sealed class ConvOp(int layer, int c, int h, int w, int o, int k, int stride, bool hasBias) : Op
     {
-        private readonly int _oh = (h - k) / stride + 1, _ow = (w - k) / stride + 1;
+        private readonly LaneConvKernels.Shape _shape = new(c, h, w, o, k, stride);
 
-        public override void Forward(LaneConvGroup g, bool training)
-        {
-            var input = g.Val(In);
-            var output = g.Val(Out);
-            var wt = g.LayerWeights(g.Params, layer);
-            var bias = hasBias ? g.LayerBiases(g.Params, layer) : default;
-            int kk = k * k, fan = c * kk, plane = _oh * _ow;
-            ref var in0 = ref MemoryMarshal.GetReference(input);
-            ref var w0 = ref MemoryMarshal.GetReference(wt);
-            ref var out0 = ref MemoryMarshal.GetReference(output);
-            int oc = 0;
-            // Four output channels at a time: each input vector loaded once feeds four fused multiply-adds.
-            for (; oc + 4 <= o; oc += 4)
-            {
-                var b0 = hasBias ? bias[oc] : default; var b1 = hasBias ? bias[oc + 1] : default;
-                var b2 = hasBias ? bias[oc + 2] : default; var b3 = hasBias ? bias[oc + 3] : default;
-                for (int oy = 0; oy < _oh; oy++)
-                    for (int ox = 0; ox < _ow; ox++)
-                    {
-                        Vector<float> a0 = b0, a1 = b1, a2 = b2, a3 = b3;
-                        for (int ci = 0; ci < c; ci++)
-                            for (int ky = 0; ky < k; ky++)
-                            {
-                                ref var xr = ref Unsafe.Add(ref in0, (ci * h + oy * stride + ky) * w + ox * stride);
-                                ref var wr = ref Unsafe.Add(ref w0, oc * fan + ci * kk + ky * k);
-                                for (int kx = 0; kx < k; kx++)
-                                {
-                                    var xv = Unsafe.Add(ref xr, kx);
-                                    a0 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, kx), xv, a0);
-                                    a1 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, fan + kx), xv, a1);
-                                    a2 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, 2 * fan + kx), xv, a2);
-                                    a3 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, 3 * fan + kx), xv, a3);
-                                }
-                            }
-                        int at = oy * _ow + ox;
-                        Unsafe.Add(ref out0, oc * plane + at) = a0;
-                        Unsafe.Add(ref out0, (oc + 1) * plane + at) = a1;
-                        Unsafe.Add(ref out0, (oc + 2) * plane + at) = a2;
-                        Unsafe.Add(ref out0, (oc + 3) * plane + at) = a3;
-                    }
-            }
-            for (; oc < o; oc++)
-            {
-                var b0 = hasBias ? bias[oc] : default;
-                for (int oy = 0; oy < _oh; oy++)
-                    for (int ox = 0; ox < _ow; ox++)
-                    {
-                        var a0 = b0;
-                        for (int ci = 0; ci < c; ci++)
-                            for (int ky = 0; ky < k; ky++)
-                            {
-                                ref var xr = ref Unsafe.Add(ref in0, (ci * h + oy * stride + ky) * w + ox * stride);
-                                ref var wr = ref Unsafe.Add(ref w0, oc * fan + ci * kk + ky * k);
-                                for (int kx = 0; kx < k; kx++) a0 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, kx), Unsafe.Add(ref xr, kx), a0);
-                            }
-                        Unsafe.Add(ref out0, oc * plane + oy * _ow + ox) = a0;
-                    }
-            }
-        }
+        public override void Forward(LaneConvGroup g, bool training) =>
+            LaneConvKernels.Forward(_shape, g.Val(In), g.LayerWeights(g.Params, layer), hasBias ? g.LayerBiases(g.Params, layer) : default, g.Val(Out));
 
         public override void Backward(LaneConvGroup g)
         {
-            var input = g.Val(In);
             var dout = g.DVal(Out);
-            var wt = g.LayerWeights(g.Params, layer);
-            var gw = g.LayerWeights(g.Grad, layer);
-            int kk = k * k, fan = c * kk, plane = _oh * _ow;
             if (hasBias)
             {
                 var gb = g.LayerBiases(g.Grad, layer);
+                int plane = _shape.Plane;
                 for (int oc = 0; oc < o; oc++)
                 {
-                    var s = Vector<float>.Zero;
-                    for (int j = 0; j < plane; j++) s += dout[oc * plane + j];
-                    gb[oc] += s;
+                    var sum = Vector<float>.Zero;
+                    for (int j = 0; j < plane; j++) sum += dout[oc * plane + j];
+                    gb[oc] += sum;
                 }
             }
-            ref var in0 = ref MemoryMarshal.GetReference(input);
-            ref var d0 = ref MemoryMarshal.GetReference(dout);
-            ref var gw0 = ref MemoryMarshal.GetReference(gw);
-            ref var w0 = ref MemoryMarshal.GetReference(wt);
-            int oc4 = o - o % 4;
-            // Weight gradient: gw[o, c, ky, kx] += Σ_positions dout[o, pos] · in[c, pos·stride + (ky, kx)], four o at a time.
-            for (int ci = 0; ci < c; ci++)
-                for (int ky = 0; ky < k; ky++)
-                    for (int kx = 0; kx < k; kx++)
-                    {
-                        int wAt = ci * kk + ky * k + kx;
-                        for (int oc = 0; oc < oc4; oc += 4)
-                        {
-                            Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                            for (int oy = 0; oy < _oh; oy++)
-                            {
-                                ref var xr = ref Unsafe.Add(ref in0, (ci * h + oy * stride + ky) * w + kx);
-                                ref var dr = ref Unsafe.Add(ref d0, oc * plane + oy * _ow);
-                                for (int ox = 0; ox < _ow; ox++)
-                                {
-                                    var xv = Unsafe.Add(ref xr, ox * stride);
-                                    a0 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, ox), xv, a0);
-                                    a1 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, plane + ox), xv, a1);
-                                    a2 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, 2 * plane + ox), xv, a2);
-                                    a3 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, 3 * plane + ox), xv, a3);
-                                }
-                            }
-                            Unsafe.Add(ref gw0, oc * fan + wAt) += a0;
-                            Unsafe.Add(ref gw0, (oc + 1) * fan + wAt) += a1;
-                            Unsafe.Add(ref gw0, (oc + 2) * fan + wAt) += a2;
-                            Unsafe.Add(ref gw0, (oc + 3) * fan + wAt) += a3;
-                        }
-                        for (int oc = oc4; oc < o; oc++)
-                        {
-                            // One channel: two accumulators (even and odd columns), so two chains of multiply-adds overlap.
-                            Vector<float> a0 = default, a1 = default;
-                            for (int oy = 0; oy < _oh; oy++)
-                            {
-                                ref var xr = ref Unsafe.Add(ref in0, (ci * h + oy * stride + ky) * w + kx);
-                                ref var dr = ref Unsafe.Add(ref d0, oc * plane + oy * _ow);
-                                int ox = 0;
-                                for (; ox + 1 < _ow; ox += 2)
-                                {
-                                    a0 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, ox), Unsafe.Add(ref xr, ox * stride), a0);
-                                    a1 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, ox + 1), Unsafe.Add(ref xr, (ox + 1) * stride), a1);
-                                }
-                                if (ox < _ow) a0 = Vector.FusedMultiplyAdd(Unsafe.Add(ref dr, ox), Unsafe.Add(ref xr, ox * stride), a0);
-                            }
-                            Unsafe.Add(ref gw0, oc * fan + wAt) += a0 + a1;
-                        }
-                    }
-            if (In == 0) return; // no gradient for the images
-            // Input gradient: din[c, pos·stride + (ky, kx)] += Σ_o w[o, c, ky, kx] · dout[o, pos], four o at a time.
-            var din = g.DVal(In);
-            din.Clear();
-            ref var di0 = ref MemoryMarshal.GetReference(din);
-            for (int ci = 0; ci < c; ci++)
-                for (int ky = 0; ky < k; ky++)
-                    for (int kx = 0; kx < k; kx++)
-                    {
-                        int wAt = ci * kk + ky * k + kx;
-                        for (int oc = 0; oc < oc4; oc += 4)
-                        {
-                            var w0v = Unsafe.Add(ref w0, oc * fan + wAt); var w1v = Unsafe.Add(ref w0, (oc + 1) * fan + wAt);
-                            var w2v = Unsafe.Add(ref w0, (oc + 2) * fan + wAt); var w3v = Unsafe.Add(ref w0, (oc + 3) * fan + wAt);
-                            for (int oy = 0; oy < _oh; oy++)
-                            {
-                                ref var xr = ref Unsafe.Add(ref di0, (ci * h + oy * stride + ky) * w + kx);
-                                ref var dr = ref Unsafe.Add(ref d0, oc * plane + oy * _ow);
-                                for (int ox = 0; ox < _ow; ox++)
-                                {
-                                    ref var target = ref Unsafe.Add(ref xr, ox * stride);
-                                    var t = Vector.FusedMultiplyAdd(w0v, Unsafe.Add(ref dr, ox), target);
-                                    t = Vector.FusedMultiplyAdd(w1v, Unsafe.Add(ref dr, plane + ox), t);
-                                    t = Vector.FusedMultiplyAdd(w2v, Unsafe.Add(ref dr, 2 * plane + ox), t);
-                                    target = Vector.FusedMultiplyAdd(w3v, Unsafe.Add(ref dr, 3 * plane + ox), t);
-                                }
-                            }
-                        }
-                        for (int oc = oc4; oc < o; oc++)
-                        {
-                            var wv = Unsafe.Add(ref w0, oc * fan + wAt);
-                            for (int oy = 0; oy < _oh; oy++)
-                            {
-                                ref var xr = ref Unsafe.Add(ref di0, (ci * h + oy * stride + ky) * w + kx);
-                                ref var dr = ref Unsafe.Add(ref d0, oc * plane + oy * _ow);
-                                for (int ox = 0; ox < _ow; ox++)
-                                {
-                                    ref var target = ref Unsafe.Add(ref xr, ox * stride);
-                                    target = Vector.FusedMultiplyAdd(wv, Unsafe.Add(ref dr, ox), target);
-                                }
-                            }
-                        }
-                    }
+            LaneConvKernels.WeightGradient(_shape, g.Val(In), dout, g.LayerWeights(g.Grad, layer));
+            if (In != 0) LaneConvKernels.InputGradient(_shape, g.LayerWeights(g.Params, layer), dout, g.DVal(In)); // no gradient for the images
         }
     }
 
