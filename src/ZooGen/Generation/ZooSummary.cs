@@ -78,7 +78,7 @@ public sealed class ZooSummary
     {
         var sb = new System.Text.StringBuilder();
         sb.AppendLine($"zoo        {Manifest.Recipe["name"]} on {Manifest.Dataset}, layout {Manifest.Layout}{(Manifest.Part is null ? "" : ", part " + Manifest.Part)}");
-        sb.AppendLine($"rows       {Rows:N0} ({Models:N0} models, {Manifest.Shards.Count} shards)");
+        sb.AppendLine($"rows       {Rows:N0} ({Models:N0} models, {Manifest.Shards.Count} shard{(Manifest.Shards.Count == 1 ? "" : "s")})");
         sb.AppendLine($"epochs     {(Epochs.Length == 0 ? "-" : Epochs.Length > 12 ? $"{Epochs.Length} checkpoints, {Epochs[0]}..{Epochs[^1]}" : string.Join(",", Epochs))}");
         foreach (var (k, r) in Ranges) sb.AppendLine($"{k,-18} min {r.Min,9:G4}  mean {r.Mean,9:G4}  max {r.Max,9:G4}");
         sb.AppendLine($"test accuracy at each model's last epoch: min {LastEpochTestAccuracy.Min:F3} mean {LastEpochTestAccuracy.Mean:F3} max {LastEpochTestAccuracy.Max:F3}");
