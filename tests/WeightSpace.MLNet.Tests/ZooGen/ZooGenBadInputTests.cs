@@ -26,8 +26,10 @@ public class ZooGenBadInputTests
         Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "tetris-seed", "--models", "-3", "--out", tmp.Sub("c") }));
         Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "fmnist-seed", "--data", tmp.Sub("nowhere"), "--out", tmp.Sub("d") }));
         Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "tetris-seed", "--checkpoints", "0,99", "--out", tmp.Sub("e") }));
+        Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "tetris-seed", "--validation", "-1", "--out", tmp.Sub("f") }));
+        Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "tetris-seed", "--validation", "2000", "--out", tmp.Sub("g") })); // the whole training set
         Assert.Equal(2, Program.Main(new[] { "frobnicate" }));
-        foreach (var d in new[] { "a", "b", "c", "d", "e" }) Assert.False(Directory.Exists(tmp.Sub(d)), d);
+        foreach (var d in new[] { "a", "b", "c", "d", "e", "f", "g" }) Assert.False(Directory.Exists(tmp.Sub(d)), d);
     }
 
     [Fact]
