@@ -101,7 +101,7 @@ internal sealed class LaneConvGroup : LaneGroup
                 var src = x.AsSpan(row * _inputSize, _inputSize);
                 for (int i = 0; i < src.Length; i++) input[i * L + k] = src[i];
             }
-            foreach (var op in _ops) op.Forward(this, training: true);
+            foreach (var op in _ops) op.Forward(this, _val, training: true);
             // d(mean CE)/dlogits = (softmax − onehot) / bs.
             var delta = _dval[last];
             _val[last].CopyTo(delta, 0);
@@ -118,20 +118,50 @@ internal sealed class LaneConvGroup : LaneGroup
         Update();
     }
 
+    /// <summary>
+    /// Evaluation runs chunks of <see cref="EvaluationChunk"/> rows on all cores, each worker with its own value
+    /// buffers; each chunk sums its losses, and the chunks are added in order, so the result does not depend on the
+    /// number of threads or on the other lanes.
+    /// </summary>
+    public const int EvaluationChunk = 256;
+
     public override (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y)
     {
-        var input = Val(0);
-        int last = _size.Length - 1;
-        var probs = new float[_classes * L];
+        int chunks = (y.Length + EvaluationChunk - 1) / EvaluationChunk;
+        var chunkLoss = new double[chunks * L];
+        var chunkCorrect = new int[chunks * L];
+        Parallel.For(0, chunks, () => _size.Select(n => new float[n * L]).ToArray(), (chunk, _, val) =>
+        {
+            EvaluateRows(x, y, chunk * EvaluationChunk, Math.Min(y.Length, (chunk + 1) * EvaluationChunk), val,
+                chunkLoss.AsSpan(chunk * L, L), chunkCorrect.AsSpan(chunk * L, L));
+            return val;
+        }, _ => { });
+        int real = Models.Length;
+        var accuracy = new float[real];
+        var loss = new float[real];
+        for (int k = 0; k < real; k++)
+        {
+            double l = 0; long c = 0;
+            for (int chunk = 0; chunk < chunks; chunk++) { l += chunkLoss[chunk * L + k]; c += chunkCorrect[chunk * L + k]; }
+            accuracy[k] = (float)((double)c / y.Length);
+            loss[k] = (float)(l / y.Length);
+        }
+        return (accuracy, loss);
+    }
+
+    /// <summary>Rows [from, to) with every lane's weights: summed cross-entropy and correct predictions per lane.</summary>
+    private void EvaluateRows(float[] x, int[] y, int from, int to, float[][] val, Span<double> loss, Span<int> correct)
+    {
+        var input = V(val[0]);
+        var logits = V(val[^1]);
+        Span<float> probs = stackalloc float[_classes * L];
         var pv = V(probs);
-        var correct = Vector<int>.Zero;
-        var loss = new double[L];
         Span<float> lse = stackalloc float[L];
-        for (int r = 0; r < y.Length; r++)
+        var hits = Vector<int>.Zero;
+        for (int r = from; r < to; r++)
         {
             for (int i = 0; i < _inputSize; i++) input[i] = new Vector<float>(x[r * _inputSize + i]);
-            foreach (var op in _ops) op.Forward(this, training: false);
-            var logits = Val(last);
+            foreach (var op in _ops) op.Forward(this, val, training: false);
             // argmax (first maximum, as torch) and cross-entropy = log Σ exp(z − max) − (z_y − max).
             var max = logits[0];
             var best = Vector<int>.Zero;
@@ -141,7 +171,7 @@ internal sealed class LaneConvGroup : LaneGroup
                 max = Vector.ConditionalSelect(greater, logits[c], max);
                 best = Vector.ConditionalSelect(greater, new Vector<int>(c), best);
             }
-            correct -= Vector.Equals(best, new Vector<int>(y[r])); // matching lanes are −1
+            hits -= Vector.Equals(best, new Vector<int>(y[r])); // matching lanes are −1
             for (int c = 0; c < _classes; c++) pv[c] = logits[c] - max;
             System.Numerics.Tensors.TensorPrimitives.Exp(probs, probs);
             var sum = Vector<float>.Zero;
@@ -151,16 +181,15 @@ internal sealed class LaneConvGroup : LaneGroup
             var target = logits[y[r]] - max;
             for (int k = 0; k < L; k++) loss[k] += lse[k] - target[k];
         }
-        int real = Models.Length;
-        return (Enumerable.Range(0, real).Select(k => (float)((double)correct[k] / y.Length)).ToArray(),
-            loss.Take(real).Select(v => (float)(v / y.Length)).ToArray());
+        for (int k = 0; k < L; k++) correct[k] = hits[k];
     }
 
     private abstract class Op
     {
         public int In, Out;
         public virtual void Init(LaneConvGroup g) { }
-        public abstract void Forward(LaneConvGroup g, bool training);
+        /// <summary>Forward through this op on the value buffers <paramref name="val"/> (the group's own while training, a worker's while evaluating).</summary>
+        public abstract void Forward(LaneConvGroup g, float[][] val, bool training);
         /// <summary>From the gradient of Out, accumulates parameter gradients and writes the gradient of In (unless In is the input).</summary>
         public abstract void Backward(LaneConvGroup g);
     }
@@ -170,8 +199,8 @@ internal sealed class LaneConvGroup : LaneGroup
     {
         private readonly LaneConvKernels.Shape _shape = new(c, h, w, o, k, stride);
 
-        public override void Forward(LaneConvGroup g, bool training) =>
-            LaneConvKernels.Forward(_shape, g.Val(In), g.LayerWeights(g.Params, layer), hasBias ? g.LayerBiases(g.Params, layer) : default, g.Val(Out));
+        public override void Forward(LaneConvGroup g, float[][] val, bool training) =>
+            LaneConvKernels.Forward(_shape, V(val[In]), g.LayerWeights(g.Params, layer), hasBias ? g.LayerBiases(g.Params, layer) : default, V(val[Out]));
 
         public override void Backward(LaneConvGroup g)
         {
@@ -200,11 +229,11 @@ internal sealed class LaneConvGroup : LaneGroup
 
         public override void Init(LaneConvGroup g) => _winner = new float[c * _ph * _pw * g.L];
 
-        public override void Forward(LaneConvGroup g, bool training)
+        public override void Forward(LaneConvGroup g, float[][] val, bool training)
         {
-            var input = g.Val(In);
-            var output = g.Val(Out);
-            var win = V(_winner);
+            var input = V(val[In]);
+            var output = V(val[Out]);
+            var win = V(_winner); // written while training only (evaluation runs on several threads)
             for (int ci = 0; ci < c; ci++)
                 for (int py = 0; py < _ph; py++)
                     for (int px = 0; px < _pw; px++)
@@ -221,7 +250,7 @@ internal sealed class LaneConvGroup : LaneGroup
                         best = Vector.ConditionalSelect(gt, v, best); index = Vector.ConditionalSelect(gt, new Vector<float>(3), index);
                         int at = (ci * _ph + py) * _pw + px;
                         output[at] = best;
-                        win[at] = index;
+                        if (training) win[at] = index;
                     }
         }
 
@@ -257,10 +286,10 @@ internal sealed class LaneConvGroup : LaneGroup
             _mask = new float[g._val[In].Length];
         }
 
-        public override void Forward(LaneConvGroup g, bool training)
+        public override void Forward(LaneConvGroup g, float[][] val, bool training)
         {
-            var output = g._val[Out];
-            g.Activate(g._val[In], output, training ? _derivative : default);
+            var output = val[Out];
+            g.Activate(val[In], output, training ? _derivative : default);
             if (training && g.Dropout)
             {
                 g.DrawDropoutMask(V(_mask), _mask.Length / g.L, g._sample);
@@ -276,9 +305,9 @@ internal sealed class LaneConvGroup : LaneGroup
     /// <summary>Global average pooling over each channel's <paramref name="count"/> positions.</summary>
     private sealed class MeanOp(int c, int count) : Op
     {
-        public override void Forward(LaneConvGroup g, bool training)
+        public override void Forward(LaneConvGroup g, float[][] val, bool training)
         {
-            var input = g.Val(In); var output = g.Val(Out);
+            var input = V(val[In]); var output = V(val[Out]);
             var n = new Vector<float>(count);
             for (int ci = 0; ci < c; ci++)
             {
@@ -303,9 +332,9 @@ internal sealed class LaneConvGroup : LaneGroup
     /// <summary>Fully connected layer, [out, in] weights.</summary>
     private sealed class LinearOp(int layer, int nin, int nout, bool hasBias) : Op
     {
-        public override void Forward(LaneConvGroup g, bool training)
+        public override void Forward(LaneConvGroup g, float[][] val, bool training)
         {
-            var input = g.Val(In); var output = g.Val(Out);
+            var input = V(val[In]); var output = V(val[Out]);
             var wt = g.LayerWeights(g.Params, layer);
             var bias = hasBias ? g.LayerBiases(g.Params, layer) : default;
             for (int o = 0; o < nout; o++)

@@ -111,7 +111,7 @@ public class PopulationTrainerTests
     public void ACnnTrainedInASimdLaneMatchesTheSameModelTrainedAloneWithTorch(string layoutName, string optimizer, string activation)
     {
         var layout = WeightLayout.BuiltIn[layoutName];
-        using var data = new TrainingData(new DataSplit(Bars(96, 1), Bars(48, 2)));
+        using var data = new TrainingData(new DataSplit(Bars(96, 1), Bars(600, 2))); // 600 test rows: evaluation runs in chunks of 256
         var models = Enumerable.Range(0, 3).Select(i => new ModelSpec
         {
             ModelId = i, Seed = i + 1, Optimizer = optimizer, Activation = activation, LearningRate = new[] { 3e-3, 1e-3, 5e-3 }[i],
@@ -145,7 +145,7 @@ public class PopulationTrainerTests
     public void LaneResultsDoNotDependOnTheGroupAModelTrainsIn(string layoutName)
     {
         var layout = WeightLayout.BuiltIn[layoutName];
-        using var data = new TrainingData(layout == WeightLayout.TetrisMlp100 ? TetrisDataset.Split(train: 128, test: 64, seed: 4) : new DataSplit(Bars(40, 4), Bars(16, 5)));
+        using var data = new TrainingData(layout == WeightLayout.TetrisMlp100 ? TetrisDataset.Split(train: 128, test: 64, seed: 4) : new DataSplit(Bars(40, 4), Bars(300, 5)));
         // Lanes that differ in activation, optimiser and train fraction (so in the number of steps per epoch) share groups.
         var models = Enumerable.Range(0, 11).Select(i => new ModelSpec
         {
