@@ -119,23 +119,25 @@ internal sealed class LaneConvGroup : LaneGroup
     }
 
     /// <summary>
-    /// Evaluation runs chunks of <see cref="EvaluationChunk"/> rows on all cores, each worker with its own value
-    /// buffers; each chunk sums its losses, and the chunks are added in order, so the result does not depend on the
-    /// number of threads or on the other lanes.
+    /// Evaluation runs in chunks of <see cref="EvaluationChunk"/> rows, on several threads when the trainer has
+    /// cores to spare (each worker with its own value buffers); each chunk sums its losses and the chunks are added
+    /// in order, so the result does not depend on the number of threads or on the other lanes.
     /// </summary>
     public const int EvaluationChunk = 256;
 
-    public override (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y)
+    public override (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y, int threads = 1)
     {
         int chunks = (y.Length + EvaluationChunk - 1) / EvaluationChunk;
         var chunkLoss = new double[chunks * L];
         var chunkCorrect = new int[chunks * L];
-        Parallel.For(0, chunks, () => _size.Select(n => new float[n * L]).ToArray(), (chunk, _, val) =>
-        {
+        void Chunk(int chunk, float[][] val) =>
             EvaluateRows(x, y, chunk * EvaluationChunk, Math.Min(y.Length, (chunk + 1) * EvaluationChunk), val,
                 chunkLoss.AsSpan(chunk * L, L), chunkCorrect.AsSpan(chunk * L, L));
-            return val;
-        }, _ => { });
+        if (threads <= 1)
+            for (int chunk = 0; chunk < chunks; chunk++) Chunk(chunk, _val);
+        else
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, () => _size.Select(n => new float[n * L]).ToArray(),
+                (chunk, _, val) => { Chunk(chunk, val); return val; }, _ => { });
         int real = Models.Length;
         var accuracy = new float[real];
         var loss = new float[real];

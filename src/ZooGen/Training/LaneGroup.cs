@@ -82,8 +82,8 @@ internal abstract class LaneGroup
     /// <summary>One optimiser step on samples orders[k][start..start+BatchSize) of each lane k (fewer where its order ends).</summary>
     public abstract void Step(float[] x, int[] y, int[][] orders, int start);
 
-    /// <summary>Accuracy and mean cross-entropy of every real lane on a data set.</summary>
-    public abstract (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y);
+    /// <summary>Accuracy and mean cross-entropy of every real lane on a data set, on up to <paramref name="threads"/> threads.</summary>
+    public abstract (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y, int threads = 1);
 
     protected static Span<Vector<float>> V(Span<float> s) => MemoryMarshal.Cast<float, Vector<float>>(s);
 

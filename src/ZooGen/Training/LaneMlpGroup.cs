@@ -171,7 +171,7 @@ internal sealed class LaneMlpGroup : LaneGroup
     /// Accuracy and mean cross-entropy of every real lane on a data set. Rows are evaluated in blocks, layer
     /// by layer, so the activation, exp and log run over whole blocks (losses summed in float64 per block).
     /// </summary>
-    public override (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y)
+    public override (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y, int threads = 1)
     {
         const int Block = 128;
         int layers = _out.Length, maxWidth = Math.Max(_in0, _out.Max());

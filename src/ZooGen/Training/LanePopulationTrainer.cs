@@ -59,17 +59,27 @@ internal sealed class LanePopulationTrainer
         var gate = new object();
         var trainX = _data.Split.Train.Pixels; var trainY = _data.Split.Train.Labels;
         var testX = _data.Split.Test.Pixels; var testY = _data.Split.Test.Labels;
-        Parallel.ForEach(groups, new ParallelOptions { MaxDegreeOfParallelism = workers > 0 ? workers : Environment.ProcessorCount, CancellationToken = cancel }, group =>
+        int cores = workers > 0 ? workers : Environment.ProcessorCount;
+        int running = 0; // groups training now: a checkpoint evaluation may use the cores the others leave idle
+        Parallel.ForEach(groups, new ParallelOptions { MaxDegreeOfParallelism = cores, CancellationToken = cancel }, group =>
+        {
+            Interlocked.Increment(ref running);
+            try { TrainGroup(group); }
+            finally { Interlocked.Decrement(ref running); }
+        });
+
+        void TrainGroup(ModelSpec[] group)
         {
             LaneGroup g = PopulationTrainer.Supports(_layout)
                 ? new LaneMlpGroup(_layout, group, trainX.Length / trainY.Length)
                 : new LaneConvGroup(_layout, group, _data.Split.Train);
             void Report(int epoch)
             {
-                var (trAcc, trLoss) = g.Evaluate(trainX, trainY);
-                var (teAcc, teLoss) = g.Evaluate(testX, testY);
+                int threads = Math.Max(1, cores / Math.Max(1, Volatile.Read(ref running)));
+                var (trAcc, trLoss) = g.Evaluate(trainX, trainY, threads);
+                var (teAcc, teLoss) = g.Evaluate(testX, testY, threads);
                 var val = _data.Split.Validation;
-                var (vaAcc, vaLoss) = val is null ? (null, null) : g.Evaluate(val.Pixels, val.Labels);
+                var (vaAcc, vaLoss) = val is null ? (null, null) : g.Evaluate(val.Pixels, val.Labels, threads);
                 var list = new List<Checkpoint>(group.Length);
                 for (int k = 0; k < group.Length; k++)
                     list.Add(new Checkpoint(group[k], epoch, g.Weights(k), trAcc[k], teAcc[k], trLoss[k], teLoss[k],
@@ -90,6 +100,6 @@ internal sealed class LanePopulationTrainer
                 if (onModelEpochs is not null) lock (gate) onModelEpochs(group.Length);
                 if (checkpoints.Contains(epoch)) Report(epoch);
             }
-        });
+        }
     }
 }
