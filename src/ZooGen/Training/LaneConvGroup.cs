@@ -1,6 +1,4 @@
 using System.Numerics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using WeightSpace.MLNet.Layout;
 using WeightSpace.ZooGen.Data;
 
