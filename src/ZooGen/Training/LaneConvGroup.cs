@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Numerics.Tensors;
+using WeightSpace.MLNet.Internal;
 using WeightSpace.MLNet.Layout;
 using WeightSpace.ZooGen.Data;
 
@@ -8,18 +10,26 @@ namespace WeightSpace.ZooGen.Training;
 /// CNN lanes (CNN-2464, CNN-4970): one sample at a time through a chain of ops whose tensors are stored
 /// [channel × height × width × lanes], so each multiply-add of a convolution is one fused vector instruction for
 /// all lanes, with no gathers or horizontal sums. Each sample's forward pass is followed at once by its backward
-/// pass, accumulating the batch's gradient, so the working set (one sample's activations, ~0.2 MB) stays in cache.
+/// pass, accumulating the gradient, so the working set (one sample's activations, ~0.6 MB) stays in cache.
+/// A step's samples are split into up to <see cref="MaxShares"/> fixed shares, each with its own buffers and
+/// gradient (<see cref="Worker"/>); the shares run one after another or, when the trainer has idle cores, at once,
+/// and their gradients are added in share order — so the result never depends on the number of threads. Dropout
+/// masks come from a generator per (lane, epoch, position in the epoch), for the same reason.
 /// The network is that of <see cref="Networks.ZooNetwork"/>: CNN-2464 = conv 5×5 → max-pool 2 → act, conv 5×5 →
 /// max-pool 2 → act, conv 2×2 → act, flatten, linear → act, linear; CNN-4970 = three 3×3 convs of stride 2 → act,
 /// global average pool, linear. Max-pool sends the gradient to the first maximum of each window, as torch does.
 /// </summary>
 internal sealed class LaneConvGroup : LaneGroup
 {
+    /// <summary>The most shares a step's samples are split into (fixed: results must not depend on the machine).</summary>
+    public const int MaxShares = 8;
+    /// <summary>Rows per evaluation chunk (each chunk's losses are summed, then the chunks in order).</summary>
+    public const int EvaluationChunk = 256;
+
     private readonly Op[] _ops;
-    private readonly float[][] _val, _dval; // per slot: values and gradients, [size × lanes]
-    private readonly int[] _size;
+    private readonly int[] _size;   // values per tensor (per lane)
     private readonly int _inputSize, _classes;
-    private int _sample; // the sample of the step being run (dropout draws follow each lane's share)
+    private readonly Worker[] _workers;
 
     public LaneConvGroup(WeightLayout layout, ModelSpec[] models, ImageDataset shape) : base(layout, models)
     {
@@ -27,6 +37,7 @@ internal sealed class LaneConvGroup : LaneGroup
         var ops = new List<Op>();
         void Add(Op op, (int C, int H, int W) outShape)
         {
+            op.Index = ops.Count;
             op.In = shapes.Count - 1;
             op.Out = shapes.Count;
             shapes.Add(outShape);
@@ -72,70 +83,106 @@ internal sealed class LaneConvGroup : LaneGroup
         else throw new ArgumentException($"No lane network for layout '{layout.Name}'.");
         _ops = ops.ToArray();
         _size = shapes.Select(s => s.C * s.H * s.W).ToArray();
-        _val = _size.Select(n => new float[n * L]).ToArray();
-        _dval = _size.Select((n, i) => i == 0 ? Array.Empty<float>() : new float[n * L]).ToArray();
-        foreach (var op in _ops) op.Init(this);
         _inputSize = _size[0];
         _classes = _size[^1];
+        _workers = Enumerable.Range(0, Math.Min(MaxShares, BatchSize)).Select(_ => new Worker(this)).ToArray();
     }
 
-    private Span<Vector<float>> Val(int slot) => V(_val[slot]);
-    private Span<Vector<float>> DVal(int slot) => V(_dval[slot]);
+    /// <summary>The buffers one thread needs to run samples: every tensor's values and gradients, each op's scratch, a gradient sum, dropout generators.</summary>
+    private sealed class Worker
+    {
+        public readonly float[][] Val, DVal, Scratch;
+        public readonly float[] Grad;
+        public readonly Rng[] Dropout;
+        public int Sample; // the sample of the step being run
 
-    public override void Step(float[] x, int[] y, int[][] orders, int start)
+        public Worker(LaneConvGroup g)
+        {
+            Val = g._size.Select(n => new float[n * g.L]).ToArray();
+            DVal = g._size.Select((n, i) => i == 0 ? Array.Empty<float>() : new float[n * g.L]).ToArray();
+            Scratch = g._ops.Select(op => new float[op.ScratchSize(g) * g.L]).ToArray();
+            Grad = new float[g.Grad.Length];
+            Dropout = new Rng[g.L];
+        }
+    }
+
+    public override void Step(float[] x, int[] y, int[][] orders, int start, int epoch, int threads = 1)
     {
         int bs = BeginStep(orders, start);
-        Array.Clear(Grad);
-        Span<int> labels = stackalloc int[L];
-        var input = _val[0];
-        int last = _size.Length - 1;
-        for (int b = 0; b < bs; b++)
+        // Sample b belongs to share b·shares/BatchSize whatever this step's size, so a lane's samples fall into the same
+        // shares in any group (a lane past its share adds exact zeros to the others' shares).
+        int First(int s) => s * BatchSize / _workers.Length;
+        int shares = _workers.Length;
+        while (First(shares - 1) >= bs) shares--; // drop the shares with no sample in this step
+        void RunShare(int s)
         {
-            _sample = b;
-            for (int k = 0; k < L; k++)
-            {
-                int row = Row(orders, k, start, b);
-                labels[k] = y[row];
-                var src = x.AsSpan(row * _inputSize, _inputSize);
-                for (int i = 0; i < src.Length; i++) input[i * L + k] = src[i];
-            }
-            foreach (var op in _ops) op.Forward(this, _val, training: true);
-            // d(mean CE)/dlogits = (softmax − onehot) / bs.
-            var delta = _dval[last];
-            _val[last].CopyTo(delta, 0);
-            Softmax(delta, _classes);
-            var dv = DVal(last);
-            var lab = new Vector<int>(labels);
-            var weight = SampleWeight(b); // 1/batch share, 0 for a lane past its share (its gradient vanishes)
-            var inShare = Vector.GreaterThan(weight, Vector<float>.Zero);
-            for (int c = 0; c < _classes; c++)
-                dv[c] = Vector.ConditionalSelect(inShare,
-                    (dv[c] - Vector.ConditionalSelect(Vector.Equals(lab, new Vector<int>(c)), Vector<float>.One, Vector<float>.Zero)) * weight, Vector<float>.Zero);
-            for (int i = _ops.Length - 1; i >= 0; i--) _ops[i].Backward(this);
+            var worker = _workers[s];
+            Array.Clear(worker.Grad);
+            for (int b = First(s); b < Math.Min(bs, First(s + 1)); b++) RunSample(worker, x, y, orders, start, b, epoch);
+        }
+        if (threads <= 1 || shares == 1)
+            for (int s = 0; s < shares; s++) RunShare(s);
+        else
+            Parallel.For(0, shares, new ParallelOptions { MaxDegreeOfParallelism = threads }, RunShare);
+        // The batch gradient: the shares' sums, added in share order.
+        var grad = V(Grad);
+        V(_workers[0].Grad).CopyTo(grad);
+        for (int s = 1; s < shares; s++)
+        {
+            var part = V(_workers[s].Grad);
+            for (int j = 0; j < grad.Length; j++) grad[j] += part[j];
         }
         Update();
     }
 
+    /// <summary>Forward and backward of sample b of the step for every lane, adding its gradient to the worker's.</summary>
+    private void RunSample(Worker w, float[] x, int[] y, int[][] orders, int start, int b, int epoch)
+    {
+        Span<int> labels = stackalloc int[L];
+        var input = w.Val[0];
+        w.Sample = b;
+        for (int k = 0; k < L; k++)
+        {
+            int row = Row(orders, k, start, b);
+            labels[k] = y[row];
+            var src = x.AsSpan(row * _inputSize, _inputSize);
+            for (int i = 0; i < src.Length; i++) input[i * L + k] = src[i];
+            if (Dropout) w.Dropout[k] = Rng.For(LaneSeed(k), 0xD20A, ((long)epoch << 32) | (uint)(start + b));
+        }
+        foreach (var op in _ops) op.Forward(this, w, training: true);
+        // d(mean CE)/dlogits = (softmax − onehot) / batch share; zero for a lane past its share (its gradient vanishes).
+        int last = _size.Length - 1;
+        var delta = w.DVal[last];
+        w.Val[last].CopyTo(delta, 0);
+        Softmax(delta, _classes);
+        var dv = V(delta);
+        var lab = new Vector<int>(labels);
+        var weight = SampleWeight(b);
+        var inShare = Vector.GreaterThan(weight, Vector<float>.Zero);
+        for (int c = 0; c < _classes; c++)
+            dv[c] = Vector.ConditionalSelect(inShare,
+                (dv[c] - Vector.ConditionalSelect(Vector.Equals(lab, new Vector<int>(c)), Vector<float>.One, Vector<float>.Zero)) * weight, Vector<float>.Zero);
+        for (int i = _ops.Length - 1; i >= 0; i--) _ops[i].Backward(this, w);
+    }
+
     /// <summary>
     /// Evaluation runs in chunks of <see cref="EvaluationChunk"/> rows, on several threads when the trainer has
-    /// cores to spare (each worker with its own value buffers); each chunk sums its losses and the chunks are added
-    /// in order, so the result does not depend on the number of threads or on the other lanes.
+    /// cores to spare (each with its own buffers); each chunk sums its losses and the chunks are added in order, so
+    /// the result does not depend on the number of threads or on the other lanes.
     /// </summary>
-    public const int EvaluationChunk = 256;
-
     public override (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y, int threads = 1)
     {
         int chunks = (y.Length + EvaluationChunk - 1) / EvaluationChunk;
         var chunkLoss = new double[chunks * L];
         var chunkCorrect = new int[chunks * L];
-        void Chunk(int chunk, float[][] val) =>
-            EvaluateRows(x, y, chunk * EvaluationChunk, Math.Min(y.Length, (chunk + 1) * EvaluationChunk), val,
+        void Chunk(int chunk, Worker w) =>
+            EvaluateRows(x, y, chunk * EvaluationChunk, Math.Min(y.Length, (chunk + 1) * EvaluationChunk), w,
                 chunkLoss.AsSpan(chunk * L, L), chunkCorrect.AsSpan(chunk * L, L));
-        if (threads <= 1)
-            for (int chunk = 0; chunk < chunks; chunk++) Chunk(chunk, _val);
+        int parallel = Math.Min(Math.Max(1, threads), _workers.Length);
+        if (parallel == 1)
+            for (int chunk = 0; chunk < chunks; chunk++) Chunk(chunk, _workers[0]);
         else
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, () => _size.Select(n => new float[n * L]).ToArray(),
-                (chunk, _, val) => { Chunk(chunk, val); return val; }, _ => { });
+            Parallel.For(0, parallel, t => { for (int chunk = t; chunk < chunks; chunk += parallel) Chunk(chunk, _workers[t]); });
         int real = Models.Length;
         var accuracy = new float[real];
         var loss = new float[real];
@@ -150,10 +197,10 @@ internal sealed class LaneConvGroup : LaneGroup
     }
 
     /// <summary>Rows [from, to) with every lane's weights: summed cross-entropy and correct predictions per lane.</summary>
-    private void EvaluateRows(float[] x, int[] y, int from, int to, float[][] val, Span<double> loss, Span<int> correct)
+    private void EvaluateRows(float[] x, int[] y, int from, int to, Worker w, Span<double> loss, Span<int> correct)
     {
-        var input = V(val[0]);
-        var logits = V(val[^1]);
+        var input = V(w.Val[0]);
+        var logits = V(w.Val[^1]);
         Span<float> probs = stackalloc float[_classes * L];
         var pv = V(probs);
         Span<float> lse = stackalloc float[L];
@@ -161,7 +208,7 @@ internal sealed class LaneConvGroup : LaneGroup
         for (int r = from; r < to; r++)
         {
             for (int i = 0; i < _inputSize; i++) input[i] = new Vector<float>(x[r * _inputSize + i]);
-            foreach (var op in _ops) op.Forward(this, val, training: false);
+            foreach (var op in _ops) op.Forward(this, w, training: false);
             // argmax (first maximum, as torch) and cross-entropy = log Σ exp(z − max) − (z_y − max).
             var max = logits[0];
             var best = Vector<int>.Zero;
@@ -173,11 +220,11 @@ internal sealed class LaneConvGroup : LaneGroup
             }
             hits -= Vector.Equals(best, new Vector<int>(y[r])); // matching lanes are −1
             for (int c = 0; c < _classes; c++) pv[c] = logits[c] - max;
-            System.Numerics.Tensors.TensorPrimitives.Exp(probs, probs);
+            TensorPrimitives.Exp(probs, probs);
             var sum = Vector<float>.Zero;
             for (int c = 0; c < _classes; c++) sum += pv[c];
             sum.CopyTo(lse);
-            System.Numerics.Tensors.TensorPrimitives.Log(lse, lse);
+            TensorPrimitives.Log(lse, lse);
             var target = logits[y[r]] - max;
             for (int k = 0; k < L; k++) loss[k] += lse[k] - target[k];
         }
@@ -186,12 +233,13 @@ internal sealed class LaneConvGroup : LaneGroup
 
     private abstract class Op
     {
-        public int In, Out;
-        public virtual void Init(LaneConvGroup g) { }
-        /// <summary>Forward through this op on the value buffers <paramref name="val"/> (the group's own while training, a worker's while evaluating).</summary>
-        public abstract void Forward(LaneConvGroup g, float[][] val, bool training);
-        /// <summary>From the gradient of Out, accumulates parameter gradients and writes the gradient of In (unless In is the input).</summary>
-        public abstract void Backward(LaneConvGroup g);
+        public int Index, In, Out;
+        /// <summary>Scratch values per lane the op keeps between its forward and backward pass.</summary>
+        public virtual int ScratchSize(LaneConvGroup g) => 0;
+        /// <summary>Forward on the worker's buffers.</summary>
+        public abstract void Forward(LaneConvGroup g, Worker w, bool training);
+        /// <summary>From the gradient of Out, adds parameter gradients to the worker's and writes the gradient of In (unless In is the input).</summary>
+        public abstract void Backward(LaneConvGroup g, Worker w);
     }
 
     /// <summary>Convolution without padding, square kernel, [O, C, K, K] weights (torch's order); kernels in <see cref="LaneConvKernels"/>.</summary>
@@ -199,15 +247,15 @@ internal sealed class LaneConvGroup : LaneGroup
     {
         private readonly LaneConvKernels.Shape _shape = new(c, h, w, o, k, stride);
 
-        public override void Forward(LaneConvGroup g, float[][] val, bool training) =>
-            LaneConvKernels.Forward(_shape, V(val[In]), g.LayerWeights(g.Params, layer), hasBias ? g.LayerBiases(g.Params, layer) : default, V(val[Out]));
+        public override void Forward(LaneConvGroup g, Worker wk, bool training) =>
+            LaneConvKernels.Forward(_shape, V(wk.Val[In]), g.LayerWeights(g.Params, layer), hasBias ? g.LayerBiases(g.Params, layer) : default, V(wk.Val[Out]));
 
-        public override void Backward(LaneConvGroup g)
+        public override void Backward(LaneConvGroup g, Worker wk)
         {
-            var dout = g.DVal(Out);
+            var dout = V(wk.DVal[Out]);
             if (hasBias)
             {
-                var gb = g.LayerBiases(g.Grad, layer);
+                var gb = g.LayerBiases(wk.Grad, layer);
                 int plane = _shape.Plane;
                 for (int oc = 0; oc < o; oc++)
                 {
@@ -216,8 +264,8 @@ internal sealed class LaneConvGroup : LaneGroup
                     gb[oc] += sum;
                 }
             }
-            LaneConvKernels.WeightGradient(_shape, g.Val(In), dout, g.LayerWeights(g.Grad, layer));
-            if (In != 0) LaneConvKernels.InputGradient(_shape, g.LayerWeights(g.Params, layer), dout, g.DVal(In)); // no gradient for the images
+            LaneConvKernels.WeightGradient(_shape, V(wk.Val[In]), dout, g.LayerWeights(wk.Grad, layer));
+            if (In != 0) LaneConvKernels.InputGradient(_shape, g.LayerWeights(g.Params, layer), dout, V(wk.DVal[In])); // no gradient for the images
         }
     }
 
@@ -225,15 +273,14 @@ internal sealed class LaneConvGroup : LaneGroup
     private sealed class PoolOp(int c, int h, int w) : Op
     {
         private readonly int _ph = h / 2, _pw = w / 2;
-        private float[] _winner = Array.Empty<float>();
 
-        public override void Init(LaneConvGroup g) => _winner = new float[c * _ph * _pw * g.L];
+        public override int ScratchSize(LaneConvGroup g) => c * _ph * _pw;
 
-        public override void Forward(LaneConvGroup g, float[][] val, bool training)
+        public override void Forward(LaneConvGroup g, Worker wk, bool training)
         {
-            var input = V(val[In]);
-            var output = V(val[Out]);
-            var win = V(_winner); // written while training only (evaluation runs on several threads)
+            var input = V(wk.Val[In]);
+            var output = V(wk.Val[Out]);
+            var win = V(wk.Scratch[Index]);
             for (int ci = 0; ci < c; ci++)
                 for (int py = 0; py < _ph; py++)
                     for (int px = 0; px < _pw; px++)
@@ -250,15 +297,15 @@ internal sealed class LaneConvGroup : LaneGroup
                         best = Vector.ConditionalSelect(gt, v, best); index = Vector.ConditionalSelect(gt, new Vector<float>(3), index);
                         int at = (ci * _ph + py) * _pw + px;
                         output[at] = best;
-                        if (training) win[at] = index;
+                        win[at] = index;
                     }
         }
 
-        public override void Backward(LaneConvGroup g)
+        public override void Backward(LaneConvGroup g, Worker wk)
         {
-            var din = g.DVal(In);
-            var dout = g.DVal(Out);
-            var win = V(_winner);
+            var din = V(wk.DVal[In]);
+            var dout = V(wk.DVal[Out]);
+            var win = V(wk.Scratch[Index]);
             if (h % 2 != 0 || w % 2 != 0) din.Clear();
             for (int ci = 0; ci < c; ci++)
                 for (int py = 0; py < _ph; py++)
@@ -275,39 +322,35 @@ internal sealed class LaneConvGroup : LaneGroup
         }
     }
 
-    /// <summary>The activation, then inverted dropout while training.</summary>
+    /// <summary>The activation, then inverted dropout while training. Scratch: the derivative (times the dropout mask).</summary>
     private sealed class ActOp : Op
     {
-        private float[] _derivative = Array.Empty<float>(), _mask = Array.Empty<float>();
+        public override int ScratchSize(LaneConvGroup g) => g._size[In];
 
-        public override void Init(LaneConvGroup g)
+        public override void Forward(LaneConvGroup g, Worker wk, bool training)
         {
-            _derivative = new float[g._val[In].Length];
-            _mask = new float[g._val[In].Length];
-        }
-
-        public override void Forward(LaneConvGroup g, float[][] val, bool training)
-        {
-            var output = val[Out];
-            g.Activate(val[In], output, training ? _derivative : default);
+            var output = wk.Val[Out];
+            var derivative = wk.Scratch[Index];
+            g.Activate(wk.Val[In], output, training ? derivative : default);
             if (training && g.Dropout)
             {
-                g.DrawDropoutMask(V(_mask), _mask.Length / g.L, g._sample);
-                System.Numerics.Tensors.TensorPrimitives.Multiply(output, _mask, output);
-                System.Numerics.Tensors.TensorPrimitives.Multiply(_derivative, _mask, _derivative); // the mask scales the backward pass alike
+                var mask = wk.DVal[Out]; // free until the backward pass reaches this op
+                g.DrawDropoutMask(V(mask), wk.Dropout, wk.Sample);
+                TensorPrimitives.Multiply(output, mask, output);
+                TensorPrimitives.Multiply(derivative, mask, derivative); // the mask scales the backward pass alike
             }
         }
 
-        public override void Backward(LaneConvGroup g) =>
-            System.Numerics.Tensors.TensorPrimitives.Multiply(g._dval[Out], _derivative, g._dval[In]);
+        public override void Backward(LaneConvGroup g, Worker wk) =>
+            TensorPrimitives.Multiply(wk.DVal[Out], wk.Scratch[Index], wk.DVal[In]);
     }
 
     /// <summary>Global average pooling over each channel's <paramref name="count"/> positions.</summary>
     private sealed class MeanOp(int c, int count) : Op
     {
-        public override void Forward(LaneConvGroup g, float[][] val, bool training)
+        public override void Forward(LaneConvGroup g, Worker wk, bool training)
         {
-            var input = V(val[In]); var output = V(val[Out]);
+            var input = V(wk.Val[In]); var output = V(wk.Val[Out]);
             var n = new Vector<float>(count);
             for (int ci = 0; ci < c; ci++)
             {
@@ -317,9 +360,9 @@ internal sealed class LaneConvGroup : LaneGroup
             }
         }
 
-        public override void Backward(LaneConvGroup g)
+        public override void Backward(LaneConvGroup g, Worker wk)
         {
-            var din = g.DVal(In); var dout = g.DVal(Out);
+            var din = V(wk.DVal[In]); var dout = V(wk.DVal[Out]);
             var n = new Vector<float>(count);
             for (int ci = 0; ci < c; ci++)
             {
@@ -332,9 +375,9 @@ internal sealed class LaneConvGroup : LaneGroup
     /// <summary>Fully connected layer, [out, in] weights.</summary>
     private sealed class LinearOp(int layer, int nin, int nout, bool hasBias) : Op
     {
-        public override void Forward(LaneConvGroup g, float[][] val, bool training)
+        public override void Forward(LaneConvGroup g, Worker wk, bool training)
         {
-            var input = V(val[In]); var output = V(val[Out]);
+            var input = V(wk.Val[In]); var output = V(wk.Val[Out]);
             var wt = g.LayerWeights(g.Params, layer);
             var bias = hasBias ? g.LayerBiases(g.Params, layer) : default;
             for (int o = 0; o < nout; o++)
@@ -346,14 +389,14 @@ internal sealed class LaneConvGroup : LaneGroup
             }
         }
 
-        public override void Backward(LaneConvGroup g)
+        public override void Backward(LaneConvGroup g, Worker wk)
         {
-            var input = g.Val(In); var dout = g.DVal(Out);
+            var input = V(wk.Val[In]); var dout = V(wk.DVal[Out]);
             var wt = g.LayerWeights(g.Params, layer);
-            var gw = g.LayerWeights(g.Grad, layer);
+            var gw = g.LayerWeights(wk.Grad, layer);
             if (hasBias)
             {
-                var gb = g.LayerBiases(g.Grad, layer);
+                var gb = g.LayerBiases(wk.Grad, layer);
                 for (int o = 0; o < nout; o++) gb[o] += dout[o];
             }
             for (int o = 0; o < nout; o++)
@@ -363,7 +406,7 @@ internal sealed class LaneConvGroup : LaneGroup
                 for (int i = 0; i < nin; i++) row[i] = Vector.FusedMultiplyAdd(d, input[i], row[i]);
             }
             if (In == 0) return;
-            var din = g.DVal(In);
+            var din = V(wk.DVal[In]);
             for (int i = 0; i < nin; i++)
             {
                 var s = Vector<float>.Zero;

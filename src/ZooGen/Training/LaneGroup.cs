@@ -29,6 +29,7 @@ internal abstract class LaneGroup
     protected readonly Vector<float> KeepScale, DropP;
     protected readonly bool Dropout;
     private readonly Rng[] _dropRng;
+    private readonly int[] _seeds;
     private readonly (Act Kind, Vector<int> Lanes)[] _activations; // each activation present and the lanes using it
     private readonly (string Name, Vector<int> Lanes)[] _optimizers;
     private readonly int[] _steps;          // optimiser steps taken, per lane
@@ -59,6 +60,7 @@ internal abstract class LaneGroup
         KeepScale = new Vector<float>(lanes.Select(m => (float)(1 / (1 - m.Dropout))).ToArray());
         Dropout = lanes.Any(m => m.Dropout > 0);
         _dropRng = lanes.Select(m => Rng.For(m.Seed, 0xD209)).ToArray();
+        _seeds = lanes.Select(m => m.Seed).ToArray();
         Vector<int> LanesWhere(Func<ModelSpec, bool> f) => new(lanes.Select(m => f(m) ? -1 : 0).ToArray());
         _activations = lanes.Select(m => m.Activation).Distinct()
             .Select(a => (ParseActivation(a), LanesWhere(m => m.Activation == a))).ToArray();
@@ -79,8 +81,11 @@ internal abstract class LaneGroup
         _ => throw new ArgumentException($"activation '{name}' is not one of {string.Join(", ", ModelSpec.Activations)}."),
     };
 
-    /// <summary>One optimiser step on samples orders[k][start..start+BatchSize) of each lane k (fewer where its order ends).</summary>
-    public abstract void Step(float[] x, int[] y, int[][] orders, int start);
+    /// <summary>
+    /// One optimiser step on samples orders[k][start..start+BatchSize) of each lane k (fewer where its order ends)
+    /// in <paramref name="epoch"/>, on up to <paramref name="threads"/> threads where the group can use them.
+    /// </summary>
+    public abstract void Step(float[] x, int[] y, int[][] orders, int start, int epoch, int threads = 1);
 
     /// <summary>Accuracy and mean cross-entropy of every real lane on a data set, on up to <paramref name="threads"/> threads.</summary>
     public abstract (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y, int threads = 1);
@@ -146,6 +151,23 @@ internal abstract class LaneGroup
         {
             int sample = firstSample + j / unitsPerSample;
             for (int k = 0; k < L; k++) keep[k] = sample < _laneBatch[k] && _dropRng[k].NextDouble() >= DropP[k] ? 1f : 0f;
+            mask[j] = new Vector<float>(keep) * KeepScale;
+        }
+    }
+
+    /// <summary>The seed of lane k's model.</summary>
+    protected int LaneSeed(int k) => _seeds[k];
+
+    /// <summary>
+    /// Fills one sample's dropout mask (0 or 1/(1−p) per lane) from per-lane generators; a lane whose share of the
+    /// step ends before <paramref name="sample"/> draws nothing.
+    /// </summary>
+    protected void DrawDropoutMask(Span<Vector<float>> mask, Rng[] generators, int sample)
+    {
+        Span<float> keep = stackalloc float[L];
+        for (int j = 0; j < mask.Length; j++)
+        {
+            for (int k = 0; k < L; k++) keep[k] = sample < _laneBatch[k] && generators[k].NextDouble() >= DropP[k] ? 1f : 0f;
             mask[j] = new Vector<float>(keep) * KeepScale;
         }
     }

@@ -43,7 +43,7 @@ internal sealed class LaneMlpGroup : LaneGroup
     /// <summary>Section <paramref name="l"/> for the first <paramref name="bs"/> samples.</summary>
     private Span<float> Section(float[] buffer, int l, int bs) => buffer.AsSpan(_section[l], bs * _width[l] * L);
 
-    public override void Step(float[] x, int[] y, int[][] orders, int start)
+    public override void Step(float[] x, int[] y, int[][] orders, int start, int epoch, int threads = 1)
     {
         int layers = _out.Length;
         int bs = BeginStep(orders, start);

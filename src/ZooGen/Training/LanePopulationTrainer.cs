@@ -95,7 +95,7 @@ internal sealed class LanePopulationTrainer
                 for (int start = 0; start < n; start += bs)
                 {
                     cancel.ThrowIfCancellationRequested();
-                    g.Step(trainX, trainY, orders, start);
+                    g.Step(trainX, trainY, orders, start, epoch, Math.Max(1, cores / Math.Max(1, Volatile.Read(ref running))));
                 }
                 if (onModelEpochs is not null) lock (gate) onModelEpochs(group.Length);
                 if (checkpoints.Contains(epoch)) Report(epoch);
