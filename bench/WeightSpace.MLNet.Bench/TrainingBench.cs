@@ -60,13 +60,20 @@ internal static class TrainingBench
         double totalFlops = flopsPerImage * images * models;
 
         int threads = TorchSharp.torch.get_num_threads();
+        int workers = Environment.ProcessorCount;
+        // Warm-up, not timed: libtorch's first calls and the JIT's tiering of the lane kernels (the first second or so of
+        // a process runs them unoptimised), so the figures are steady-state ones, as in a long zoo run.
+        var few = new TrainingData(new DataSplit(data.Split.Train.Take(64), data.Split.Test.Take(64)));
+        SingleModelTrainer.Train(recipe.Layout, specs[0], few, 1, checkpoints, _ => { }, CancellationToken.None, stockOptimizer: true);
+        for (int i = 0; i < 3; i++) new LanePopulationTrainer(recipe.Layout, specs.Take(LanePopulationTrainer.Lanes).ToArray(), few).Train(1, checkpoints, _ => { }, CancellationToken.None);
+        few.Dispose();
+
         var sw = Stopwatch.StartNew();
         foreach (var m in specs) SingleModelTrainer.Train(recipe.Layout, m, data, 1, checkpoints, _ => { }, CancellationToken.None, stockOptimizer: true);
         double baseline = sw.Elapsed.TotalSeconds;
         Console.WriteLine($"cnn-2464 fmnist, {models} models × {images} images, batch {specs[0].BatchSize}:");
         Console.WriteLine($"  one-model-at-a-time loop ({threads} intra-op threads): {baseline:F2} s = {baseline / models * 1000:F0} ms per model-pass, {totalFlops / baseline / 1e9:F2} GFLOP/s");
 
-        int workers = Environment.ProcessorCount;
         TorchSharp.torch.set_num_threads(1);
         sw.Restart();
         Parallel.ForEach(specs, new ParallelOptions { MaxDegreeOfParallelism = workers }, m =>
@@ -81,5 +88,18 @@ internal static class TrainingBench
         double lanes = sw.Elapsed.TotalSeconds;
         Console.WriteLine($"  lane population ({LanePopulationTrainer.Lanes} models per SIMD lane group, groups on {workers} cores), as zoogen runs CNN zoos: {lanes:F2} s = {lanes / models * 1000:F0} ms per model-pass, {totalFlops / lanes / 1e9:F2} GFLOP/s");
         Console.WriteLine($"  ratio (lanes / one-at-a-time): {baseline / lanes:F2}x");
+
+        // One lane group alone (the last population of a zoo, or fewer groups than cores): its steps' shares on one core vs all.
+        var group = specs.Take(LanePopulationTrainer.Lanes).ToArray();
+        double groupFlops = flopsPerImage * images * group.Length;
+        var alone = new double[2];
+        foreach (var (w, slot) in new[] { (1, 0), (workers, 1) })
+        {
+            sw.Restart();
+            new LanePopulationTrainer(recipe.Layout, group, data).Train(1, checkpoints, _ => { }, CancellationToken.None, workers: w);
+            alone[slot] = sw.Elapsed.TotalSeconds;
+            Console.WriteLine($"  one lane group of {group.Length} models on {w} core(s): {alone[slot]:F2} s, {groupFlops / alone[slot] / 1e9:F2} GFLOP/s");
+        }
+        Console.WriteLine($"  ratio (one group on {workers} cores / on 1): {alone[0] / alone[1]:F2}x");
     }
 }
