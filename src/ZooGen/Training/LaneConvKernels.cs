@@ -38,9 +38,9 @@ internal static class LaneConvKernels
     private static void ForwardChannels<TB>(in Shape s, ReadOnlySpan<Vector<float>> input, ReadOnlySpan<Vector<float>> weights, ReadOnlySpan<Vector<float>> bias, Span<Vector<float>> output, int oc)
         where TB : struct, ICount
     {
-        int k = s.K, kk = k * k, fan = s.Fan, plane = s.Plane, ow = s.OW, stride = s.Stride, w = s.W;
+        int ow = s.OW;
         ref var in0 = ref Unsafe.AsRef(in input[0]);
-        ref var wBlock = ref Unsafe.Add(ref Unsafe.AsRef(in weights[0]), oc * fan);
+        ref var wBlock = ref Unsafe.Add(ref Unsafe.AsRef(in weights[0]), oc * s.Fan);
         ref var out0 = ref output[0];
         Vector<float> b0 = default, b1 = default, b2 = default, b3 = default;
         if (!bias.IsEmpty)
@@ -52,63 +52,46 @@ internal static class LaneConvKernels
         for (int oy = 0; oy < s.OH; oy++)
         {
             int ox = 0;
-            // Two output pixels at a time: accumulators a{channel}{pixel}.
-            for (; ox + 2 <= ow; ox += 2)
+            for (; ox + 2 <= ow; ox += 2) ForwardTile<TB, Two>(s, ref in0, ref wBlock, ref out0, b0, b1, b2, b3, oc, oy, ox);
+            if (ox < ow) ForwardTile<TB, One>(s, ref in0, ref wBlock, ref out0, b0, b1, b2, b3, oc, oy, ox);
+        }
+    }
+
+    /// <summary>TB output channels × TP (1 or 2) output pixels from (oy, ox): accumulators a{channel}{pixel}.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ForwardTile<TB, TP>(in Shape s, ref Vector<float> in0, ref Vector<float> wBlock, ref Vector<float> out0,
+        Vector<float> b0, Vector<float> b1, Vector<float> b2, Vector<float> b3, int oc, int oy, int ox)
+        where TB : struct, ICount where TP : struct, ICount
+    {
+        int k = s.K, kk = k * k, fan = s.Fan, plane = s.Plane, stride = s.Stride;
+        Vector<float> a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3;
+        for (int ci = 0; ci < s.C; ci++)
+            for (int ky = 0; ky < k; ky++)
             {
-                Vector<float> a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3;
-                for (int ci = 0; ci < s.C; ci++)
-                    for (int ky = 0; ky < k; ky++)
-                    {
-                        ref var xr = ref Unsafe.Add(ref in0, (ci * s.H + oy * stride + ky) * w + ox * stride);
-                        ref var wr = ref Unsafe.Add(ref wBlock, ci * kk + ky * k);
-                        for (int kx = 0; kx < k; kx++)
-                        {
-                            var x0 = Unsafe.Add(ref xr, kx);
-                            var x1 = Unsafe.Add(ref xr, stride + kx);
-                            var wv = Unsafe.Add(ref wr, kx);
-                            a00 = Vector.FusedMultiplyAdd(wv, x0, a00); a01 = Vector.FusedMultiplyAdd(wv, x1, a01);
-                            if (TB.N > 1) { wv = Unsafe.Add(ref wr, fan + kx); a10 = Vector.FusedMultiplyAdd(wv, x0, a10); a11 = Vector.FusedMultiplyAdd(wv, x1, a11); }
-                            if (TB.N > 2)
-                            {
-                                wv = Unsafe.Add(ref wr, 2 * fan + kx); a20 = Vector.FusedMultiplyAdd(wv, x0, a20); a21 = Vector.FusedMultiplyAdd(wv, x1, a21);
-                                wv = Unsafe.Add(ref wr, 3 * fan + kx); a30 = Vector.FusedMultiplyAdd(wv, x0, a30); a31 = Vector.FusedMultiplyAdd(wv, x1, a31);
-                            }
-                        }
-                    }
-                int at = oc * plane + oy * ow + ox;
-                Unsafe.Add(ref out0, at) = a00; Unsafe.Add(ref out0, at + 1) = a01;
-                if (TB.N > 1) { Unsafe.Add(ref out0, at + plane) = a10; Unsafe.Add(ref out0, at + plane + 1) = a11; }
-                if (TB.N > 2)
+                ref var xr = ref Unsafe.Add(ref in0, (ci * s.H + oy * stride + ky) * s.W + ox * stride);
+                ref var wr = ref Unsafe.Add(ref wBlock, ci * kk + ky * k);
+                for (int kx = 0; kx < k; kx++)
                 {
-                    Unsafe.Add(ref out0, at + 2 * plane) = a20; Unsafe.Add(ref out0, at + 2 * plane + 1) = a21;
-                    Unsafe.Add(ref out0, at + 3 * plane) = a30; Unsafe.Add(ref out0, at + 3 * plane + 1) = a31;
+                    var x0 = Unsafe.Add(ref xr, kx);
+                    var x1 = TP.N > 1 ? Unsafe.Add(ref xr, stride + kx) : default;
+                    var wv = Unsafe.Add(ref wr, kx);
+                    a00 = Vector.FusedMultiplyAdd(wv, x0, a00); if (TP.N > 1) a01 = Vector.FusedMultiplyAdd(wv, x1, a01);
+                    if (TB.N > 1) { wv = Unsafe.Add(ref wr, fan + kx); a10 = Vector.FusedMultiplyAdd(wv, x0, a10); if (TP.N > 1) a11 = Vector.FusedMultiplyAdd(wv, x1, a11); }
+                    if (TB.N > 2)
+                    {
+                        wv = Unsafe.Add(ref wr, 2 * fan + kx); a20 = Vector.FusedMultiplyAdd(wv, x0, a20); if (TP.N > 1) a21 = Vector.FusedMultiplyAdd(wv, x1, a21);
+                        wv = Unsafe.Add(ref wr, 3 * fan + kx); a30 = Vector.FusedMultiplyAdd(wv, x0, a30); if (TP.N > 1) a31 = Vector.FusedMultiplyAdd(wv, x1, a31);
+                    }
                 }
             }
-            if (ox < ow)
-            {
-                Vector<float> a00 = b0, a10 = b1, a20 = b2, a30 = b3;
-                for (int ci = 0; ci < s.C; ci++)
-                    for (int ky = 0; ky < k; ky++)
-                    {
-                        ref var xr = ref Unsafe.Add(ref in0, (ci * s.H + oy * stride + ky) * w + ox * stride);
-                        ref var wr = ref Unsafe.Add(ref wBlock, ci * kk + ky * k);
-                        for (int kx = 0; kx < k; kx++)
-                        {
-                            var x0 = Unsafe.Add(ref xr, kx);
-                            a00 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, kx), x0, a00);
-                            if (TB.N > 1) a10 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, fan + kx), x0, a10);
-                            if (TB.N > 2)
-                            {
-                                a20 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, 2 * fan + kx), x0, a20);
-                                a30 = Vector.FusedMultiplyAdd(Unsafe.Add(ref wr, 3 * fan + kx), x0, a30);
-                            }
-                        }
-                    }
-                int at = oc * plane + oy * ow + ox;
-                Unsafe.Add(ref out0, at) = a00;
-                if (TB.N > 1) Unsafe.Add(ref out0, at + plane) = a10;
-                if (TB.N > 2) { Unsafe.Add(ref out0, at + 2 * plane) = a20; Unsafe.Add(ref out0, at + 3 * plane) = a30; }
-            }
+        int at = oc * plane + oy * s.OW + ox;
+        Unsafe.Add(ref out0, at) = a00;
+        if (TP.N > 1) Unsafe.Add(ref out0, at + 1) = a01;
+        if (TB.N > 1) { Unsafe.Add(ref out0, at + plane) = a10; if (TP.N > 1) Unsafe.Add(ref out0, at + plane + 1) = a11; }
+        if (TB.N > 2)
+        {
+            Unsafe.Add(ref out0, at + 2 * plane) = a20; Unsafe.Add(ref out0, at + 3 * plane) = a30;
+            if (TP.N > 1) { Unsafe.Add(ref out0, at + 2 * plane + 1) = a21; Unsafe.Add(ref out0, at + 3 * plane + 1) = a31; }
         }
     }
 
