@@ -56,19 +56,29 @@ public class PopulationTrainerTests
             ModelId = i, Seed = i + 1, Optimizer = optimizer, Activation = activation, LearningRate = new[] { 1e-2, 3e-3, 1e-3 }[i],
             WeightDecay = i == 1 ? 1e-3 : 0, BatchSize = 32, Init = new[] { "kaiming_uniform", "xavier_normal", "kaiming_normal" }[i],
         }).ToArray();
-        var checkpoints = new HashSet<int> { 0, 4 };
+        AssertLanesMatchTorchAlone(layout, data, models, epochs: 4);
+    }
+
+    /// <summary>
+    /// Trains the models in lanes and each alone with TorchSharp + torch.optim; at initialisation and after the last epoch
+    /// every weight agrees within 2e-4, test loss to 3 decimals and train accuracy to 2, and training changed the weights.
+    /// </summary>
+    private static void AssertLanesMatchTorchAlone(WeightLayout layout, TrainingData data, ModelSpec[] models, int epochs)
+    {
+        var checkpoints = new HashSet<int> { 0, epochs };
         var lanes = new List<Checkpoint>();
-        new LanePopulationTrainer(layout, models, data).Train(4, checkpoints, lanes.AddRange, CancellationToken.None);
-        Assert.Equal(6, lanes.Count);
+        new LanePopulationTrainer(layout, models, data).Train(epochs, checkpoints, lanes.AddRange, CancellationToken.None);
+        Assert.Equal(2 * models.Length, lanes.Count);
         foreach (var model in models)
         {
             var alone = new List<Checkpoint>();
-            SingleModelTrainer.Train(layout, model, data, 4, checkpoints, alone.Add, CancellationToken.None, stockOptimizer: true);
+            SingleModelTrainer.Train(layout, model, data, epochs, checkpoints, alone.Add, CancellationToken.None, stockOptimizer: true);
             foreach (var single in alone)
             {
                 var lane = lanes.Single(c => c.Model.ModelId == model.ModelId && c.Epoch == single.Epoch);
-                for (int i = 0; i < single.Weights.Length; i++)
-                    Assert.True(Math.Abs(single.Weights[i] - lane.Weights[i]) < 2e-4, $"model {model.ModelId} epoch {single.Epoch} weight {i}: {single.Weights[i]} vs {lane.Weights[i]}");
+                int at = Enumerable.Range(0, single.Weights.Length).MaxBy(i => Math.Abs(single.Weights[i] - lane.Weights[i]));
+                Assert.True(Math.Abs(single.Weights[at] - lane.Weights[at]) < 2e-4,
+                    $"model {model.ModelId} epoch {single.Epoch}: largest weight difference at {at}: {single.Weights[at]} vs {lane.Weights[at]}");
                 Assert.Equal(single.TestLoss, lane.TestLoss, 3);
                 Assert.Equal(single.TrainAccuracy, lane.TrainAccuracy, 2);
             }
@@ -117,25 +127,7 @@ public class PopulationTrainerTests
             ModelId = i, Seed = i + 1, Optimizer = optimizer, Activation = activation, LearningRate = new[] { 3e-3, 1e-3, 5e-3 }[i],
             WeightDecay = i == 1 ? 1e-3 : 0, BatchSize = 16, Init = new[] { "kaiming_uniform", "xavier_normal", "xavier_uniform" }[i],
         }).ToArray();
-        var checkpoints = new HashSet<int> { 0, 3 };
-        var lanes = new List<Checkpoint>();
-        new LanePopulationTrainer(layout, models, data).Train(3, checkpoints, lanes.AddRange, CancellationToken.None);
-        Assert.Equal(6, lanes.Count);
-        foreach (var model in models)
-        {
-            var alone = new List<Checkpoint>();
-            SingleModelTrainer.Train(layout, model, data, 3, checkpoints, alone.Add, CancellationToken.None, stockOptimizer: true);
-            foreach (var single in alone)
-            {
-                var lane = lanes.Single(c => c.Model.ModelId == model.ModelId && c.Epoch == single.Epoch);
-                double worst = 0;
-                for (int i = 0; i < single.Weights.Length; i++) worst = Math.Max(worst, Math.Abs(single.Weights[i] - lane.Weights[i]));
-                Assert.True(worst < 2e-4, $"model {model.ModelId} epoch {single.Epoch}: largest weight difference {worst}");
-                Assert.Equal(single.TestLoss, lane.TestLoss, 3);
-                Assert.Equal(single.TrainAccuracy, lane.TrainAccuracy, 2);
-            }
-            Assert.NotEqual(alone[0].Weights, alone[^1].Weights);
-        }
+        AssertLanesMatchTorchAlone(layout, data, models, epochs: 3);
     }
 
     [Theory]
