@@ -147,8 +147,8 @@ internal sealed class LaneConvGroup : LaneGroup
             labels[k] = y[row];
             var src = x.AsSpan(row * _inputSize, _inputSize);
             for (int i = 0; i < src.Length; i++) input[i * L + k] = src[i];
-            if (Dropout) w.Dropout[k] = Rng.For(LaneSeed(k), 0xD20A, ((long)epoch << 32) | (uint)(start + b));
         }
+        if (Dropout) SeedDropout(w.Dropout, epoch, start, b);
         foreach (var op in _ops) op.Forward(this, w, training: true);
         // d(mean CE)/dlogits = (softmax − onehot) / batch share; zero for a lane past its share (its gradient vanishes).
         int last = _size.Length - 1;
@@ -335,7 +335,7 @@ internal sealed class LaneConvGroup : LaneGroup
             if (training && g.Dropout)
             {
                 var mask = wk.DVal[Out]; // free until the backward pass reaches this op
-                g.DrawDropoutMask(V(mask), wk.Dropout, wk.Sample);
+                g.DrawDropoutMask(V(mask), mask.Length / g.L, wk.Dropout, wk.Sample);
                 TensorPrimitives.Multiply(output, mask, output);
                 TensorPrimitives.Multiply(derivative, mask, derivative); // the mask scales the backward pass alike
             }

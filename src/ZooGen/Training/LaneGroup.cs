@@ -28,13 +28,11 @@ internal abstract class LaneGroup
     private readonly Vector<float> _lr, _wd;
     protected readonly Vector<float> KeepScale, DropP;
     protected readonly bool Dropout;
-    private readonly Rng[] _dropRng;
     private readonly int[] _seeds;
     private readonly (Act Kind, Vector<int> Lanes)[] _activations; // each activation present and the lanes using it
     private readonly (string Name, Vector<int> Lanes)[] _optimizers;
     private readonly int[] _steps;          // optimiser steps taken, per lane
     private readonly int[] _laneBatch;      // samples of the current step, per lane (0 = the lane sits this step out)
-    private readonly int[] _laneLength;     // each lane's order length of the current epoch
     protected readonly int BatchSize;
 
     protected enum Act { Tanh, Sigmoid, Relu, Gelu }
@@ -59,7 +57,6 @@ internal abstract class LaneGroup
         DropP = new Vector<float>(lanes.Select(m => (float)m.Dropout).ToArray());
         KeepScale = new Vector<float>(lanes.Select(m => (float)(1 / (1 - m.Dropout))).ToArray());
         Dropout = lanes.Any(m => m.Dropout > 0);
-        _dropRng = lanes.Select(m => Rng.For(m.Seed, 0xD209)).ToArray();
         _seeds = lanes.Select(m => m.Seed).ToArray();
         Vector<int> LanesWhere(Func<ModelSpec, bool> f) => new(lanes.Select(m => f(m) ? -1 : 0).ToArray());
         _activations = lanes.Select(m => m.Activation).Distinct()
@@ -69,7 +66,6 @@ internal abstract class LaneGroup
                 : throw new ArgumentException($"optimizer '{o}' is not one of {string.Join(", ", ModelSpec.Optimizers)}.")).ToArray();
         _steps = new int[L];
         _laneBatch = new int[L];
-        _laneLength = new int[L];
     }
 
     private static Act ParseActivation(string name) => name switch
@@ -101,8 +97,7 @@ internal abstract class LaneGroup
         int most = 0;
         for (int k = 0; k < L; k++)
         {
-            _laneLength[k] = orders[Math.Min(k, orders.Length - 1)].Length;
-            _laneBatch[k] = Math.Clamp(_laneLength[k] - start, 0, BatchSize);
+            _laneBatch[k] = Math.Clamp(orders[Math.Min(k, orders.Length - 1)].Length - start, 0, BatchSize);
             most = Math.Max(most, _laneBatch[k]);
         }
         return most;
@@ -140,34 +135,28 @@ internal abstract class LaneGroup
         V(buffer.AsSpan(Layout.BiasOffset(l) * L, Layout.Layers[l].BiasCount * L));
 
     /// <summary>
-    /// Fills a dropout mask (0 or 1/(1−p) per lane) for <paramref name="mask"/>.Length units that belong to samples
-    /// firstSample, firstSample + 1, … (<paramref name="unitsPerSample"/> each), in unit order per lane. A lane draws
-    /// only for samples inside its share of the step, so its random stream is the same as when it trains alone.
+    /// Sets <paramref name="generators"/>[k] to lane k's dropout generator for sample b of the step that starts at
+    /// <paramref name="start"/> of <paramref name="epoch"/>: one stream per (model, epoch, position in its order), so
+    /// the masks depend neither on the lane's group nor on which thread draws them.
     /// </summary>
-    protected void DrawDropoutMask(Span<Vector<float>> mask, int unitsPerSample, int firstSample)
+    protected void SeedDropout(Span<Rng> generators, int epoch, int start, int b)
     {
-        Span<float> keep = stackalloc float[L];
-        for (int j = 0; j < mask.Length; j++)
-        {
-            int sample = firstSample + j / unitsPerSample;
-            for (int k = 0; k < L; k++) keep[k] = sample < _laneBatch[k] && _dropRng[k].NextDouble() >= DropP[k] ? 1f : 0f;
-            mask[j] = new Vector<float>(keep) * KeepScale;
-        }
+        for (int k = 0; k < L; k++) generators[k] = Rng.For(_seeds[k], 0xD20A, ((long)epoch << 32) | (uint)(start + b));
     }
 
-    /// <summary>The seed of lane k's model.</summary>
-    protected int LaneSeed(int k) => _seeds[k];
-
     /// <summary>
-    /// Fills one sample's dropout mask (0 or 1/(1−p) per lane) from per-lane generators; a lane whose share of the
-    /// step ends before <paramref name="sample"/> draws nothing.
+    /// Fills a dropout mask (0 or 1/(1−p) per lane) for <paramref name="mask"/>.Length units that belong to samples
+    /// firstSample, firstSample + 1, … (<paramref name="unitsPerSample"/> each, in unit order), drawing for sample
+    /// firstSample + i from generators[i·Lanes + k] (<see cref="SeedDropout"/>). A lane past its share of the step
+    /// draws nothing.
     /// </summary>
-    protected void DrawDropoutMask(Span<Vector<float>> mask, Rng[] generators, int sample)
+    protected void DrawDropoutMask(Span<Vector<float>> mask, int unitsPerSample, Span<Rng> generators, int firstSample)
     {
         Span<float> keep = stackalloc float[L];
         for (int j = 0; j < mask.Length; j++)
         {
-            for (int k = 0; k < L; k++) keep[k] = sample < _laneBatch[k] && generators[k].NextDouble() >= DropP[k] ? 1f : 0f;
+            int i = j / unitsPerSample, sample = firstSample + i;
+            for (int k = 0; k < L; k++) keep[k] = sample < _laneBatch[k] && generators[i * L + k].NextDouble() >= DropP[k] ? 1f : 0f;
             mask[j] = new Vector<float>(keep) * KeepScale;
         }
     }

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using WeightSpace.MLNet.Internal;
 using WeightSpace.MLNet.Layout;
 
 namespace WeightSpace.ZooGen.Training;
@@ -16,6 +17,7 @@ internal sealed class LaneMlpGroup : LaneGroup
     private readonly int[] _in, _out, _section, _width;
     private readonly bool[] _hasBias;
     private readonly float[] _z, _h, _a, _delta, _mask; // pre-activation, activation, after dropout, gradient, dropout scale
+    private readonly Rng[] _dropout;                    // per sample of the step and lane
 
     public LaneMlpGroup(WeightLayout layout, ModelSpec[] models, int inputSize) : base(layout, models)
     {
@@ -35,6 +37,7 @@ internal sealed class LaneMlpGroup : LaneGroup
             _section[l] = a; a += maxBatch * _width[l] * L;
         }
         _z = new float[a]; _h = new float[a]; _a = new float[a]; _delta = new float[a]; _mask = new float[a];
+        _dropout = new Rng[maxBatch * L];
     }
 
     /// <summary>Activations of layer section <paramref name="l"/> for sample <paramref name="b"/>: [width × lanes].</summary>
@@ -48,6 +51,8 @@ internal sealed class LaneMlpGroup : LaneGroup
         int layers = _out.Length;
         int bs = BeginStep(orders, start);
         Array.Clear(Grad);
+        if (Dropout)
+            for (int b = 0; b < bs; b++) SeedDropout(_dropout.AsSpan(b * L, L), epoch, start, b);
         // Gather each lane's own samples.
         for (int b = 0; b < bs; b++)
         {
@@ -124,7 +129,7 @@ internal sealed class LaneMlpGroup : LaneGroup
         var outSection = Section(_a, l + 1, bs);
         if (!(training && Dropout)) { actSection.CopyTo(outSection); return; }
         var m = V(Section(_mask, l + 1, bs));
-        DrawDropoutMask(m, _width[l + 1], 0);
+        DrawDropoutMask(m, _width[l + 1], _dropout, 0);
         TensorPrimitives.Multiply(actSection, Section(_mask, l + 1, bs), outSection);
     }
 
