@@ -33,7 +33,7 @@ public sealed class GenerateOptions
 
     /// <summary>The automatic population size: 500 MLPs (seconds of work), or one group of SIMD lanes per core for CNNs.</summary>
     public static int DefaultPopulationSize(WeightLayout layout, int workers) =>
-        layout.Layers.All(l => l.Kind == LayerKind.Linear) ? 500 : LanePopulationTrainer.Lanes * (workers > 0 ? workers : Environment.ProcessorCount);
+        PopulationTrainer.Supports(layout) ? 500 : LanePopulationTrainer.Lanes * (workers > 0 ? workers : Environment.ProcessorCount);
     /// <summary>Receives progress (model-epochs done).</summary>
     public IProgress<GenerationProgress>? Progress { get; init; }
 }

@@ -60,7 +60,8 @@ internal sealed class LanePopulationTrainer
         var trainX = _data.Split.Train.Pixels; var trainY = _data.Split.Train.Labels;
         var testX = _data.Split.Test.Pixels; var testY = _data.Split.Test.Labels;
         int cores = workers > 0 ? workers : Environment.ProcessorCount;
-        int running = 0; // groups training now: a checkpoint evaluation may use the cores the others leave idle
+        int running = 0; // groups training now: a lone group's steps and evaluations may use the cores the others leave idle
+        int Threads() => Math.Max(1, cores / Math.Max(1, Volatile.Read(ref running)));
         Parallel.ForEach(groups, new ParallelOptions { MaxDegreeOfParallelism = cores, CancellationToken = cancel }, group =>
         {
             Interlocked.Increment(ref running);
@@ -75,7 +76,7 @@ internal sealed class LanePopulationTrainer
                 : new LaneConvGroup(_layout, group, _data.Split.Train);
             void Report(int epoch)
             {
-                int threads = Math.Max(1, cores / Math.Max(1, Volatile.Read(ref running)));
+                int threads = Threads();
                 var (trAcc, trLoss) = g.Evaluate(trainX, trainY, threads);
                 var (teAcc, teLoss) = g.Evaluate(testX, testY, threads);
                 var val = _data.Split.Validation;
@@ -95,7 +96,7 @@ internal sealed class LanePopulationTrainer
                 for (int start = 0; start < n; start += bs)
                 {
                     cancel.ThrowIfCancellationRequested();
-                    g.Step(trainX, trainY, orders, start, epoch, Math.Max(1, cores / Math.Max(1, Volatile.Read(ref running))));
+                    g.Step(trainX, trainY, orders, start, epoch, Threads());
                 }
                 if (onModelEpochs is not null) lock (gate) onModelEpochs(group.Length);
                 if (checkpoints.Contains(epoch)) Report(epoch);
