@@ -7,6 +7,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using WeightSpace.MLNet.IO;
 using WeightSpace.MLNet.Layout;
 using WeightSpace.MLNet.MLNet;
 using WeightSpace.MLNet.Zoo;
@@ -14,14 +15,14 @@ using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
 
 int models = 400, epochs = 30;
-string output = Path.Combine(Path.GetTempPath(), "weightspace-quickstart-zoo");
+string outDir = "quickstart-out";
 for (int i = 0; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
     {
         case "--models": models = int.Parse(args[i + 1]); break;
         case "--epochs": epochs = int.Parse(args[i + 1]); break;
-        case "--out": output = args[i + 1]; break;
+        case "--out": outDir = args[i + 1]; break;
         default: Console.Error.WriteLine($"unknown option {args[i]}; options: --models N --epochs N --out DIR"); return 2;
     }
 }
@@ -31,13 +32,19 @@ var recipe = Presets.Get("tetris-seed");
 recipe.Models = models;
 recipe.Epochs = epochs;
 recipe.Checkpoints = Enumerable.Range(1, epochs).Where(e => e % 2 == 0 || e == 1).ToList();
-if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
-Console.WriteLine($"Generating {models} Tetris MLPs × {epochs} epochs into {output} ...");
+// The output folder must be new, empty or one the Quickstart made before: it never deletes or overwrites files it did not write.
+OwnedFolder folder;
+try { folder = OwnedFolder.Claim(outDir, "Quickstart"); }
+catch (IOException e) { Console.Error.WriteLine("Quickstart: " + e.Message); return 2; }
+string output = folder.PathOf("zoo");
+Console.WriteLine($"Generating {models} Tetris MLPs × {epochs} epochs into {output} (reused when it is already there) ...");
 var sw = Stopwatch.StartNew();
 var bar = new ProgressBar(Console.Error);
-var result = ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = output, Progress = bar });
+GenerateResult result;
+try { result = ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = output, Resume = true, Progress = bar }); }
+catch (ArgumentException e) { Console.Error.WriteLine($"Quickstart: {e.Message} Use another --out folder for other --models/--epochs."); return 2; }
 bar.Finish();
-Console.WriteLine($"  {result.RowsWritten:N0} checkpoints in {sw.Elapsed.TotalSeconds:F1} s");
+Console.WriteLine($"  {result.ModelsTrained} models trained, {result.ModelsSkipped} reused, {result.RowsWritten:N0} checkpoints written in {sw.Elapsed.TotalSeconds:F1} s");
 var summary = ZooSummary.Compute(ZooDataset.Open(output));
 Console.WriteLine($"  test accuracy at the last epoch: min {summary.LastEpochTestAccuracy.Min:F3}, mean {summary.LastEpochTestAccuracy.Mean:F3}, max {summary.LastEpochTestAccuracy.Max:F3}");
 

@@ -41,10 +41,14 @@ public static class NumpyZoo
         [ZooColumns.Hyper.Init] = "config.w_init",
     };
 
-    /// <summary>Writes <c>weights.npy</c> and <c>metrics.csv</c> into <paramref name="directory"/> (each atomically).</summary>
+    /// <summary>
+    /// Writes <c>weights.npy</c> and <c>metrics.csv</c> into <paramref name="directory"/> (each atomically). The folder must be
+    /// new, empty, or one a WeightSpace.MLNet tool wrote before (<see cref="IO.OwnedFolder"/>): files of others are never overwritten.
+    /// </summary>
+    /// <exception cref="IOException">The folder holds files no WeightSpace.MLNet tool wrote.</exception>
     public static void Export(ZooDataset zoo, string directory)
     {
-        Directory.CreateDirectory(directory);
+        IO.OwnedFolder.Claim(directory, "zoogen export");
         int p = zoo.Layout.ParameterCount;
         var weightsPath = Path.Combine(directory, WeightsFile);
         var metricsPath = Path.Combine(directory, MetricsFile);
