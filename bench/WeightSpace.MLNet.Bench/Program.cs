@@ -4,10 +4,12 @@
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- tetris [--models 1000 --epochs 75 --baseline-models 10]  (also times the TorchSharp population on up to 200 models)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- cnn [--models 8 --images 2048]
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- mlp-kernels
+//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- embed --zoo DIR [--epochs N --dim D --lr X --budget SECONDS ...]  (hyper-representation + probes, 70/15/15)
+//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- embed-speed [--layout NAME --rows 20000 --epochs 2 --dim 64 --ff 128 --batch 500]
 using WeightSpace.MLNet.Bench;
 
 var options = new Dictionary<string, int>();
-for (int i = 1; i + 1 < args.Length; i += 2) options[args[i].TrimStart('-')] = int.Parse(args[i + 1]);
+if (args.FirstOrDefault() != "embed") for (int i = 1; i + 1 < args.Length; i += 2) { if (args[i] == "--layout") continue; options[args[i].TrimStart('-')] = int.Parse(args[i + 1]); }
 int Opt(string name, int fallback) => options.TryGetValue(name, out var v) ? v : fallback;
 switch (args.FirstOrDefault())
 {
@@ -16,6 +18,9 @@ switch (args.FirstOrDefault())
     case "tetris": TrainingBench.Tetris(Opt("models", 1000), Opt("epochs", 75), Opt("baseline-models", 10)); break;
     case "mlp-kernels": KernelBench.Run(); break;
     case "cnn": TrainingBench.Cnn(Opt("models", 8), Opt("images", 2048)); break;
+    case "embed": EmbedBench.Run(args); break;
+    case "embed-profile": EmbedProfile.Run(); break;
+    case "embed-speed": EmbedSpeedBench.Run(args.Length > 2 && args[1] == "--layout" ? args[2] : "tetris-mlp-100", Opt("rows", 20_000), Opt("epochs", 2), Opt("dim", 64), Opt("ff", 128), Opt("batch", 500)); break;
     default: Console.Error.WriteLine("usage: bench zoo-io|augment|tetris|cnn [--option N ...]"); return 2;
 }
 return 0;

@@ -26,7 +26,8 @@ public static class Program
               --workers N         cores to use (default: all)
               --print-recipe      print the resolved recipe as JSON and exit
           zoogen info DIR [--json]       rows, models, label ranges, accuracy histogram
-          zoogen merge --out DIR PART...  join zoos generated with --shard
+          zoogen merge --out DIR PART... [--allow-partial]
+                                          join zoos generated with --shard (all parts, unless --allow-partial)
           zoogen verify DIR               check every shard against the manifest's checksums
           zoogen export DIR --out DIR2    weights.npy + metrics.csv for Python
           zoogen presets                  list the presets
@@ -67,8 +68,11 @@ public static class Program
         return 0;
     }
 
-    /// <summary>Parses --name value pairs and bare flags; positional arguments are returned separately.</summary>
-    private static (Dictionary<string, string?> Options, List<string> Positional) Parse(string[] args, params string[] flags)
+    /// <summary>
+    /// Parses --name value pairs and bare flags against the command's known options; an unknown option is an error that
+    /// names it (and the nearest known one), so a typo never silently falls back to a default.
+    /// </summary>
+    private static (Dictionary<string, string?> Options, List<string> Positional) Parse(string command, string[] args, string[] valued, params string[] flags)
     {
         var options = new Dictionary<string, string?>();
         var positional = new List<string>();
@@ -76,11 +80,47 @@ public static class Program
         {
             if (!args[i].StartsWith("--")) { positional.Add(args[i]); continue; }
             var name = args[i][2..];
+            if (options.ContainsKey(name)) throw new ArgumentException($"option --{name} is given twice.");
             if (flags.Contains(name)) { options[name] = null; continue; }
-            if (i + 1 >= args.Length) throw new ArgumentException($"option --{name} needs a value.");
+            if (!valued.Contains(name))
+            {
+                var known = valued.Concat(flags).ToArray();
+                var nearest = known.OrderBy(k => Distance(k, name)).FirstOrDefault();
+                string hint = nearest is not null && Distance(nearest, name) <= 2 ? $" Did you mean --{nearest}?" : "";
+                throw new ArgumentException($"unknown option --{name} for '{command}'.{hint} Options: {string.Join(", ", known.Select(k => "--" + k))}.");
+            }
+            if (i + 1 >= args.Length || args[i + 1].StartsWith("--")) throw new ArgumentException($"option --{name} needs a value.");
             options[name] = args[++i];
         }
         return (options, positional);
+    }
+
+    /// <summary>Levenshtein distance, for "did you mean".</summary>
+    private static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+        return d[a.Length, b.Length];
+    }
+
+    /// <summary>An output folder argument: not empty, not a file, not the root or the current folder itself.</summary>
+    private static string OutputFolder(string? path, string option = "--out")
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"{option} needs a folder name.");
+        var full = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar);
+        if (full.Length == 0 || full == Path.GetPathRoot(full)?.TrimEnd(Path.DirectorySeparatorChar) || full == Path.GetFullPath(".").TrimEnd(Path.DirectorySeparatorChar))
+            throw new ArgumentException($"{option} '{path}' is the file system root or the current folder; give a folder of its own.");
+        if (File.Exists(path)) throw new ArgumentException($"{option} '{path}' is a file; give a folder.");
+        return path;
+    }
+
+    private static void NoPositional(string command, List<string> positional)
+    {
+        if (positional.Count > 0) throw new ArgumentException($"'{command}' takes no argument '{positional[0]}' (options start with --).");
     }
 
     private static int PositiveInt(Dictionary<string, string?> o, string name, int fallback, bool allowZero = false)
@@ -101,7 +141,8 @@ public static class Program
             if (bounds.Length > 2 || !bounds.All(b => int.TryParse(b, NumberStyles.Integer, CultureInfo.InvariantCulture, out _)))
                 throw new ArgumentException($"--checkpoints: '{part}' is not an epoch or a range a-b.");
             int lo = int.Parse(bounds[0], CultureInfo.InvariantCulture), hi = int.Parse(bounds[^1], CultureInfo.InvariantCulture);
-            if (lo < 0 || hi > epochs || lo > hi) throw new ArgumentException($"--checkpoints: '{part}' is outside 0..{epochs}.");
+            if (lo > hi) throw new ArgumentException($"--checkpoints: '{part}' is a reversed range; write {hi}-{lo}.");
+            if (lo < 0 || hi > epochs) throw new ArgumentException($"--checkpoints: '{part}' is outside 0..{epochs}.");
             for (int e = lo; e <= hi; e++) list.Add(e);
         }
         return list.ToList();
@@ -109,7 +150,10 @@ public static class Program
 
     private static int Generate(string[] args)
     {
-        var (o, _) = Parse(args, "resume", "print-recipe");
+        var (o, pos) = Parse("generate", args, new[] { "preset", "recipe", "out", "models", "epochs", "checkpoints", "train-subset", "test-subset", "validation", "data", "seed", "shard", "population", "workers" },
+            "resume", "print-recipe");
+        NoPositional("generate", pos);
+        if (o.ContainsKey("preset") && o.ContainsKey("recipe")) throw new ArgumentException("give --preset or --recipe, not both.");
         Recipe recipe = o.TryGetValue("recipe", out var file) ? Recipe.Load(file!)
             : o.TryGetValue("preset", out var preset) ? Presets.Get(preset!)
             : throw new ArgumentException($"generate needs --preset NAME or --recipe FILE; presets: {string.Join(", ", Presets.All.Keys)}.");
@@ -132,6 +176,7 @@ public static class Program
         recipe.Validate();
         if (o.ContainsKey("print-recipe")) { Console.WriteLine(recipe.ToJsonObject().ToJsonString(Recipe.Json)); return 0; }
         if (!o.TryGetValue("out", out var output)) throw new ArgumentException("generate needs --out DIR.");
+        output = OutputFolder(output);
         int shardIndex = 0, shardCount = 1;
         if (o.TryGetValue("shard", out var shard))
         {
@@ -162,7 +207,7 @@ public static class Program
 
     private static int Info(string[] args)
     {
-        var (o, pos) = Parse(args, "json");
+        var (o, pos) = Parse("info", args, Array.Empty<string>(), "json");
         if (pos.Count != 1) throw new ArgumentException("info needs one zoo directory.");
         var summary = ZooSummary.Compute(ZooDataset.Open(pos[0]));
         Console.WriteLine(o.ContainsKey("json") ? summary.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : summary.ToText());
@@ -171,17 +216,18 @@ public static class Program
 
     private static int Merge(string[] args)
     {
-        var (o, pos) = Parse(args);
+        var (o, pos) = Parse("merge", args, new[] { "out" }, "allow-partial");
         if (!o.TryGetValue("out", out var output)) throw new ArgumentException("merge needs --out DIR.");
         if (pos.Count == 0) throw new ArgumentException("merge needs the zoo directories to join.");
-        var merged = ZooMerge.Merge(output!, pos);
-        Console.WriteLine($"merged {pos.Count} parts: {merged.RowCount:N0} rows, {merged.ModelIds.Count:N0} models in {output}.");
+        var merged = ZooMerge.Merge(OutputFolder(output), pos, o.ContainsKey("allow-partial"));
+        Console.WriteLine($"merged {pos.Count} parts: {merged.RowCount:N0} rows, {merged.ModelIds.Count:N0} models in {output}" +
+            (merged.Manifest.Partial ? " — PARTIAL: parts are missing (see zoogen info)." : "."));
         return 0;
     }
 
     private static int Verify(string[] args)
     {
-        var (_, pos) = Parse(args);
+        var (_, pos) = Parse("verify", args, Array.Empty<string>());
         if (pos.Count != 1) throw new ArgumentException("verify needs one zoo directory.");
         var zoo = ZooDataset.Open(pos[0]);
         zoo.Verify();
@@ -191,8 +237,9 @@ public static class Program
 
     private static int Export(string[] args)
     {
-        var (o, pos) = Parse(args);
+        var (o, pos) = Parse("export", args, new[] { "out" });
         if (pos.Count != 1 || !o.TryGetValue("out", out var output)) throw new ArgumentException("export needs a zoo directory and --out DIR.");
+        output = OutputFolder(output);
         NumpyZoo.Export(ZooDataset.Open(pos[0]), output!);
         Console.WriteLine($"wrote {Path.Combine(output!, NumpyZoo.WeightsFile)} and {Path.Combine(output!, NumpyZoo.MetricsFile)}.");
         return 0;

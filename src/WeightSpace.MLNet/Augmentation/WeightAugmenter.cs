@@ -4,7 +4,7 @@ using WeightSpace.MLNet.Layout;
 namespace WeightSpace.MLNet.Augmentation;
 
 /// <summary>
-/// Applies permutation, erasing and noise to flat weight vectors. Every random choice comes from
+/// Applies permutation, noise and erasing (in that order, as R21) to flat weight vectors. Every random choice comes from
 /// (options.Seed, row key, view), so the same row and view always get the same augmentation.
 /// Thread-safe: it holds no mutable state.
 /// </summary>
@@ -48,13 +48,7 @@ public sealed class WeightAugmenter
             case PermutationMode.Pool: _pool!.Draw(ref rng).Apply(source, destination); break;
             case PermutationMode.Canonical: Permutation.Canonical(Layout, source).Apply(source, destination); break;
         }
-        if (Options.EraseProbability > 0 && rng.NextDouble() < Options.EraseProbability)
-        {
-            double fraction = Options.EraseMinFraction + rng.NextDouble() * (Options.EraseMaxFraction - Options.EraseMinFraction);
-            int length = Math.Min(destination.Length, (int)Math.Round(fraction * destination.Length));
-            int start = rng.NextInt(destination.Length - length + 1);
-            destination.Slice(start, length).Clear();
-        }
+        // R21's order: permutation → noise → erasing, so an erased block is exactly zero.
         if (Options.NoiseSigma > 0)
         {
             float sigma = (float)Options.NoiseSigma;
@@ -62,6 +56,13 @@ public sealed class WeightAugmenter
                 for (int i = 0; i < destination.Length; i++) destination[i] += sigma * (float)rng.NextGaussian();
             else
                 for (int i = 0; i < destination.Length; i++) destination[i] *= 1f + sigma * (float)rng.NextGaussian();
+        }
+        if (Options.EraseProbability > 0 && rng.NextDouble() < Options.EraseProbability)
+        {
+            double fraction = Options.EraseMinFraction + rng.NextDouble() * (Options.EraseMaxFraction - Options.EraseMinFraction);
+            int length = Math.Min(destination.Length, (int)Math.Round(fraction * destination.Length));
+            int start = rng.NextInt(destination.Length - length + 1);
+            destination.Slice(start, length).Clear();
         }
     }
 

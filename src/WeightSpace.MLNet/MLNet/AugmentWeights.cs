@@ -16,6 +16,8 @@ public sealed class AugmentWeightsTransformer : WeightVectorTransformer
     /// <summary>The augmenter applied to each row.</summary>
     public WeightAugmenter Augmenter { get; }
 
+    internal override string Kind => nameof(AugmentWeightsTransformer);
+
     internal override VectorColumnMapper CreateMapper() => new Mapper(Augmenter);
 
     private sealed class Mapper(WeightAugmenter augmenter) : VectorColumnMapper

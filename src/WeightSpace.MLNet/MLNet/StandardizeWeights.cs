@@ -23,6 +23,8 @@ public sealed class StandardizeWeightsTransformer : WeightVectorTransformer
     /// <summary>Fitted standard deviation of each layer's parameters (1 where it was 0).</summary>
     public IReadOnlyList<double> LayerStandardDeviations { get; }
 
+    internal override string Kind => nameof(StandardizeWeightsTransformer);
+
     internal override VectorColumnMapper CreateMapper() => new Mapper(this);
 
     private sealed class Mapper(StandardizeWeightsTransformer t) : VectorColumnMapper
@@ -60,7 +62,17 @@ public sealed class StandardizeWeightsEstimator : WeightVectorEstimator<Standard
             while (cursor.MoveNext())
             {
                 getter(ref buffer);
+                if (buffer.Length != dense.Length)
+                    throw new InvalidOperationException($"Row {cursor.Position} of column '{InputColumnName}' has {buffer.Length} values; layout '{Layout.Name}' needs {dense.Length}.");
                 buffer.CopyTo(dense);
+                for (int i = 0; i < dense.Length; i++)
+                {
+                    if (float.IsFinite(dense[i])) continue;
+                    if (NonFinite == NonFiniteWeights.Error)
+                        throw new InvalidOperationException($"Row {cursor.Position} of column '{InputColumnName}' holds {dense[i]} at position {i}: the weights must be finite. " +
+                            "Drop such rows first (mlContext.Data.FilterNonFiniteWeights) or create the transform with NonFiniteWeights.ReplaceWithZero.");
+                    dense[i] = 0;
+                }
                 for (int l = 0; l < layers; l++)
                     for (int i = Layout.WeightOffset(l); i < Layout.LayerEnd(l); i++) { sum[l] += dense[i]; sumSq[l] += (double)dense[i] * dense[i]; }
                 rows++;
@@ -76,6 +88,6 @@ public sealed class StandardizeWeightsEstimator : WeightVectorEstimator<Standard
             double variance = Math.Max(0, sumSq[l] / n - means[l] * means[l]);
             stds[l] = variance > 0 ? Math.Sqrt(variance) : 1.0;
         }
-        return new StandardizeWeightsTransformer(OutputColumnName, InputColumnName, Layout, means, stds);
+        return new StandardizeWeightsTransformer(OutputColumnName, InputColumnName, Layout, means, stds) { NonFinite = NonFinite };
     }
 }

@@ -2,10 +2,16 @@ using Microsoft.ML;
 using WeightSpace.MLNet.Augmentation;
 using WeightSpace.MLNet.Layout;
 using WeightSpace.MLNet.Probing;
+using WeightSpace.MLNet.Representation;
+using WeightSpace.MLNet.Zoo;
 
 namespace WeightSpace.MLNet.MLNet;
 
-/// <summary>The <c>mlContext.Transforms.*</c> entry points of WeightSpace.MLNet.</summary>
+/// <summary>
+/// The <c>mlContext.Transforms.*</c> entry points of WeightSpace.MLNet. Non-finite weights (NaN, ∞) are an error naming the
+/// row and position by default; <see cref="NonFiniteWeights.ReplaceWithZero"/> imputes zeros, and
+/// <c>mlContext.Data.FilterNonFiniteWeights(view)</c> drops such rows before the transforms see them.
+/// </summary>
 public static class WeightSpaceCatalog
 {
     /// <summary>
@@ -17,10 +23,10 @@ public static class WeightSpaceCatalog
     ///     new AugmentationOptions { Seed = 7, NoiseSigma = 0.05 });
     /// </code></example>
     public static AugmentWeightsEstimator AugmentWeights(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
-        WeightLayout layout, AugmentationOptions? options = null)
+        WeightLayout layout, AugmentationOptions? options = null, NonFiniteWeights nonFinite = NonFiniteWeights.Error)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new AugmentWeightsEstimator(outputColumnName, inputColumnName, layout, options ?? new AugmentationOptions());
+        return new AugmentWeightsEstimator(outputColumnName, inputColumnName, layout, options ?? new AugmentationOptions()) { NonFinite = nonFinite };
     }
 
     /// <summary>
@@ -32,10 +38,10 @@ public static class WeightSpaceCatalog
     ///     .Append(ml.Regression.Trainers.LightGbm("TestAccuracy", "Features"));
     /// </code></example>
     public static WeightStatisticsEstimator WeightStatistics(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
-        WeightLayout layout, StatisticsVariant variant = StatisticsVariant.R21)
+        WeightLayout layout, StatisticsVariant variant = StatisticsVariant.R21, NonFiniteWeights nonFinite = NonFiniteWeights.Error)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new WeightStatisticsEstimator(outputColumnName, inputColumnName, layout, variant);
+        return new WeightStatisticsEstimator(outputColumnName, inputColumnName, layout, variant) { NonFinite = nonFinite };
     }
 
     /// <summary>The W baseline standardised per layer (μ_l, σ_l fitted over the training rows).</summary>
@@ -43,9 +49,56 @@ public static class WeightSpaceCatalog
     /// var w = ml.Transforms.StandardizeWeightsPerLayer("Features", "Weights", WeightLayout.TetrisMlp100);
     /// </code></example>
     public static StandardizeWeightsEstimator StandardizeWeightsPerLayer(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
-        WeightLayout layout)
+        WeightLayout layout, NonFiniteWeights nonFinite = NonFiniteWeights.Error)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new StandardizeWeightsEstimator(outputColumnName, inputColumnName, layout);
+        return new StandardizeWeightsEstimator(outputColumnName, inputColumnName, layout) { NonFinite = nonFinite };
+    }
+
+    /// <summary>
+    /// Adds <paramref name="outputColumnName"/>: the hyper-representation of each row's weights (a Vector&lt;Single, LatentDim&gt;).
+    /// <c>Fit</c> trains the autoencoder on the input view — holding out <see cref="WeightEmbeddingOptions.ValidationFraction"/>
+    /// of the models by <c>ModelId</c> for validation — or, with <paramref name="pretrained"/>, wraps a saved one without training.
+    /// The layout comes from the column's annotation (<c>LoadZoo</c> adds it).
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">The embedding column to add.</param>
+    /// <param name="inputColumnName">The weight column (default "Weights").</param>
+    /// <param name="options">Architecture and training (default <see cref="WeightEmbeddingOptions.CpuDefault"/>).</param>
+    /// <param name="pretrained">A file saved by <see cref="WeightVectorTransformer.Save(string)"/> or <see cref="HyperRepresentation.Save(string)"/>: no training.</param>
+    /// <param name="progress">Receives progress during training (e.g. a <see cref="TrainingProgressBar"/>).</param>
+    /// <param name="cancellationToken">Stops training.</param>
+    /// <param name="nonFinite">What a NaN or ∞ in the weight column does (default: an error naming the row and position).</param>
+    /// <example><code>
+    /// var ml = new MLContext(seed: 1);
+    /// var zoo = ml.Data.LoadZoo("zoos/tetris-seed");
+    /// var split = ml.Data.TrainTestSplit(zoo, 0.3, samplingKeyColumnName: "ModelId");
+    /// var probe = ml.Transforms.WeightEmbedding("Embedding")
+    ///     .Append(ml.Regression.Trainers.LightGbm("TestAccuracy", "Embedding"));
+    /// var model = probe.Fit(split.TrainSet);
+    /// </code></example>
+    public static WeightEmbeddingEstimator WeightEmbedding(this TransformsCatalog catalog, string outputColumnName, string inputColumnName = ZooColumns.Weights,
+        WeightEmbeddingOptions? options = null, string? pretrained = null, IProgress<TrainingReport>? progress = null, CancellationToken cancellationToken = default,
+        NonFiniteWeights nonFinite = NonFiniteWeights.Error) =>
+        new(Environment(catalog), outputColumnName, inputColumnName, null, options ?? WeightEmbeddingOptions.CpuDefault, pretrained, progress, cancellationToken) { NonFinite = nonFinite };
+
+    /// <summary>As the other overload, for views whose weight column carries no layout annotation.</summary>
+    public static WeightEmbeddingEstimator WeightEmbedding(this TransformsCatalog catalog, string outputColumnName, string inputColumnName, WeightLayout layout,
+        WeightEmbeddingOptions? options = null, string? pretrained = null, IProgress<TrainingReport>? progress = null, CancellationToken cancellationToken = default,
+        NonFiniteWeights nonFinite = NonFiniteWeights.Error)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        return new(Environment(catalog), outputColumnName, inputColumnName, layout, options ?? WeightEmbeddingOptions.CpuDefault, pretrained, progress, cancellationToken) { NonFinite = nonFinite };
+    }
+
+    /// <summary>
+    /// The MLContext behind a catalog, for its log and progress channels and GPU settings. ML.NET keeps it in a private field;
+    /// when that cannot be read, a fresh context is used (messages then go to nobody).
+    /// </summary>
+    private static Microsoft.ML.Runtime.IHostEnvironment Environment(TransformsCatalog catalog)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        var field = typeof(TransformsCatalog).GetField("_env", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
+        return field?.GetValue(catalog) as Microsoft.ML.Runtime.IHostEnvironment ?? new MLContext();
     }
 }

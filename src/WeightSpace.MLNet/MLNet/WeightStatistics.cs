@@ -19,6 +19,8 @@ public sealed class WeightStatisticsTransformer : WeightVectorTransformer
     /// <summary>The featurizer (feature names, variant).</summary>
     public WeightStatisticsFeaturizer Featurizer { get; }
 
+    internal override string Kind => nameof(WeightStatisticsTransformer);
+
     internal override VectorColumnMapper CreateMapper() => new Mapper(Featurizer);
 
     private sealed class Mapper(WeightStatisticsFeaturizer featurizer) : VectorColumnMapper

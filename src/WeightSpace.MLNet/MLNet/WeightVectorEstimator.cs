@@ -20,6 +20,8 @@ public abstract class WeightVectorEstimator<TTransformer> : IEstimator<TTransfor
     public string InputColumnName { get; }
     /// <summary>Layout of the weight vectors.</summary>
     public WeightLayout Layout { get; }
+    /// <summary>What a NaN or ∞ in the input column does (default: an error naming the row and position).</summary>
+    public NonFiniteWeights NonFinite { get; init; } = NonFiniteWeights.Error;
 
     private protected abstract int OutputSize { get; }
 
@@ -30,7 +32,8 @@ public abstract class WeightVectorEstimator<TTransformer> : IEstimator<TTransfor
     {
         ArgumentNullException.ThrowIfNull(input);
         WeightVectorTransformer.CheckInput(input.Schema, InputColumnName, Layout);
-        return FitCore(input);
+        var fitted = FitCore(input);
+        return fitted.NonFinite == NonFinite ? fitted : (TTransformer)fitted.WithNonFinite(NonFinite);
     }
 
     /// <inheritdoc />
@@ -41,10 +44,6 @@ public abstract class WeightVectorEstimator<TTransformer> : IEstimator<TTransfor
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{InputColumnName}' not found; the data has: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
         if (col.Kind != SchemaShape.Column.VectorKind.Vector || col.ItemType != NumberDataViewType.Single)
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Column '{InputColumnName}' must be a known-size vector of Single (Vector<Single, {Layout.ParameterCount}>), but is {col.Kind} of {col.ItemType}.");
-        // SchemaShape.Column has no public constructor. Every output here is a known-size Single vector, the
-        // same shape as the input column, so a stock column copy describes it exactly.
-        return CopyShape.Transforms.CopyColumns(OutputColumnName, InputColumnName).GetOutputSchema(inputSchema);
+        return WeightVectorShapes.Vector(OutputColumnName, InputColumnName, inputSchema);
     }
-
-    private static readonly MLContext CopyShape = new();
 }

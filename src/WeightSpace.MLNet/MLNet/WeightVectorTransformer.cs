@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet.Zoo;
 
 namespace WeightSpace.MLNet.MLNet;
 
@@ -29,6 +30,8 @@ public abstract class WeightVectorTransformer : ITransformer
     public WeightLayout Layout { get; }
     /// <summary>Length of the added vector.</summary>
     public int OutputSize { get; }
+    /// <summary>What a NaN or ∞ in the input column does (default: an error naming the row and position).</summary>
+    public NonFiniteWeights NonFinite { get; internal set; } = NonFiniteWeights.Error;
 
     internal abstract VectorColumnMapper CreateMapper();
 
@@ -68,18 +71,50 @@ public abstract class WeightVectorTransformer : ITransformer
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new RowMapper(this, inputSchema);
 
     /// <summary>
-    /// Not supported: ML.NET's model format is closed to third-party transformers. Recreate the transformer
-    /// from its parameters (it is cheap) and save the stock part of the pipeline with <c>mlContext.Model.Save</c>.
+    /// Not supported: ML.NET's model format is closed to third-party transformers. Save a whole fitted chain with
+    /// <c>mlContext.Model.SaveWeightSpace(model, schema, path)</c>, or this transformer alone with <see cref="Save(string)"/>.
     /// </summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
         throw new NotSupportedException($"{GetType().Name} cannot be written into an ML.NET model zip (ML.NET keeps that format internal). " +
-            "Recreate it with the same parameters and save the stock part of the pipeline with mlContext.Model.Save.");
+            "Save the fitted chain with mlContext.Model.SaveWeightSpace(model, inputSchema, path) and load it with mlContext.Model.LoadWeightSpace(path, out schema).");
+
+    internal abstract string Kind { get; }
+
+    /// <summary>The same transformer with another non-finite policy.</summary>
+    internal WeightVectorTransformer WithNonFinite(NonFiniteWeights policy)
+    {
+        var copy = (WeightVectorTransformer)MemberwiseClone();
+        copy.NonFinite = policy;
+        return copy;
+    }
+
+    /// <summary>Saves the fitted transformer (layout, column names, fitted parameters) to a file, atomically.</summary>
+    public void Save(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        AtomicFile.Write(path, Save);
+    }
+
+    /// <summary>Saves the fitted transformer to a stream.</summary>
+    public void Save(Stream stream) => TransformerFile.Save(this, stream);
+
+    /// <summary>Loads a transformer saved with <see cref="Save(string)"/>.</summary>
+    /// <exception cref="InvalidDataException">Missing, truncated, corrupt or newer file; the message names it.</exception>
+    public static WeightVectorTransformer Load(MLContext ml, string path)
+    {
+        ArgumentNullException.ThrowIfNull(ml);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!File.Exists(path)) throw new InvalidDataException($"{path}: no such file.");
+        using var fs = File.OpenRead(path);
+        return TransformerFile.Load(fs, path);
+    }
 
     private sealed class MappedDataView : IDataView
     {
         private readonly WeightVectorTransformer _parent;
         private readonly IDataView _input;
         private readonly DataViewSchema.Column _source;
+        private readonly bool _batched;
 
         public MappedDataView(WeightVectorTransformer parent, IDataView input)
         {
@@ -87,9 +122,10 @@ public abstract class WeightVectorTransformer : ITransformer
             _input = input;
             Schema = parent.GetOutputSchema(input.Schema);
             _source = input.Schema[parent.InputColumnName];
+            _batched = parent.CreateMapper().BatchSize > 1;
         }
 
-        public bool CanShuffle => _input.CanShuffle;
+        public bool CanShuffle => !_batched && _input.CanShuffle;
         public DataViewSchema Schema { get; }
         public long? GetRowCount() => _input.GetRowCount();
 
@@ -110,55 +146,108 @@ public abstract class WeightVectorTransformer : ITransformer
         public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
         {
             var inputCols = InputColumns(columnsNeeded, out bool outputNeeded);
-            return new MappedCursor(_parent, Schema, _input.GetRowCursor(inputCols, rand), _source, outputNeeded);
+            if (!_batched) return new MappedCursor(_parent, Schema, _input.GetRowCursor(inputCols, rand), _source, outputNeeded, null);
+            // Batched: a second cursor reads ahead over the same rows, so both must enumerate them in one fixed order (no shuffling).
+            return new MappedCursor(_parent, Schema, _input.GetRowCursor(inputCols), _source, outputNeeded, () => _input.GetRowCursor(new[] { _source }));
         }
 
         public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
         {
+            if (_batched) return new[] { GetRowCursor(columnsNeeded, rand) };
             var inputCols = InputColumns(columnsNeeded, out bool outputNeeded);
             return _input.GetRowCursorSet(inputCols, n, rand)
-                .Select(c => (DataViewRowCursor)new MappedCursor(_parent, Schema, c, _source, outputNeeded)).ToArray();
+                .Select(c => (DataViewRowCursor)new MappedCursor(_parent, Schema, c, _source, outputNeeded, null)).ToArray();
         }
     }
 
-    /// <summary>Shared logic of the cursor and the prediction-engine row: input getters forwarded, output computed once per position.</summary>
+    /// <summary>
+    /// Shared logic of the cursor and the prediction-engine row: input getters forwarded, output computed once per position.
+    /// A mapper that wants blocks (<see cref="VectorColumnMapper.BatchSize"/> &gt; 1) gets them from a second cursor over the
+    /// same input that runs ahead of this one; both enumerate the same rows in the same order, so the block's outputs are
+    /// served by position while pass-through columns stay in step.
+    /// </summary>
     private sealed class OutputComputer
     {
+        private readonly WeightVectorTransformer _parent;
         private readonly DataViewRow _row;
         private readonly bool _active;
         private readonly VectorColumnMapper _mapper;
         private readonly ValueGetter<VBuffer<float>>? _inputGetter;
+        private readonly Func<DataViewRowCursor>? _openAhead;
+        private DataViewRowCursor? _ahead;
+        private ValueGetter<VBuffer<float>>? _aheadGetter;
+        private bool _aheadDone;
         private VBuffer<float> _inputBuffer;
-        private readonly float[] _dense;
-        private readonly float[] _output;
-        private long _cachedPosition = -1;
+        private readonly float[] _inputs, _outputs;
+        private readonly int _p, _o, _batch;
+        private long _blockStart = -1;
+        private int _blockRows;
 
-        public OutputComputer(WeightVectorTransformer parent, DataViewRow row, DataViewSchema.Column source, bool active)
+        public OutputComputer(WeightVectorTransformer parent, DataViewRow row, DataViewSchema.Column source, bool active, Func<DataViewRowCursor>? openAhead)
         {
+            _parent = parent;
             _row = row;
             _active = active;
             _mapper = parent.CreateMapper();
-            _dense = new float[parent.Layout.ParameterCount];
-            _output = new float[parent.OutputSize];
-            if (active) _inputGetter = row.GetGetter<VBuffer<float>>(source);
+            _p = parent.Layout.ParameterCount;
+            _o = parent.OutputSize;
+            _openAhead = openAhead;
+            _batch = openAhead is null ? 1 : Math.Max(1, _mapper.BatchSize);
+            _inputs = new float[_batch * _p];
+            _outputs = new float[_batch * _o];
+            if (active && _batch == 1) _inputGetter = row.GetGetter<VBuffer<float>>(source);
         }
 
         public void Get(ref VBuffer<float> dst)
         {
-            if (_inputGetter is null) throw new InvalidOperationException("The output column was not requested.");
+            if (!_active) throw new InvalidOperationException("The output column was not requested.");
             long pos = _row.Position;
-            if (pos != _cachedPosition)
+            if (pos < 0) throw new InvalidOperationException("The cursor is not on a row: call MoveNext first.");
+            if (pos < _blockStart || pos >= _blockStart + _blockRows)
             {
-                _inputGetter(ref _inputBuffer);
-                if (_inputBuffer.Length != _dense.Length)
-                    throw new InvalidOperationException($"A row has a weight vector of length {_inputBuffer.Length}, the layout needs {_dense.Length}.");
-                _inputBuffer.CopyTo(_dense);
-                _mapper.Map(_dense, _output, pos);
-                _cachedPosition = pos;
+                if (_batch == 1) { Read(_inputGetter!, pos, 0); _blockRows = 1; }
+                else FillBlock(pos);
+                _blockStart = pos;
+                _mapper.MapBatch(_inputs.AsSpan(0, _blockRows * _p), _blockRows, _outputs.AsSpan(0, _blockRows * _o), pos);
             }
-            var editor = VBufferEditor.Create(ref dst, _output.Length);
-            _output.CopyTo(editor.Values);
+            var editor = VBufferEditor.Create(ref dst, _o);
+            _outputs.AsSpan((int)(pos - _blockStart) * _o, _o).CopyTo(editor.Values);
             dst = editor.Commit();
+        }
+
+        /// <summary>Moves the read-ahead cursor to <paramref name="pos"/> and reads up to a batch of rows from there.</summary>
+        private void FillBlock(long pos)
+        {
+            if (_ahead is null)
+            {
+                _ahead = _openAhead!();
+                _aheadGetter = _ahead.GetGetter<VBuffer<float>>(_ahead.Schema[_parent.InputColumnName]);
+                _aheadDone = !_ahead.MoveNext();
+            }
+            while (!_aheadDone && _ahead.Position < pos) _aheadDone = !_ahead.MoveNext();
+            if (_aheadDone || _ahead.Position != pos)
+                throw new InvalidOperationException($"Row {pos} of column '{_parent.InputColumnName}' could not be read ahead: the input did not give the same rows twice.");
+            int n = 0;
+            do { Read(_aheadGetter!, pos + n, n); n++; }
+            while (n < _batch && !(_aheadDone = !_ahead.MoveNext()));
+            _blockRows = n;
+        }
+
+        private void Read(ValueGetter<VBuffer<float>> getter, long pos, int slot)
+        {
+            getter(ref _inputBuffer);
+            if (_inputBuffer.Length != _p)
+                throw new InvalidOperationException($"Row {pos} of column '{_parent.InputColumnName}' has a weight vector of length {_inputBuffer.Length}; layout '{_parent.Layout.Name}' needs {_p}.");
+            var dst = _inputs.AsSpan(slot * _p, _p);
+            _inputBuffer.CopyTo(dst);
+            for (int i = 0; i < dst.Length; i++)
+            {
+                if (float.IsFinite(dst[i])) continue;
+                if (_parent.NonFinite == NonFiniteWeights.Error)
+                    throw new InvalidOperationException($"Row {pos} of column '{_parent.InputColumnName}' holds {dst[i]} at position {i}: the weights must be finite. " +
+                        $"Drop such rows first (mlContext.Data.FilterNonFiniteWeights) or create the transform with NonFiniteWeights.ReplaceWithZero.");
+                dst[i] = 0f;
+            }
         }
 
         /// <summary>The added column is the last one; every other column is the input row's.</summary>
@@ -171,19 +260,21 @@ public abstract class WeightVectorTransformer : ITransformer
             ValueGetter<VBuffer<float>> g = Get;
             return g as ValueGetter<TValue> ?? throw new InvalidOperationException($"Column '{column.Name}' is a float vector, not {typeof(TValue).Name}.");
         }
-    }
 
+        public void Dispose() => _ahead?.Dispose();
+    }
 
     private sealed class MappedCursor : DataViewRowCursor
     {
         private readonly DataViewRowCursor _input;
         private readonly OutputComputer _computer;
 
-        public MappedCursor(WeightVectorTransformer parent, DataViewSchema schema, DataViewRowCursor input, DataViewSchema.Column source, bool outputActive)
+        public MappedCursor(WeightVectorTransformer parent, DataViewSchema schema, DataViewRowCursor input, DataViewSchema.Column source, bool outputActive,
+            Func<DataViewRowCursor>? openAhead)
         {
             Schema = schema;
             _input = input;
-            _computer = new OutputComputer(parent, input, source, outputActive);
+            _computer = new OutputComputer(parent, input, source, outputActive, openAhead);
         }
 
         public override DataViewSchema Schema { get; }
@@ -197,7 +288,7 @@ public abstract class WeightVectorTransformer : ITransformer
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing) _input.Dispose();
+            if (disposing) { _computer.Dispose(); _input.Dispose(); }
             base.Dispose(disposing);
         }
     }
@@ -239,7 +330,7 @@ public abstract class WeightVectorTransformer : ITransformer
         {
             Schema = schema;
             _input = input;
-            _computer = new OutputComputer(parent, input, source, outputActive);
+            _computer = new OutputComputer(parent, input, source, outputActive, null);
         }
 
         public override DataViewSchema Schema { get; }
@@ -250,4 +341,13 @@ public abstract class WeightVectorTransformer : ITransformer
         public override bool IsColumnActive(DataViewSchema.Column column) => _computer.IsColumnActive(column);
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => _computer.GetGetter<TValue>(column);
     }
+}
+
+/// <summary>What the library's transforms do with NaN or ∞ in a weight column.</summary>
+public enum NonFiniteWeights
+{
+    /// <summary>Throw an error that names the column, the row and the position (default).</summary>
+    Error,
+    /// <summary>Replace each non-finite value with 0 (imputation; the row is kept).</summary>
+    ReplaceWithZero,
 }

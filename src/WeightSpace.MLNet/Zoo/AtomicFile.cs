@@ -18,6 +18,26 @@ internal static class AtomicFile
         File.Move(tmp, path, overwrite: true);
     }
 
+    /// <summary>Writes through <paramref name="write"/> into a temporary file, flushes it to disk and renames it into place; no partial file is left on failure.</summary>
+    public static void Write(string path, Action<Stream> write)
+    {
+        var full = Path.GetFullPath(path);
+        var tmp = TempPathFor(full);
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                write(fs);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+
     /// <summary>Renames a finished temporary file into place.</summary>
     public static void Commit(string tmp, string path) => File.Move(tmp, path, overwrite: true);
 }

@@ -6,27 +6,51 @@ using System.Text;
 namespace WeightSpace.MLNet.Zoo;
 
 /// <summary>
-/// The shard file format (version 1), a raw little-endian block format chosen over ML.NET's .idv
-/// because it reads at memory speed with no decoding (docs/design.md has the measurement):
+/// The shard file format, a raw little-endian block format chosen over ML.NET's .idv because it reads at memory speed
+/// with no decoding (docs/design.md has the measurement). Version 2 (written now):
 /// <code>
-/// header  : "WSZSHRD\0" | int32 version | int32 P | int32 singles S | int32 texts T | int32 chunkRows | int32 0
+/// header  : "WSZSHRD\0" | int32 version | int32 P | int32 singles S | int32 texts T | int32 chunkRows
+///           | int32 shard index | uint64 zoo id | int64 first row | 12 bytes 0 | uint32 XxHash32 of the 60 bytes before  (64 bytes)
 /// chunk*  : int32 rows | int32 textBytes | float32[rows·P] weights | int32[rows·3] ModelId,Epoch,Seed
 ///           | float32[rows·S] metrics then numeric hyperparameters | text (uint16 length + UTF-8 per row and column)
 ///           | uint64 XxHash3 of the chunk from 'rows' to the end of its text
 /// </code>
-/// The manifest holds each shard's row count, byte length and whole-file XxHash3; every chunk is
-/// checked while it streams, so a flipped byte is caught before its rows are served.
+/// A shard names itself: the zoo it belongs to, its place in the manifest and the row it starts at, so a shard that was
+/// swapped, renamed or re-pointed is refused by name. Version 1 (a 32-byte header without identity) is still read.
+/// The manifest holds each shard's row count, byte length, whole-file XxHash3 and model ids; every chunk is checked
+/// while it streams, and every row's model id against the manifest, so a flipped byte is caught before its rows are served.
 /// </summary>
 internal static class ShardFormat
 {
     public static ReadOnlySpan<byte> Magic => "WSZSHRD\0"u8;
-    public const int Version = 1;
-    public const int HeaderBytes = 32;
+    public const int Version = 2;
+    public const int HeaderBytes = 64;
+    public const int V1HeaderBytes = 32;
     public const int IntColumns = 3;
     public const int TargetChunkBytes = 4 << 20;
 
     public static int ChunkRowsFor(int parameterCount) => Math.Clamp(TargetChunkBytes / (parameterCount * 4 + 64), 1, 65536);
+
+    /// <summary>A version-2 header.</summary>
+    public static byte[] Header(int p, int singles, int texts, int chunkRows, ShardIdentity id)
+    {
+        var header = new byte[HeaderBytes];
+        Magic.CopyTo(header);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), Version);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), p);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(16), singles);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(20), texts);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(24), chunkRows);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(28), id.Index);
+        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(32), id.ZooId);
+        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(40), id.FirstRow);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(60), XxHash32.HashToUInt32(header.AsSpan(0, 60)));
+        return header;
+    }
 }
+
+/// <summary>What a version-2 shard says about itself: its zoo, its place in the manifest, its first row.</summary>
+internal readonly record struct ShardIdentity(ulong ZooId, int Index, long FirstRow);
 
 internal sealed class ShardWriter : IDisposable
 {
@@ -40,7 +64,7 @@ internal sealed class ShardWriter : IDisposable
     private int _rows;
     private readonly SortedSet<int> _modelIds = new();
 
-    public ShardWriter(string tempPath, int parameterCount, int singles, int texts)
+    public ShardWriter(string tempPath, int parameterCount, int singles, int texts, ShardIdentity identity)
     {
         _p = parameterCount; _s = singles; _t = texts;
         _chunkRows = ShardFormat.ChunkRowsFor(parameterCount);
@@ -48,15 +72,7 @@ internal sealed class ShardWriter : IDisposable
         _ints = new int[_chunkRows * ShardFormat.IntColumns];
         _singles = new float[_chunkRows * _s];
         _stream = new FileStream(tempPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        Span<byte> header = stackalloc byte[ShardFormat.HeaderBytes];
-        header.Clear();
-        ShardFormat.Magic.CopyTo(header);
-        BinaryPrimitives.WriteInt32LittleEndian(header[8..], ShardFormat.Version);
-        BinaryPrimitives.WriteInt32LittleEndian(header[12..], _p);
-        BinaryPrimitives.WriteInt32LittleEndian(header[16..], _s);
-        BinaryPrimitives.WriteInt32LittleEndian(header[20..], _t);
-        BinaryPrimitives.WriteInt32LittleEndian(header[24..], _chunkRows);
-        Emit(header);
+        Emit(ShardFormat.Header(_p, _s, _t, _chunkRows, identity));
     }
 
     public long Rows { get; private set; }
@@ -132,34 +148,69 @@ internal sealed class ShardReader : IDisposable
     private readonly long _expectedRows, _fileLength;
     private byte[] _buffer = Array.Empty<byte>();
     private readonly Dictionary<string, string> _intern = new();
+    private readonly HashSet<int> _modelIds;
+    private readonly HashSet<int> _seenModels = new();
     private long _rowsRead;
 
-    public ShardReader(string path, ZooShardInfo info, int parameterCount, int singles, int texts)
+    public ShardReader(string path, ZooShardInfo info, int parameterCount, int singles, int texts, ShardIdentity? expected)
     {
         _path = path;
         if (!File.Exists(path)) throw new ZooFormatException(path, "shard file listed in the manifest is missing.");
         _stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-        _fileLength = _stream.Length;
-        if (_fileLength < info.Bytes) { _stream.Dispose(); throw new ZooFormatException(path, $"shard is truncated: {_fileLength} bytes on disk, {info.Bytes} expected."); }
-        if (_fileLength > info.Bytes) { _stream.Dispose(); throw new ZooFormatException(path, $"shard is longer than the manifest says ({_fileLength} bytes, {info.Bytes} expected)."); }
-        Span<byte> header = stackalloc byte[ShardFormat.HeaderBytes];
-        if (_stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) != header.Length || !header[..8].SequenceEqual(ShardFormat.Magic))
+        try
+        {
+            _fileLength = _stream.Length;
+            if (_fileLength < info.Bytes) throw new ZooFormatException(path, $"shard is truncated: {_fileLength} bytes on disk, {info.Bytes} expected.");
+            if (_fileLength > info.Bytes) throw new ZooFormatException(path, $"shard is longer than the manifest says ({_fileLength} bytes, {info.Bytes} expected).");
+            var header = ReadHeader(_stream, path, out int version);
+            _p = BinaryPrimitives.ReadInt32LittleEndian(header[12..]);
+            _s = BinaryPrimitives.ReadInt32LittleEndian(header[16..]);
+            _t = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
+            _chunkRows = BinaryPrimitives.ReadInt32LittleEndian(header[24..]);
+            string? problem = _p != parameterCount ? $"shard holds {_p} weights per row, the layout has {parameterCount}."
+                : _s != singles || _t != texts ? $"shard columns ({_s} numeric, {_t} text) do not match the manifest ({singles}, {texts})."
+                : _chunkRows <= 0 ? "invalid chunk size in header." : null;
+            if (problem is null && expected is { } id)
+            {
+                if (version < 2) problem = "a format-1 shard in a format-2 zoo: it does not belong to this manifest.";
+                else
+                {
+                    var actual = new ShardIdentity(BinaryPrimitives.ReadUInt64LittleEndian(header[32..]), BinaryPrimitives.ReadInt32LittleEndian(header[28..]),
+                        BinaryPrimitives.ReadInt64LittleEndian(header[40..]));
+                    problem = actual.ZooId != id.ZooId ? $"the shard belongs to another zoo (zoo id {actual.ZooId:x16}, this manifest's is {id.ZooId:x16}); it was copied or moved here."
+                        : actual.Index != id.Index ? $"the file is shard {actual.Index} of this zoo, but the manifest lists it as shard {id.Index}: shard files were swapped, renamed or re-pointed."
+                        : actual.FirstRow != id.FirstRow ? $"the shard starts at row {actual.FirstRow}, but the manifest places it at row {id.FirstRow}: the manifest's row counts were edited."
+                        : null;
+                }
+            }
+            if (problem != null) throw new ZooFormatException(path, problem);
+        }
+        catch
         {
             _stream.Dispose();
-            throw new ZooFormatException(path, "not a zoo shard (bad magic bytes).");
+            throw;
         }
-        int version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
-        _p = BinaryPrimitives.ReadInt32LittleEndian(header[12..]);
-        _s = BinaryPrimitives.ReadInt32LittleEndian(header[16..]);
-        _t = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
-        _chunkRows = BinaryPrimitives.ReadInt32LittleEndian(header[24..]);
-        string? problem = version != ShardFormat.Version ? $"shard format version {version}, this library reads {ShardFormat.Version}."
-            : _p != parameterCount ? $"shard holds {_p} weights per row, the layout has {parameterCount}."
-            : _s != singles || _t != texts ? $"shard columns ({_s} numeric, {_t} text) do not match the manifest ({singles}, {texts})."
-            : _chunkRows <= 0 ? "invalid chunk size in header." : null;
-        if (problem != null) { _stream.Dispose(); throw new ZooFormatException(path, problem); }
         _expectedRows = info.Rows;
+        _modelIds = info.ModelIds.ToHashSet();
         Texts = Array.Empty<string>();
+    }
+
+    /// <summary>Reads and checks a shard's header (either version); the stream is left at the first chunk.</summary>
+    internal static byte[] ReadHeader(Stream stream, string path, out int version)
+    {
+        var header = new byte[ShardFormat.HeaderBytes];
+        if (stream.ReadAtLeast(header.AsSpan(0, ShardFormat.V1HeaderBytes), ShardFormat.V1HeaderBytes, throwOnEndOfStream: false) != ShardFormat.V1HeaderBytes
+            || !header.AsSpan(0, 8).SequenceEqual(ShardFormat.Magic))
+            throw new ZooFormatException(path, "not a zoo shard (bad magic bytes).");
+        version = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
+        if (version == 1) return header;
+        if (version != ShardFormat.Version) throw new ZooFormatException(path, $"shard format version {version}, this library reads 1 and {ShardFormat.Version}.");
+        int rest = ShardFormat.HeaderBytes - ShardFormat.V1HeaderBytes;
+        if (stream.ReadAtLeast(header.AsSpan(ShardFormat.V1HeaderBytes, rest), rest, throwOnEndOfStream: false) != rest)
+            throw new ZooFormatException(path, "the shard header is truncated.");
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(60)) != XxHash32.HashToUInt32(header.AsSpan(0, 60)))
+            throw new ZooFormatException(path, "the shard header is corrupt (checksum mismatch).");
+        return header;
     }
 
     public int Rows { get; private set; }
@@ -175,6 +226,8 @@ internal sealed class ShardReader : IDisposable
         if (_stream.Position == _fileLength)
         {
             if (_rowsRead != _expectedRows) throw new ZooFormatException(_path, $"shard holds {_rowsRead} rows, the manifest says {_expectedRows}.");
+            if (_seenModels.Count != _modelIds.Count)
+                throw new ZooFormatException(_path, $"the manifest lists model {_modelIds.Except(_seenModels).First()} in this shard, but the shard holds no row of it: the manifest was edited.");
             return false;
         }
         Span<byte> prefix = stackalloc byte[8];
@@ -200,6 +253,13 @@ internal sealed class ShardReader : IDisposable
         if (stored != actual)
             throw new ZooFormatException(_path, $"checksum mismatch in the chunk of rows {_rowsRead}..{_rowsRead + rows - 1}: the file is corrupt.");
         Rows = rows;
+        var ints = Ints;
+        for (int r = 0; r < rows; r++)
+        {
+            int id = ints[r * ShardFormat.IntColumns];
+            if (_seenModels.Add(id) && !_modelIds.Contains(id))
+                throw new ZooFormatException(_path, $"row {_rowsRead + r} belongs to model {id}, which the manifest does not list in this shard: the manifest was edited.");
+        }
         _rowsRead += rows;
         if (_rowsRead > _expectedRows) throw new ZooFormatException(_path, $"shard holds more rows than the {_expectedRows} the manifest says.");
         if (decodeText && _t > 0) DecodeText(_buffer.AsSpan((int)(8 + fixedBytes), textBytes));

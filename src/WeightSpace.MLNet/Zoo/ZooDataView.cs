@@ -5,7 +5,7 @@ namespace WeightSpace.MLNet.Zoo;
 
 /// <summary>
 /// A lazy <see cref="IDataView"/> over a zoo directory: shards are streamed chunk by chunk (a few MB
-/// in memory whatever the zoo's size). Columns: <c>Weights</c> (Vector&lt;Single, P&gt;), <c>ModelId</c>
+/// in memory whatever the zoo's size). Columns: <c>Weights</c> (Vector&lt;Single, P&gt;, annotated with its layout: <see cref="WeightLayoutAnnotation"/>), <c>ModelId</c>
 /// (Int32), <c>Epoch</c> (Single), <c>Seed</c> (Int32), the metrics (Single), then the zoo's hyperparameter
 /// columns (Single or Text). Create it with <c>mlContext.Data.LoadZoo(path)</c>.
 /// </summary>
@@ -17,7 +17,7 @@ public sealed class ZooDataView : IDataView
     {
         _zoo = zoo;
         var b = new DataViewSchema.Builder();
-        b.AddColumn(ZooColumns.Weights, new VectorDataViewType(NumberDataViewType.Single, zoo.Layout.ParameterCount));
+        b.AddColumn(ZooColumns.Weights, new VectorDataViewType(NumberDataViewType.Single, zoo.Layout.ParameterCount), WeightLayoutAnnotation.Create(zoo.Layout));
         b.AddColumn(ZooColumns.ModelId, NumberDataViewType.Int32);
         b.AddColumn(ZooColumns.Epoch, NumberDataViewType.Single);
         b.AddColumn(ZooColumns.Seed, NumberDataViewType.Int32);

@@ -51,7 +51,12 @@ public sealed class ZooDataset
     }
 
     internal ShardReader OpenShard(int index) =>
-        new(Path.Combine(Directory, Manifest.Shards[index].File), Manifest.Shards[index], Layout.ParameterCount, SingleColumnCount, TextColumnCount);
+        new(Path.Combine(Directory, Manifest.Shards[index].File), Manifest.Shards[index], Layout.ParameterCount, SingleColumnCount, TextColumnCount, Identity(index));
+
+    /// <summary>What shard <paramref name="index"/> must say about itself (format 2), or null for a format-1 zoo.</summary>
+    private ShardIdentity? Identity(int index) => Manifest.FormatVersion >= 2
+        ? new ShardIdentity(Manifest.ZooIdValue, index, Manifest.Shards.Take(index).Sum(s => s.Rows))
+        : null;
 
     /// <summary>Streams every record (each with its own weight array).</summary>
     public IEnumerable<ZooRecord> Records()
@@ -85,17 +90,24 @@ public sealed class ZooDataset
         }
     }
 
-    /// <summary>Reads every shard whole and compares it with the manifest's checksums.</summary>
-    /// <exception cref="ZooFormatException">The first shard that does not match.</exception>
+    /// <summary>
+    /// Checks the whole zoo against its manifest (whose own checksum <see cref="Open"/> checked): every shard file's
+    /// checksum, its header (zoo, place, first row), every chunk's checksum, its row count, and every row's model id.
+    /// Blames the file at fault: the manifest when its content is wrong, a shard when the shard is.
+    /// </summary>
+    /// <exception cref="ZooFormatException">The first problem found, naming the file.</exception>
     public void Verify()
     {
-        foreach (var s in Manifest.Shards)
+        for (int i = 0; i < Manifest.Shards.Count; i++)
         {
+            var s = Manifest.Shards[i];
             var path = Path.Combine(Directory, s.File);
+            using var reader = OpenShard(i); // size and header first: a swapped or re-pointed shard is named as such
             var hash = new XxHash3();
             using (var fs = File.OpenRead(path)) hash.Append(fs);
             var actual = hash.GetCurrentHashAsUInt64().ToString("x16");
             if (actual != s.Checksum) throw new ZooFormatException(path, $"checksum {actual} does not match the manifest's {s.Checksum}: the file is corrupt.");
+            while (reader.ReadChunk(decodeText: true)) { }
         }
     }
 }

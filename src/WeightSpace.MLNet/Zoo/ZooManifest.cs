@@ -21,19 +21,23 @@ public sealed class ZooShardInfo
 }
 
 /// <summary>
-/// The manifest (<c>zoo.json</c>) of a zoo directory: format version, layout, data set, the recipe
-/// that produced it, hyperparameter columns and the shard list. Rewritten atomically after every shard.
+/// The manifest (<c>zoo.json</c>) of a zoo directory: format version, zoo id, layout, data set, the recipe
+/// that produced it, hyperparameter columns and the shard list. Rewritten atomically after every shard, only by
+/// <see cref="ZooWriter"/>. From format 2 it carries a checksum of its own content, so an edited or damaged manifest
+/// is refused by name instead of serving wrong rows.
 /// </summary>
 public sealed class ZooManifest
 {
-    /// <summary>The on-disk format this library writes and reads.</summary>
-    public const int CurrentFormatVersion = 1;
+    /// <summary>The on-disk format this library writes (it reads 1 and 2).</summary>
+    public const int CurrentFormatVersion = 2;
 
     /// <summary>Name of the manifest file inside a zoo directory.</summary>
     public const string FileName = "zoo.json";
 
     /// <summary>Format version of this zoo.</summary>
     public int FormatVersion { get; set; } = CurrentFormatVersion;
+    /// <summary>A random id given at creation; every shard of the zoo carries it (hex).</summary>
+    public string ZooId { get; set; } = "";
     /// <summary>Program and version that wrote the zoo.</summary>
     public string Generator { get; set; } = "";
     /// <summary>Architecture of every model in the zoo.</summary>
@@ -44,10 +48,18 @@ public sealed class ZooManifest
     public JsonObject Recipe { get; set; } = new();
     /// <summary>Which part of a partitioned run this zoo is (e.g. "0/4"), or null for a whole zoo. Not compared by merge.</summary>
     public string? Part { get; set; }
+    /// <summary>For a merged zoo: the parts it was merged from (e.g. "0/4", "1/4"); null otherwise.</summary>
+    public List<string>? MergedParts { get; set; }
+    /// <summary>True when the zoo is known to lack models of its recipe (a merge of some of the parts, with --allow-partial).</summary>
+    public bool Partial { get; set; }
     /// <summary>Hyperparameter columns beyond the standard ones.</summary>
     public List<ZooColumn> Columns { get; set; } = new();
     /// <summary>Complete shards, in order.</summary>
     public List<ZooShardInfo> Shards { get; set; } = new();
+    /// <summary>XxHash3 (hex) of this manifest's JSON with this field empty; written by <see cref="Save"/>, checked by <see cref="Load"/>.</summary>
+    public string? ManifestChecksum { get; set; }
+
+    [JsonIgnore] internal ulong ZooIdValue => ulong.TryParse(ZooId, System.Globalization.NumberStyles.HexNumber, null, out var v) ? v : 0;
 
     /// <summary>Total rows over all shards.</summary>
     [JsonIgnore] public long RowCount => Shards.Sum(s => s.Rows);
@@ -81,6 +93,14 @@ public sealed class ZooManifest
             throw new ZooFormatException(path, "the manifest is not valid zoo JSON: " + e.Message, e);
         }
         if (m is null) throw new ZooFormatException(path, "the manifest is empty.");
+        if (m.FormatVersion >= 2)
+        {
+            if (string.IsNullOrEmpty(m.ManifestChecksum)) throw new ZooFormatException(path, "the manifest has no checksum: it was edited or damaged.");
+            if (m.ContentChecksum() != m.ManifestChecksum)
+                throw new ZooFormatException(path, "the manifest's checksum does not match its content: zoo.json was edited or damaged (row counts, model ids, " +
+                    "shard names, layout or recipe can no longer be trusted). Restore it from a copy or regenerate the zoo.");
+            if (m.ZooIdValue == 0) throw new ZooFormatException(path, "the manifest has no valid zoo id.");
+        }
         m.Validate(path);
         return m;
     }
@@ -92,17 +112,38 @@ public sealed class ZooManifest
         foreach (var c in Columns)
             if (string.IsNullOrWhiteSpace(c.Name) || !names.Add(c.Name))
                 throw new ZooFormatException(path, $"column '{c.Name}' is empty or defined twice.");
+        var files = new HashSet<string>(StringComparer.Ordinal);
+        var models = new Dictionary<int, string>();
         foreach (var s in Shards)
-            if (s.Rows < 0 || s.Bytes < 0 || string.IsNullOrEmpty(s.File) || s.File.Contains('/') || s.File.Contains('\\'))
+        {
+            if (s.Rows < 0 || s.Bytes < 0 || string.IsNullOrEmpty(s.File) || s.File.Contains('/') || s.File.Contains('\\') || s.File.StartsWith('.'))
                 throw new ZooFormatException(path, $"shard entry '{s.File}' is invalid.");
+            if (!files.Add(s.File)) throw new ZooFormatException(path, $"shard file '{s.File}' is listed twice.");
+            foreach (var id in s.ModelIds)
+                if (!models.TryAdd(id, s.File)) throw new ZooFormatException(path, $"model {id} is listed in both '{models[id]}' and '{s.File}'.");
+        }
     }
 
-    /// <summary>Writes the manifest atomically (temporary file, then rename).</summary>
-    public void Save(string directory)
+    /// <summary>XxHash3 of the manifest's JSON without its checksum (the same bytes <see cref="Save"/> hashed).</summary>
+    internal string ContentChecksum()
     {
+        var stored = ManifestChecksum;
+        ManifestChecksum = null;
+        try { return System.IO.Hashing.XxHash3.HashToUInt64(JsonSerializer.SerializeToUtf8Bytes(this, JsonOptions)).ToString("x16"); }
+        finally { ManifestChecksum = stored; }
+    }
+
+    /// <summary>Writes the manifest atomically (temporary file, then rename), with its checksum. Only <see cref="ZooWriter"/> calls it.</summary>
+    internal void Save(string directory)
+    {
+        FormatVersion = CurrentFormatVersion;
+        ManifestChecksum = ContentChecksum();
         var path = System.IO.Path.Combine(directory, FileName);
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, JsonOptions));
     }
+
+    /// <summary>A deep copy (callers get copies; the writer keeps the live manifest).</summary>
+    public ZooManifest Clone() => JsonSerializer.Deserialize<ZooManifest>(JsonSerializer.SerializeToUtf8Bytes(this, JsonOptions), JsonOptions)!;
 
     /// <summary>Throws unless <paramref name="other"/> describes the same kind of zoo (layout, data set, recipe, columns).</summary>
     public void EnsureCompatible(ZooManifest other, string otherPath)

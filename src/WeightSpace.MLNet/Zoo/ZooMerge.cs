@@ -4,46 +4,62 @@ namespace WeightSpace.MLNet.Zoo;
 public static class ZooMerge
 {
     /// <summary>
-    /// Copies the shards of every input into a new zoo at <paramref name="output"/>, in input order.
-    /// Inputs are verified first (checksums); a model id found in two inputs is refused.
+    /// Copies the shards of every input into a new zoo at <paramref name="output"/>, in input order, through a
+    /// <see cref="ZooWriter"/> (so the output is locked while it is written and every shard names its new zoo). Inputs are
+    /// verified first; a model id found in two inputs is refused. Parts of a partitioned run (<c>zoogen generate --shard i/n</c>)
+    /// must all be there unless <paramref name="allowPartial"/>; a partial merge says so in its manifest.
     /// </summary>
-    /// <exception cref="ZooFormatException">An input is unreadable, corrupt, or incompatible with the first.</exception>
-    /// <exception cref="IOException"><paramref name="output"/> already holds a zoo.</exception>
-    public static ZooDataset Merge(string output, IReadOnlyList<string> inputs)
+    /// <exception cref="ZooFormatException">An input is unreadable, corrupt, incompatible with the first, or parts are missing.</exception>
+    /// <exception cref="IOException"><paramref name="output"/> already holds a zoo or is being written.</exception>
+    public static ZooDataset Merge(string output, IReadOnlyList<string> inputs, bool allowPartial = false)
     {
         if (inputs is null || inputs.Count == 0) throw new ArgumentException("Merge needs at least one input zoo.", nameof(inputs));
         if (File.Exists(Path.Combine(output, ZooManifest.FileName)))
             throw new IOException($"{output}: already holds a zoo; merge into a new directory.");
+        var full = Path.GetFullPath(output).TrimEnd(Path.DirectorySeparatorChar);
+        foreach (var input in inputs)
+            if (Path.GetFullPath(input).TrimEnd(Path.DirectorySeparatorChar) == full) throw new ArgumentException($"{input}: a merge cannot write into one of its inputs.");
         var zoos = inputs.Select(ZooDataset.Open).ToList();
         var first = zoos[0].Manifest;
+        for (int i = 1; i < zoos.Count; i++) first.EnsureCompatible(zoos[i].Manifest, inputs[i]);
+        var (parts, partial) = CheckParts(zoos, inputs, allowPartial);
         var seen = new Dictionary<int, string>();
         for (int i = 0; i < zoos.Count; i++)
         {
-            if (i > 0) first.EnsureCompatible(zoos[i].Manifest, inputs[i]);
             zoos[i].Verify();
             foreach (var id in zoos[i].ModelIds)
                 if (!seen.TryAdd(id, inputs[i]))
                     throw new ZooFormatException(inputs[i], $"model {id} is also in {seen[id]}; the parts overlap.");
         }
-        Directory.CreateDirectory(output);
-        var merged = new ZooManifest
+        var template = first.Clone();
+        template.Part = null;
+        using (var writer = ZooWriter.Create(output, template))
         {
-            Layout = first.Layout, Dataset = first.Dataset, Recipe = (System.Text.Json.Nodes.JsonObject)first.Recipe.DeepClone(),
-            Columns = first.Columns.ToList(), Generator = first.Generator,
-        };
-        foreach (var zoo in zoos)
-        {
-            foreach (var shard in zoo.Manifest.Shards)
-            {
-                var name = $"shard-{merged.Shards.Count:D5}.wsz";
-                var dst = Path.Combine(output, name);
-                var tmp = AtomicFile.TempPathFor(dst);
-                File.Copy(Path.Combine(zoo.Directory, shard.File), tmp, overwrite: true);
-                AtomicFile.Commit(tmp, dst);
-                merged.Shards.Add(new ZooShardInfo { File = name, Rows = shard.Rows, Bytes = shard.Bytes, Checksum = shard.Checksum, ModelIds = shard.ModelIds });
-            }
+            foreach (var zoo in zoos)
+                foreach (var shard in zoo.Manifest.Shards)
+                    writer.CopyShard(Path.Combine(zoo.Directory, shard.File), shard);
+            writer.SetMergeInfo(parts, partial || zoos.Any(z => z.Manifest.Partial));
         }
-        merged.Save(output);
         return ZooDataset.Open(output);
+    }
+
+    /// <summary>Parts of one partitioned run must all be present (each once), unless a partial merge is allowed.</summary>
+    private static (List<string>? Parts, bool Partial) CheckParts(List<ZooDataset> zoos, IReadOnlyList<string> inputs, bool allowPartial)
+    {
+        var parts = zoos.Select(z => z.Manifest.Part).ToList();
+        if (parts.All(p => p is null)) return (null, false);
+        if (parts.Any(p => p is null))
+            throw new ZooFormatException(inputs[parts.IndexOf(null)], "is a whole zoo, the others are parts of a partitioned run; merge parts of one run only.");
+        var parsed = parts.Select(p => p!.Split('/')).Select(a => (Index: int.Parse(a[0]), Count: int.Parse(a[1]))).ToList();
+        int n = parsed[0].Count;
+        for (int i = 0; i < parsed.Count; i++)
+            if (parsed[i].Count != n) throw new ZooFormatException(inputs[i], $"is part {parts[i]}, but {inputs[0]} is part {parts[0]}: they come from runs split differently.");
+        var dup = parsed.GroupBy(p => p.Index).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new ZooFormatException(inputs[parsed.FindLastIndex(p => p.Index == dup.Key)], $"part {dup.Key}/{n} is given twice.");
+        var missing = Enumerable.Range(0, n).Except(parsed.Select(p => p.Index)).ToList();
+        if (missing.Count > 0 && !allowPartial)
+            throw new ZooFormatException(inputs[0], $"parts {string.Join(", ", missing.Select(m => $"{m}/{n}"))} are missing; the merged zoo would lack their models. " +
+                "Generate them (zoogen generate --shard i/n) or merge with --allow-partial (the zoo is then marked partial).");
+        return (parts.Select(p => p!).Order().ToList(), missing.Count > 0);
     }
 }

@@ -1,13 +1,15 @@
+using System.IO.Hashing;
 using System.Text.Json.Nodes;
 using WeightSpace.MLNet.Layout;
 
 namespace WeightSpace.MLNet.Zoo;
 
 /// <summary>
-/// Appends checkpoints to a zoo directory. Rows go into a temporary shard file; <see cref="CompleteShard"/>
-/// (called automatically every <see cref="RowsPerShard"/> rows and on <see cref="Dispose"/>) flushes it to disk,
-/// renames it into place and then rewrites the manifest atomically. A crash therefore never leaves a
-/// shard that the manifest lists but that is incomplete; at worst it loses the rows of the open shard.
+/// Appends checkpoints to a zoo directory, the only way a zoo changes. It holds the folder's lock (one writer at a time; a
+/// second fails at once naming the holder). Rows go into a temporary shard file; <see cref="CompleteShard"/> (called
+/// automatically every <see cref="RowsPerShard"/> rows and on <see cref="Dispose"/>) flushes it to disk, renames it into
+/// place and then rewrites the manifest atomically. A crash therefore never leaves a shard that the manifest lists but
+/// that is incomplete; at worst it loses the rows of the open shard.
 /// </summary>
 /// <example><code>
 /// using (var writer = ZooWriter.Create("zoo", WeightLayout.TetrisMlp100, "tetris",
@@ -21,62 +23,117 @@ public sealed class ZooWriter : IDisposable
 {
     private readonly string _dir;
     private readonly ZooManifest _manifest;
+    private readonly ZooLock _lock;
     private readonly int _numericHyper, _textHyper;
     private readonly float[] _singles;
     private readonly string[] _texts;
     private ShardWriter? _shard;
     private string _shardTemp = "", _shardName = "";
+    private int _lastModel;
     private bool _disposed;
 
-    private ZooWriter(string dir, ZooManifest manifest)
+    private ZooWriter(string dir, ZooManifest manifest, ZooLock @lock)
     {
         _dir = dir;
         _manifest = manifest;
+        _lock = @lock;
         _numericHyper = manifest.Columns.Count(c => c.Type == ZooColumnType.Single);
         _textHyper = manifest.Columns.Count - _numericHyper;
         _singles = new float[ZooColumns.Metrics.Count + _numericHyper];
         _texts = new string[_textHyper];
+        // Leftovers of a writer that died; safe to remove only because we hold the lock.
         foreach (var stale in Directory.EnumerateFiles(dir, "*.tmp-*")) File.Delete(stale);
     }
 
-    /// <summary>Rows per shard file (default 50,000). Smaller shards lose less on a crash.</summary>
+    /// <summary>Rows per shard file (default 50,000; a shard is completed at the first new model past it). Smaller shards lose less on a crash.</summary>
     public int RowsPerShard { get; set; } = 50_000;
 
-    /// <summary>The manifest as it is on disk after the last completed shard.</summary>
-    public ZooManifest Manifest => _manifest;
+    /// <summary>A copy of the manifest as it is on disk after the last completed shard.</summary>
+    public ZooManifest Manifest => _manifest.Clone();
+
+    /// <summary>Model ids of the completed shards.</summary>
+    public IReadOnlySet<int> CompletedModelIds => _manifest.Shards.SelectMany(s => s.ModelIds).ToHashSet();
 
     /// <summary>Rows written so far, the open shard included.</summary>
     public long RowCount => _manifest.RowCount + (_shard?.Rows ?? 0);
 
-    /// <summary>Starts a new zoo in <paramref name="directory"/> (created if needed; it must not hold a zoo already).</summary>
+    /// <summary>
+    /// Starts a new zoo in <paramref name="directory"/> (created if needed; it must not hold a zoo already).
+    /// <paramref name="part"/> marks one part of a partitioned run (e.g. "0/4").
+    /// </summary>
+    /// <exception cref="IOException">The folder holds a zoo already, or another writer holds it.</exception>
     public static ZooWriter Create(string directory, WeightLayout layout, string dataset, IEnumerable<ZooColumn>? hyperparameters = null,
-        JsonObject? recipe = null, string? generator = null)
+        JsonObject? recipe = null, string? generator = null, string? part = null)
     {
         ArgumentNullException.ThrowIfNull(layout);
-        Directory.CreateDirectory(directory);
-        if (File.Exists(Path.Combine(directory, ZooManifest.FileName)))
-            throw new IOException($"{directory}: already holds a zoo; use ZooWriter.Append to add to it, or choose another directory.");
         var columns = (hyperparameters ?? Array.Empty<ZooColumn>()).ToList();
         // Storage order: numeric columns first, then text; the manifest keeps that order.
         columns = columns.Where(c => c.Type == ZooColumnType.Single).Concat(columns.Where(c => c.Type == ZooColumnType.Text)).ToList();
         var manifest = new ZooManifest
         {
+            ZooId = NewZooId(),
             Layout = layout,
             Dataset = dataset,
             Columns = columns,
             Recipe = recipe ?? new JsonObject(),
+            Part = part,
             Generator = generator ?? "WeightSpace.MLNet " + typeof(ZooWriter).Assembly.GetName().Version,
         };
         manifest.Validate(directory);
-        manifest.Save(directory);
-        return new ZooWriter(directory, manifest);
+        var @lock = ZooLock.Acquire(directory);
+        try
+        {
+            if (File.Exists(Path.Combine(directory, ZooManifest.FileName)))
+                throw new IOException($"{directory}: already holds a zoo; use ZooWriter.Append to add to it, or choose another directory.");
+            manifest.Save(directory);
+            return new ZooWriter(directory, manifest, @lock);
+        }
+        catch
+        {
+            @lock.Dispose();
+            throw;
+        }
+    }
+
+    internal static ZooWriter Create(string directory, ZooManifest template)
+    {
+        var w = Create(directory, template.Layout, template.Dataset, template.Columns, (JsonObject)template.Recipe.DeepClone(), template.Generator, template.Part);
+        return w;
     }
 
     /// <summary>Opens an existing zoo to add shards to it (for resuming a long generation).</summary>
-    public static ZooWriter Append(string directory) => new(directory, ZooManifest.Load(directory));
+    /// <exception cref="IOException">Another writer holds the folder.</exception>
+    /// <exception cref="ZooFormatException">No zoo there, a damaged manifest, or a zoo of format 1 (read-only).</exception>
+    public static ZooWriter Append(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new ZooFormatException(directory, "no such zoo directory.");
+        var @lock = ZooLock.Acquire(directory);
+        try
+        {
+            var manifest = ZooManifest.Load(directory);
+            if (manifest.FormatVersion < 2)
+                throw new ZooFormatException(Path.Combine(directory, ZooManifest.FileName),
+                    "the zoo has format 1 (written by an older WeightSpace.MLNet) and can only be read; finish it with that version, or merge it into a new zoo (zoogen merge) and continue that.");
+            return new ZooWriter(directory, manifest, @lock);
+        }
+        catch
+        {
+            @lock.Dispose();
+            throw;
+        }
+    }
+
+    private static string NewZooId()
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        do System.Security.Cryptography.RandomNumberGenerator.Fill(bytes); while (BitConverter.ToUInt64(bytes) == 0);
+        return BitConverter.ToUInt64(bytes).ToString("x16");
+    }
+
+    private ShardIdentity NextIdentity() => new(_manifest.ZooIdValue, _manifest.Shards.Count, _manifest.RowCount);
 
     /// <summary>Adds one checkpoint.</summary>
-    /// <exception cref="ArgumentException">Wrong weight count, NaN/Inf weights, a missing or unknown hyperparameter.</exception>
+    /// <exception cref="ArgumentException">Wrong weight count, NaN/Inf weights, a missing or unknown hyperparameter, a model already in the zoo.</exception>
     public void Write(ZooRecord record)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -89,6 +146,8 @@ public sealed class ZooWriter : IDisposable
         for (int i = 0; i < w.Length; i++)
             if (!float.IsFinite(w[i]))
                 throw new ArgumentException($"Column '{ZooColumns.Weights}' ({where}): value {i} is {w[i]}; zoos hold finite weights only (did the model diverge?).");
+        if (_manifest.Shards.Any(s => Array.BinarySearch(s.ModelIds, record.ModelId) >= 0))
+            throw new ArgumentException($"Model {record.ModelId} ({where}) is already in the zoo; a model's checkpoints are written together, once.");
         for (int i = 0; i < ZooColumns.Metrics.Count; i++) _singles[i] = record.Metric(i);
         int si = ZooColumns.Metrics.Count, ti = 0;
         foreach (var c in _manifest.Columns)
@@ -111,14 +170,16 @@ public sealed class ZooWriter : IDisposable
             var unknown = record.Numeric.Keys.Concat(record.Text.Keys).Except(_manifest.Columns.Select(c => c.Name)).FirstOrDefault();
             throw new ArgumentException($"Column '{unknown}' ({where}): not a column of this zoo (declared: {string.Join(", ", _manifest.Columns.Select(c => c.Name))}).");
         }
+        // A model's rows never straddle shards: a full shard is completed between models.
+        if (_shard is not null && _shard.Rows >= RowsPerShard && record.ModelId != _lastModel) CompleteShard();
         if (_shard is null)
         {
             _shardName = $"shard-{_manifest.Shards.Count:D5}.wsz";
             _shardTemp = AtomicFile.TempPathFor(Path.Combine(_dir, _shardName));
-            _shard = new ShardWriter(_shardTemp, p, _singles.Length, _texts.Length);
+            _shard = new ShardWriter(_shardTemp, p, _singles.Length, _texts.Length, NextIdentity());
         }
         _shard.Add(w, record.ModelId, record.Epoch, record.Seed, _singles, _texts);
-        if (_shard.Rows >= RowsPerShard) CompleteShard();
+        _lastModel = record.ModelId;
     }
 
     /// <summary>Finishes the open shard (if any): flush, rename into place, then update the manifest atomically.</summary>
@@ -133,6 +194,47 @@ public sealed class ZooWriter : IDisposable
         _manifest.Save(_dir);
     }
 
+    /// <summary>
+    /// Adds a complete shard of another zoo (same layout and columns; verified by the caller) as this zoo's next shard: its
+    /// chunks are copied behind a new header that names this zoo, then committed like a written shard (for merges).
+    /// </summary>
+    internal void CopyShard(string sourcePath, ZooShardInfo info)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        CompleteShard();
+        var name = $"shard-{_manifest.Shards.Count:D5}.wsz";
+        var tmp = AtomicFile.TempPathFor(Path.Combine(_dir, name));
+        int p = _manifest.Layout.ParameterCount;
+        int singles = ZooColumns.Metrics.Count + _numericHyper;
+        var hash = new XxHash3();
+        long bytes = 0;
+        using (var src = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
+        using (var dst = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            var oldHeader = ShardReader.ReadHeader(src, sourcePath, out _);
+            int chunkRows = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(oldHeader.AsSpan(24));
+            var header = ShardFormat.Header(p, singles, _textHyper, chunkRows, NextIdentity());
+            dst.Write(header);
+            hash.Append(header);
+            bytes += header.Length;
+            var buffer = new byte[1 << 20];
+            int n;
+            while ((n = src.Read(buffer)) > 0) { dst.Write(buffer, 0, n); hash.Append(buffer.AsSpan(0, n)); bytes += n; }
+            dst.Flush(flushToDisk: true);
+        }
+        AtomicFile.Commit(tmp, Path.Combine(_dir, name));
+        _manifest.Shards.Add(new ZooShardInfo { File = name, Rows = info.Rows, Bytes = bytes, Checksum = hash.GetCurrentHashAsUInt64().ToString("x16"), ModelIds = info.ModelIds.ToArray() });
+        _manifest.Save(_dir);
+    }
+
+    /// <summary>Records how a merged zoo came about (parts, completeness) in the manifest.</summary>
+    internal void SetMergeInfo(List<string>? parts, bool partial)
+    {
+        _manifest.MergedParts = parts;
+        _manifest.Partial = partial;
+        _manifest.Save(_dir);
+    }
+
     /// <summary>Drops the open shard's rows without writing them (for a run that was cancelled mid-model).</summary>
     public void DiscardOpenShard()
     {
@@ -142,11 +244,15 @@ public sealed class ZooWriter : IDisposable
         File.Delete(_shardTemp);
     }
 
-    /// <summary>Completes the open shard.</summary>
+    /// <summary>Completes the open shard and releases the folder.</summary>
     public void Dispose()
     {
         if (_disposed) return;
-        CompleteShard();
-        _disposed = true;
+        try { CompleteShard(); }
+        finally
+        {
+            _disposed = true;
+            _lock.Dispose();
+        }
     }
 }

@@ -122,22 +122,22 @@ public static class ZooGenerator
         if (File.Exists(Path.Combine(options.Output, ZooManifest.FileName)))
         {
             if (!options.Resume) throw new IOException($"{options.Output} already holds a zoo; pass --resume to continue it, or choose another --out.");
-            writer = ZooWriter.Append(options.Output);
+            writer = ZooWriter.Append(options.Output); // takes the folder's lock first: a second writer fails here, touching nothing
             var m = writer.Manifest;
-            if (!System.Text.Json.Nodes.JsonNode.DeepEquals(m.Recipe, recipeJson) || m.Part != part)
+            var differences = RecipeDifferences(m.Recipe, recipeJson);
+            if (m.Part != part) differences.Insert(0, $"shard: the zoo is {m.Part ?? "whole"}, this run {part ?? "whole"}");
+            if (differences.Count > 0)
             {
                 writer.Dispose();
-                throw new ArgumentException($"{options.Output} was generated with another recipe or part ({m.Part ?? "whole"}); resume with the same options.");
+                throw new ArgumentException($"{options.Output} was generated with other settings; resume with the same options. Differences: {string.Join("; ", differences)}.");
             }
         }
         else
         {
-            writer = ZooWriter.Create(options.Output, layout, recipe.Dataset, ColumnsFor(recipe), recipeJson, GeneratorName);
-            writer.Manifest.Part = part;
-            writer.Manifest.Save(options.Output);
+            writer = ZooWriter.Create(options.Output, layout, recipe.Dataset, ColumnsFor(recipe), recipeJson, GeneratorName, part);
         }
 
-        var done = writer.Manifest.Shards.SelectMany(s => s.ModelIds).ToHashSet();
+        var done = writer.CompletedModelIds.ToHashSet();
         var todo = mine.Where(m => !done.Contains(m.ModelId)).ToList();
         var checkpoints = recipe.Checkpoints.ToHashSet();
         var sw = Stopwatch.StartNew();
@@ -198,8 +198,27 @@ public static class ZooGenerator
         {
             writer.Dispose(); // completes the shard of fully written models
         }
-        int trained = writer.Manifest.Shards.SelectMany(s => s.ModelIds).Count(id => !done.Contains(id));
+        int trained = writer.CompletedModelIds.Count(id => !done.Contains(id));
         return new GenerateResult(trained, mine.Count - todo.Count, rows, sw.Elapsed, cancelled);
+    }
+
+    /// <summary>Each recipe field whose value differs, as "field: zoo value → this run's value" (nested fields dotted).</summary>
+    internal static List<string> RecipeDifferences(System.Text.Json.Nodes.JsonObject zoo, System.Text.Json.Nodes.JsonObject run)
+    {
+        var list = new List<string>();
+        void Compare(System.Text.Json.Nodes.JsonNode? a, System.Text.Json.Nodes.JsonNode? b, string path)
+        {
+            if (a is System.Text.Json.Nodes.JsonObject oa && b is System.Text.Json.Nodes.JsonObject ob)
+            {
+                foreach (var key in oa.Select(kv => kv.Key).Union(ob.Select(kv => kv.Key)))
+                    Compare(oa[key], ob[key], path.Length == 0 ? key : path + "." + key);
+                return;
+            }
+            if (!System.Text.Json.Nodes.JsonNode.DeepEquals(a, b))
+                list.Add($"{path}: {a?.ToJsonString() ?? "(none)"} → {b?.ToJsonString() ?? "(none)"}");
+        }
+        Compare(zoo, run, "");
+        return list;
     }
 
     private static void RunPopulations(WeightLayout layout, List<ModelSpec> todo, TrainingData data, int epochs, ISet<int> checkpoints, int populationSize, int workers,

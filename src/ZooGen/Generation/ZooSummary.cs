@@ -65,7 +65,8 @@ public sealed class ZooSummary
         {
             ["rows"] = Rows, ["models"] = Models, ["parameters"] = Parameters,
             ["layout"] = Manifest.Layout.Name, ["dataset"] = Manifest.Dataset, ["recipe"] = Manifest.Recipe["name"]?.DeepClone(),
-            ["part"] = Manifest.Part, ["shards"] = Manifest.Shards.Count,
+            ["part"] = Manifest.Part, ["shards"] = Manifest.Shards.Count, ["partial"] = Manifest.Partial,
+            ["mergedParts"] = Manifest.MergedParts is null ? null : new System.Text.Json.Nodes.JsonArray(Manifest.MergedParts.Select(p => (System.Text.Json.Nodes.JsonNode?)p).ToArray()),
             ["epochs"] = new JsonArray(Epochs.Select(e => (JsonNode)e).ToArray()),
             ["testAccuracyLastEpoch"] = Range(LastEpochTestAccuracy),
             ["testAccuracyHistogram"] = new JsonArray(Histogram.Select(h => (JsonNode)h).ToArray()),
@@ -79,6 +80,7 @@ public sealed class ZooSummary
         var sb = new System.Text.StringBuilder();
         sb.AppendLine($"zoo        {Manifest.Recipe["name"]} on {Manifest.Dataset}, layout {Manifest.Layout}{(Manifest.Part is null ? "" : ", part " + Manifest.Part)}");
         sb.AppendLine($"rows       {Rows:N0} ({Models:N0} models, {Manifest.Shards.Count} shard{(Manifest.Shards.Count == 1 ? "" : "s")})");
+        if (Manifest.Partial) sb.AppendLine($"PARTIAL    merged from parts {string.Join(", ", Manifest.MergedParts ?? new())} only: models of the missing parts are absent");
         sb.AppendLine($"epochs     {(Epochs.Length == 0 ? "-" : Epochs.Length > 12 ? $"{Epochs.Length} checkpoints, {Epochs[0]}..{Epochs[^1]}" : string.Join(",", Epochs))}");
         foreach (var (k, r) in Ranges) sb.AppendLine($"{k,-18} min {r.Min,9:G4}  mean {r.Mean,9:G4}  max {r.Max,9:G4}");
         sb.AppendLine($"test accuracy at each model's last epoch: min {LastEpochTestAccuracy.Min:F3} mean {LastEpochTestAccuracy.Mean:F3} max {LastEpochTestAccuracy.Max:F3}");

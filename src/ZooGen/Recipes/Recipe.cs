@@ -82,7 +82,8 @@ public sealed class Recipe
     /// <summary>Map pixels from [0, 1] to [-1, 1] (Unterthiner et al.).</summary>
     public bool ScaleToSymmetric { get; set; }
 
-    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+    // Unknown fields (at any depth) are errors that name the field: a typo must not fall back to a default silently.
+    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
 
     /// <summary>The architecture's layout.</summary>
     [JsonIgnore] public WeightLayout Layout => WeightLayout.BuiltIn.TryGetValue(Architecture, out var l) ? l

@@ -14,7 +14,8 @@ public class ZooDatasetTests
         using var tmp = new TempDir();
         var zoo = ZooTestData.Write(tmp.Sub("zoo"), WeightLayout.Cnn2464, models: 7, epochs: 5, rowsPerShard: 8);
         Assert.Equal(35, zoo.RowCount);
-        Assert.Equal(5, zoo.Manifest.Shards.Count);
+        Assert.Equal(4, zoo.Manifest.Shards.Count); // whole models per shard: a shard closes at the first new model past 8 rows
+        Assert.All(zoo.Manifest.Shards, s => Assert.Equal(s.Rows, s.ModelIds.Length * 5));
         var records = zoo.Records().ToList();
         Assert.Equal(35, records.Count);
         for (int i = 0; i < records.Count; i++)

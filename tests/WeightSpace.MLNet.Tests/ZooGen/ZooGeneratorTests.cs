@@ -171,7 +171,8 @@ public class ZooGeneratorTests
         using var tmp = new TempDir();
         ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = tmp.Sub("zoo") });
         var e = Assert.Throws<ArgumentException>(() => ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(models: 13), Output = tmp.Sub("zoo"), Resume = true }));
-        Assert.Contains("another recipe", e.Message);
+        Assert.Contains("other settings", e.Message);
+        Assert.Contains("models: 12 → 13", e.Message);
     }
 
     [Fact]

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Globalization;
+using WeightSpace.MLNet.Augmentation;
+using WeightSpace.MLNet.Probing;
+using WeightSpace.MLNet.Representation;
+using WeightSpace.MLNet.Zoo;
+
+namespace WeightSpace.MLNet.Bench;
+
+/// <summary>
+/// Trains a hyper-representation on a zoo split 70/15/15 by model and reports the paper's protocol: ridge probes (λ on
+/// validation) from the embedding of the un-augmented test weights, next to s(W) on the same split, plus throughput.
+/// </summary>
+internal static class EmbedBench
+{
+    private static readonly string[] Targets = { ZooColumns.TestAccuracy, ZooColumns.Epoch, ZooColumns.GeneralizationGap };
+
+    public static void Run(string[] args)
+    {
+        var a = new Dictionary<string, string>();
+        for (int i = 1; i + 1 < args.Length; i += 2) a[args[i].TrimStart('-')] = args[i + 1];
+        string S(string k, string d) => a.TryGetValue(k, out var v) ? v : d;
+        double D(string k, double d) => a.TryGetValue(k, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : d;
+        int I(string k, int d) => a.TryGetValue(k, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : d;
+
+        var zoo = ZooDataset.Open(S("zoo", "zoos/tetris-seed"));
+        var split = ModelSplit.Create(zoo.ModelIds, seed: I("split-seed", 1));
+        var (train, validation, test) = Load(zoo, split);
+        var o = WeightEmbeddingOptions.CpuDefault;
+        if (a.ContainsKey("paper")) o = WeightEmbeddingOptions.Paper(zoo.Layout);
+        var aug = new AugmentationOptions
+        {
+            Permutation = Enum.Parse<PermutationMode>(S("perm", o.Augmentation.Permutation.ToString()), true),
+            PermutationPoolSize = I("pool", o.Augmentation.PermutationPoolSize),
+            EraseProbability = D("erase", o.Augmentation.EraseProbability), NoiseSigma = D("noise", o.Augmentation.NoiseSigma),
+        };
+        o = o with
+        {
+            Kind = Enum.Parse<AutoencoderKind>(S("kind", o.Kind.ToString()), true),
+            Encoding = Enum.Parse<TokenEncoding>(S("encoding", o.Encoding.ToString()), true),
+            CompressionToken = S("ctoken", o.CompressionToken ? "1" : "0") == "1",
+            Blocks = I("blocks", o.Blocks), ModelDim = I("dim", o.ModelDim), Heads = I("heads", o.Heads), FeedForwardDim = I("ff", o.FeedForwardDim),
+            LatentDim = I("latent", o.LatentDim), Dropout = D("dropout", o.Dropout),
+            Task = Enum.Parse<RepresentationTask>(S("task", o.Task.ToString()), true), Gamma = D("gamma", o.Gamma),
+            Normalization = Enum.Parse<WeightNormalization>(S("norm", o.Normalization.ToString()), true),
+            Epochs = I("epochs", o.Epochs), BatchSize = I("batch", o.BatchSize), LearningRate = D("lr", o.LearningRate), WeightDecay = D("wd", o.WeightDecay),
+            Schedule = Enum.Parse<LearningRateSchedule>(S("schedule", o.Schedule.ToString()), true), WarmupEpochs = D("warmup", o.WarmupEpochs),
+            TimeBudget = a.ContainsKey("budget") ? TimeSpan.FromSeconds(D("budget", 0)) : o.TimeBudget,
+            ValidationLabels = S("labels", "TestAccuracy,Epoch").Split(',', StringSplitOptions.RemoveEmptyEntries),
+            Seed = I("seed", o.Seed), Threads = I("threads", o.Threads), Augmentation = aug,
+        };
+        Console.WriteLine($"zoo {zoo.Directory}: {zoo.Layout}, {train.Rows:N0} train / {validation.Rows:N0} validation / {test.Rows:N0} test rows");
+        Console.WriteLine($"options: {o with { ValidationLabels = o.ValidationLabels }}".Replace("System.String[]", string.Join(",", o.ValidationLabels)));
+        var sw = Stopwatch.StartNew();
+        using var rep = HyperRepresentation.Train(zoo.Layout, train, validation, o, new TrainingProgressBar(Console.Out));
+        double fit = sw.Elapsed.TotalSeconds;
+        Console.WriteLine($"fit: {fit:F1} s ({rep.History.Count} epochs)");
+
+        sw.Restart();
+        var embTrain = rep.Embed(train.Weights, train.Rows);
+        var embVal = rep.Embed(validation.Weights, validation.Rows);
+        var embTest = rep.Embed(test.Weights, test.Rows);
+        double embedSeconds = sw.Elapsed.TotalSeconds;
+        int embedded = train.Rows + validation.Rows + test.Rows;
+        Console.WriteLine($"embedding: {embedded / embedSeconds:N0} rows/s ({embedded:N0} rows in {embedSeconds:F2} s); " +
+            $"mean |z| {embTest.Average(v => Math.Abs(v)):F3}, saturated (|z| > 0.99) {embTest.Count(v => Math.Abs(v) > 0.99) / (double)embTest.Length:P1}");
+        var rec = rep.Reconstruct(test.Weights, test.Rows);
+        Console.WriteLine($"test reconstruction R²: {ReconstructionR2(test.Weights, rec, zoo.Layout.ParameterCount):F3}");
+
+        var stats = new WeightStatisticsFeaturizer(zoo.Layout, StatisticsVariant.R21);
+        float[] Stats(RepresentationData d)
+        {
+            var f = new float[d.Rows * stats.FeatureCount];
+            var scratch = new float[stats.MaxTensor];
+            for (int r = 0; r < d.Rows; r++) stats.Compute(d.Weights.AsSpan(r * zoo.Layout.ParameterCount, zoo.Layout.ParameterCount), f.AsSpan(r * stats.FeatureCount, stats.FeatureCount), scratch);
+            return f;
+        }
+        var (sTrain, sVal, sTest) = (Stats(train), Stats(validation), Stats(test));
+        Console.WriteLine($"{"target",-20} {"E (ridge)",10} {"s(W) (ridge)",13}");
+        foreach (var t in Targets)
+        {
+            double e = TestR2(embTrain, embVal, embTest, rep.LatentDim, train, validation, test, t);
+            double s = TestR2(sTrain, sVal, sTest, stats.FeatureCount, train, validation, test, t);
+            Console.WriteLine($"{t,-20} {e,10:F3} {s,13:F3}");
+        }
+    }
+
+    private static double TestR2(float[] xTrain, float[] xVal, float[] xTest, int k, RepresentationData train, RepresentationData val, RepresentationData test, string label)
+    {
+        var model = RidgeRegression.Fit(xTrain, train.Labels[label], xVal, val.Labels[label], k);
+        var predicted = model.Predict(xTest, test.Rows);
+        var y = test.Labels[label];
+        double mean = y.Average(v => (double)v), sse = 0, sst = 0;
+        for (int i = 0; i < y.Length; i++) { sse += (y[i] - predicted[i]) * (y[i] - predicted[i]); sst += (y[i] - mean) * (y[i] - mean); }
+        return 1 - sse / sst;
+    }
+
+    internal static double ReconstructionR2(float[] x, float[] reconstruction, int p)
+    {
+        int rows = x.Length / p;
+        var mean = new double[p];
+        for (int r = 0; r < rows; r++) for (int i = 0; i < p; i++) mean[i] += x[r * p + i] / (double)rows;
+        double sse = 0, sst = 0;
+        for (int j = 0; j < x.Length; j++) { sse += (x[j] - reconstruction[j]) * (double)(x[j] - reconstruction[j]); double d = x[j] - mean[j % p]; sst += d * d; }
+        return 1 - sse / sst;
+    }
+
+    internal static (RepresentationData Train, RepresentationData Validation, RepresentationData Test) Load(ZooDataset zoo, ModelSplit split)
+    {
+        var parts = new[] { SplitPart.Train, SplitPart.Validation, SplitPart.Test }.ToDictionary(p => p, _ => (W: new List<float>(), L: Targets.ToDictionary(t => t, _ => new List<float>())));
+        foreach (var r in zoo.Records())
+        {
+            var part = parts[split.PartOf(r.ModelId)];
+            part.W.AddRange(r.Weights);
+            part.L[ZooColumns.TestAccuracy].Add(r.TestAccuracy);
+            part.L[ZooColumns.Epoch].Add(r.Epoch);
+            part.L[ZooColumns.GeneralizationGap].Add(r.TrainAccuracy - r.TestAccuracy);
+        }
+        RepresentationData Make(SplitPart p) => new(parts[p].W.ToArray(), parts[p].L[ZooColumns.Epoch].Count, parts[p].L.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray()));
+        return (Make(SplitPart.Train), Make(SplitPart.Validation), Make(SplitPart.Test));
+    }
+}

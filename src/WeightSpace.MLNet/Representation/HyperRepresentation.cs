@@ -1,0 +1,236 @@
+using System.IO.Compression;
+using System.IO.Hashing;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using TorchSharp;
+using WeightSpace.MLNet.Layout;
+using static TorchSharp.torch;
+
+namespace WeightSpace.MLNet.Representation;
+
+/// <summary>
+/// A trained hyper-representation (METHOD §5): the encoder maps a model's flat weight vector to a tanh-bounded embedding
+/// of <see cref="LatentDim"/> values from which linear probes predict the model's characteristics; the decoder maps it
+/// back to weights. Train with <see cref="Train"/> (or <c>mlContext.Transforms.WeightEmbedding(...)</c>), keep with
+/// <see cref="Save(string)"/> / <see cref="Load(string)"/>.
+/// </summary>
+/// <example><code>
+/// var rep = HyperRepresentation.Train(WeightLayout.TetrisMlp100, new RepresentationData(weights, rows), validation: null,
+///     WeightEmbeddingOptions.CpuDefault with { Epochs = 10 });
+/// float[] embedding = rep.Embed(weights, rows);        // rows × rep.LatentDim
+/// rep.Save("tetris.wsemb");
+/// </code></example>
+public sealed class HyperRepresentation : IDisposable
+{
+    /// <summary>Version of the saved format.</summary>
+    public const int FormatVersion = 1;
+    private const string ConfigEntry = "config.json", ModelEntry = "model.bin";
+    private readonly WeightAutoencoder _model;
+    private readonly WeightNormalizer _normalizer;
+    private readonly object _gate = new();
+    private bool _disposed;
+
+    internal HyperRepresentation(WeightLayout layout, WeightEmbeddingOptions options, WeightNormalizer normalizer, WeightAutoencoder model, IReadOnlyList<TrainingReport> history)
+    {
+        Layout = layout;
+        Options = options;
+        _normalizer = normalizer;
+        _model = model;
+        History = history;
+        _model.eval();
+    }
+
+    /// <summary>The weight layout it encodes.</summary>
+    public WeightLayout Layout { get; }
+    /// <summary>The options it was trained with.</summary>
+    public WeightEmbeddingOptions Options { get; }
+    /// <summary>Length of the embedding.</summary>
+    public int LatentDim => Options.LatentDim;
+    /// <summary>The end-of-epoch reports of its training (the learning curve).</summary>
+    public IReadOnlyList<TrainingReport> History { get; }
+
+    /// <summary>Trains a hyper-representation on <paramref name="train"/>, validating on <paramref name="validation"/> (held-out models) when given.</summary>
+    /// <exception cref="ArgumentException">Wrong vector sizes, non-finite weights, a validation label that is missing.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> was triggered.</exception>
+    public static HyperRepresentation Train(WeightLayout layout, RepresentationData train, RepresentationData? validation, WeightEmbeddingOptions? options = null,
+        IProgress<TrainingReport>? progress = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(train);
+        return new RepresentationTrainer(layout, options ?? WeightEmbeddingOptions.CpuDefault).Train(train, validation, progress, cancel);
+    }
+
+    /// <summary>Embeds <paramref name="rows"/> weight vectors (row-major) into rows × <see cref="LatentDim"/> values.</summary>
+    /// <exception cref="ArgumentException">The vectors do not have the layout's length, or hold NaN/∞.</exception>
+    public float[] Embed(ReadOnlySpan<float> weights, int rows)
+    {
+        Check(weights, rows);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return Run(_model, _normalizer, weights, rows, LatentDim, Options.InferenceBatchSize, reconstruct: false).Latent;
+        }
+    }
+
+    /// <summary>Encodes and decodes: the reconstructed weight vectors (rows × parameters).</summary>
+    public float[] Reconstruct(ReadOnlySpan<float> weights, int rows)
+    {
+        Check(weights, rows);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return Run(_model, _normalizer, weights, rows, LatentDim, Options.InferenceBatchSize, reconstruct: true).Reconstruction!;
+        }
+    }
+
+    private void Check(ReadOnlySpan<float> weights, int rows)
+    {
+        int p = Layout.ParameterCount;
+        if (rows < 0 || weights.Length != (long)rows * p)
+            throw new ArgumentException($"{rows} rows of layout '{Layout.Name}' need {(long)rows * p} values ({p} per row), not {weights.Length}.");
+        for (int i = 0; i < weights.Length; i++)
+            if (!float.IsFinite(weights[i]))
+                throw new ArgumentException($"Row {i / p} holds {weights[i]} at position {i % p}: a hyper-representation embeds finite weights only.");
+    }
+
+    /// <summary>Batched inference under eval + no_grad: the latent and, when asked, the reconstruction in raw weight space.</summary>
+    internal static (float[] Latent, float[]? Reconstruction) Run(WeightAutoencoder model, WeightNormalizer normalizer, ReadOnlySpan<float> weights, int rows,
+        int latentDim, int batchSize, bool reconstruct)
+    {
+        int p = normalizer.Mean.Length;
+        var latent = new float[(long)rows * latentDim];
+        var reconstruction = reconstruct ? new float[(long)rows * p] : null;
+        bool wasTraining = model.training;
+        model.eval();
+        using var noGrad = no_grad();
+        var buffer = new float[Math.Min(rows, batchSize) * p];
+        for (int start = 0; start < rows; start += batchSize)
+        {
+            int n = Math.Min(batchSize, rows - start);
+            var chunk = buffer.AsSpan(0, n * p);
+            weights.Slice(start * p, n * p).CopyTo(chunk);
+            normalizer.Apply(chunk);
+            using var scope = NewDisposeScope();
+            var input = tensor(chunk.ToArray(), new long[] { n, p });
+            var z = model.Encode(input);
+            z.data<float>().CopyTo(latent.AsSpan(start * latentDim, n * latentDim));
+            if (reconstruction is not null)
+            {
+                var span = reconstruction.AsSpan(start * p, n * p);
+                model.Decode(z).data<float>().CopyTo(span);
+                normalizer.Invert(span);
+            }
+        }
+        if (wasTraining) model.train();
+        return (latent, reconstruction);
+    }
+
+    // ---------------- saving ----------------
+
+    private sealed record SavedConfig(int FormatVersion, string Kind, WeightLayout Layout, WeightEmbeddingOptions Options, WeightNormalization Normalization,
+        float[] NormalizerMean, float[] NormalizerScale, string ModelChecksum, IReadOnlyList<TrainingReport> History);
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter() },
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Saves to a file (a zip: <c>config.json</c> with the layout, options and a format version, and <c>model.bin</c>), atomically.</summary>
+    public void Save(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Zoo.AtomicFile.Write(path, Save);
+    }
+
+    /// <summary>Saves to a stream (see <see cref="Save(string)"/>).</summary>
+    public void Save(Stream stream)
+    {
+        byte[] modelBytes;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            using var ms = new MemoryStream();
+            using (var writer = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) _model.save(writer);
+            modelBytes = ms.ToArray();
+        }
+        var config = new SavedConfig(FormatVersion, "HyperRepresentation", Layout, Options, _normalizer.Kind, _normalizer.Mean, _normalizer.Scale,
+            XxHash3.HashToUInt64(modelBytes).ToString("x16"), History);
+        using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
+        using (var entry = zip.CreateEntry(ConfigEntry).Open()) JsonSerializer.Serialize(entry, config, Json);
+        using (var entry = zip.CreateEntry(ModelEntry, CompressionLevel.NoCompression).Open()) entry.Write(modelBytes);
+    }
+
+    /// <summary>Loads a saved hyper-representation.</summary>
+    /// <exception cref="InvalidDataException">The file is missing, truncated, corrupt or of a newer format; the message names the file.</exception>
+    public static HyperRepresentation Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!File.Exists(path)) throw new InvalidDataException($"{path}: no such hyper-representation file.");
+        using var fs = File.OpenRead(path);
+        return Load(fs, path);
+    }
+
+    /// <summary>Loads from a stream; <paramref name="name"/> names it in errors.</summary>
+    public static HyperRepresentation Load(Stream stream, string name = "stream")
+    {
+        SavedConfig? config;
+        byte[] modelBytes;
+        try
+        {
+            using var zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+            var configEntry = zip.GetEntry(ConfigEntry) ?? throw new InvalidDataException($"{name}: not a hyper-representation file ({ConfigEntry} is missing).");
+            var modelEntry = zip.GetEntry(ModelEntry) ?? throw new InvalidDataException($"{name}: the file holds no model ({ModelEntry} is missing).");
+            using (var s = configEntry.Open())
+            {
+                var node = System.Text.Json.Nodes.JsonNode.Parse(s) ?? throw new InvalidDataException($"{name}: {ConfigEntry} is empty.");
+                int version = node["formatVersion"]?.GetValue<int>() ?? throw new InvalidDataException($"{name}: {ConfigEntry} has no formatVersion.");
+                if (version > FormatVersion) throw new InvalidDataException($"{name}: format version {version} is newer than the {FormatVersion} this library reads; update WeightSpace.MLNet.");
+                config = node.Deserialize<SavedConfig>(Json);
+            }
+            using var ms = new MemoryStream();
+            using (var s = modelEntry.Open()) s.CopyTo(ms);
+            modelBytes = ms.ToArray();
+        }
+        catch (InvalidDataException e) when (!e.Message.StartsWith(name, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{name}: the file is truncated or corrupt ({e.Message}).", e);
+        }
+        catch (Exception e) when (e is JsonException or IOException or NotSupportedException or ArgumentException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{name}: the hyper-representation file is truncated or corrupt ({e.Message}).", e);
+        }
+        if (config is null || config.Layout is null || config.Options is null)
+            throw new InvalidDataException($"{name}: {ConfigEntry} is incomplete.");
+        if (XxHash3.HashToUInt64(modelBytes).ToString("x16") != config.ModelChecksum)
+            throw new InvalidDataException($"{name}: the model's checksum does not match; the file is corrupt.");
+        if (config.NormalizerMean.Length != config.Layout.ParameterCount || config.NormalizerScale.Length != config.Layout.ParameterCount)
+            throw new InvalidDataException($"{name}: the normaliser does not match layout '{config.Layout.Name}'.");
+        var model = WeightAutoencoder.Create(config.Layout, config.Options);
+        try
+        {
+            using var reader = new BinaryReader(new MemoryStream(modelBytes));
+            model.load(reader, strict: true);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            model.Dispose();
+            throw new InvalidDataException($"{name}: the model weights do not fit the saved configuration ({e.Message}).", e);
+        }
+        var normalizer = WeightNormalizer.Create(config.Normalization, config.NormalizerMean, config.NormalizerScale);
+        return new HyperRepresentation(config.Layout, config.Options, normalizer, model, config.History ?? Array.Empty<TrainingReport>());
+    }
+
+    /// <summary>Frees the native model.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _model.Dispose();
+        }
+    }
+}

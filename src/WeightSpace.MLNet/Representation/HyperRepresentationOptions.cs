@@ -1,0 +1,197 @@
+using WeightSpace.MLNet.Augmentation;
+using WeightSpace.MLNet.Layout;
+
+namespace WeightSpace.MLNet.Representation;
+
+/// <summary>How a weight vector becomes a token sequence (METHOD §5).</summary>
+public enum TokenEncoding
+{
+    /// <summary>One token per output neuron / conv kernel: its incoming weights plus its bias (the paper's best).</summary>
+    Neuron,
+    /// <summary>One token per scalar weight, embedded by a shared Linear(1 → d) (the paper's ablation; long sequences).</summary>
+    Weight,
+}
+
+/// <summary>The autoencoder family.</summary>
+public enum AutoencoderKind
+{
+    /// <summary>Transformer encoder and decoder over tokens (Att_N / Att_W in the paper).</summary>
+    Transformer,
+    /// <summary>The fully connected baseline: 10 hidden layers whose widths fall linearly to the latent (FF in the paper).</summary>
+    FullyConnected,
+}
+
+/// <summary>The self-supervised task (the paper's four).</summary>
+public enum RepresentationTask
+{
+    /// <summary>ED: reconstruction only (MSE).</summary>
+    Reconstruction,
+    /// <summary>E_c: contrast only (NT-Xent on the projection head).</summary>
+    Contrast,
+    /// <summary>E_cD: γ·NT-Xent + (1−γ)·MSE.</summary>
+    ReconstructionAndContrast,
+    /// <summary>E_c+D: γ·(positive-pair term only) + (1−γ)·MSE.</summary>
+    ReconstructionAndPositiveContrast,
+}
+
+/// <summary>How weights are scaled before the autoencoder sees them (statistics from the training rows).</summary>
+public enum WeightNormalization
+{
+    /// <summary>Raw weights (R21).</summary>
+    None,
+    /// <summary>Each layer's parameters minus the layer's mean, divided by its standard deviation (the authors' later work).</summary>
+    PerLayer,
+    /// <summary>Every parameter position standardised on its own (mean and std over the training rows).</summary>
+    PerParameter,
+}
+
+/// <summary>Learning-rate schedule.</summary>
+public enum LearningRateSchedule
+{
+    /// <summary>Fixed learning rate.</summary>
+    Constant,
+    /// <summary>ReduceLROnPlateau(factor 0.3, patience 10) on the epoch's training loss, as R21.</summary>
+    ReduceOnPlateau,
+    /// <summary>Linear warm-up over <see cref="WeightEmbeddingOptions.WarmupEpochs"/>, then cosine decay to 1 % over the remaining epochs.</summary>
+    WarmupCosine,
+}
+
+/// <summary>
+/// Everything that defines a hyper-representation and how it is trained: the architecture (METHOD §5), the task,
+/// the augmentations, the optimiser and the validation protocol. Start from a preset — <see cref="CpuDefault"/>
+/// (reaches the quality targets on a 2-core CPU in minutes) or <see cref="Paper"/> (the authors' configuration) —
+/// and change what you need with <c>with</c>.
+/// </summary>
+/// <example><code>
+/// var options = WeightEmbeddingOptions.CpuDefault with { Epochs = 40, Seed = 7 };
+/// var paper = WeightEmbeddingOptions.Paper(WeightLayout.TetrisMlp100);
+/// </code></example>
+public sealed record WeightEmbeddingOptions
+{
+    // ---- architecture ----
+    /// <summary>Transformer (default) or the fully connected baseline.</summary>
+    public AutoencoderKind Kind { get; init; } = AutoencoderKind.Transformer;
+    /// <summary>Neuron tokens (default) or weight tokens.</summary>
+    public TokenEncoding Encoding { get; init; } = TokenEncoding.Neuron;
+    /// <summary>Prepend a learned compression token whose output is the latent (default); without it the latent comes from the flattened sequence.</summary>
+    public bool CompressionToken { get; init; } = true;
+    /// <summary>Transformer blocks in the encoder and in the decoder (N).</summary>
+    public int Blocks { get; init; } = 2;
+    /// <summary>Token width d.</summary>
+    public int ModelDim { get; init; } = 64;
+    /// <summary>Attention heads.</summary>
+    public int Heads { get; init; } = 4;
+    /// <summary>Hidden width of each block's feed-forward network.</summary>
+    public int FeedForwardDim { get; init; } = 128;
+    /// <summary>Length of the embedding (the latent; tanh-bounded).</summary>
+    public int LatentDim { get; init; } = 50;
+    /// <summary>Dropout in the blocks (residual branches, feed-forward) and on attention probabilities.</summary>
+    public double Dropout { get; init; } = 0.1;
+    /// <summary>Widths of the projection head after the latent: hidden layers, then the output (Tetris: 50, 50, 50 → 20).</summary>
+    public IReadOnlyList<int> ProjectionHead { get; init; } = new[] { 50, 50, 50, 20 };
+
+    // ---- task ----
+    /// <summary>The self-supervised task (default E_cD).</summary>
+    public RepresentationTask Task { get; init; } = RepresentationTask.ReconstructionAndContrast;
+    /// <summary>γ: weight of the contrastive term (Tetris 0.5).</summary>
+    public double Gamma { get; init; } = 0.5;
+    /// <summary>τ of NT-Xent.</summary>
+    public double Temperature { get; init; } = 0.1;
+    /// <summary>Weight scaling before the autoencoder (default per layer).</summary>
+    public WeightNormalization Normalization { get; init; } = WeightNormalization.PerLayer;
+    /// <summary>
+    /// The two views' augmentation (order: permutation → noise → erasing). Default as R21's headline runs: a permutation
+    /// drawn from a pool, erasing with p = 0.5, no noise.
+    /// </summary>
+    public AugmentationOptions Augmentation { get; init; } = new() { Permutation = PermutationMode.Pool, PermutationPoolSize = 120, NoiseSigma = 0 };
+
+    // ---- optimisation ----
+    /// <summary>Epochs (passes over the training rows; one step = <see cref="BatchSize"/> rows × two views).</summary>
+    public int Epochs { get; init; } = 30;
+    /// <summary>Rows per step (drop-last).</summary>
+    public int BatchSize { get; init; } = 500;
+    /// <summary>Peak learning rate of AdamW.</summary>
+    public double LearningRate { get; init; } = 1e-3;
+    /// <summary>Decoupled weight decay of AdamW (R21 uses Adam with 1e-9).</summary>
+    public double WeightDecay { get; init; } = 1e-9;
+    /// <summary>Learning-rate schedule.</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.WarmupCosine;
+    /// <summary>Warm-up epochs of <see cref="LearningRateSchedule.WarmupCosine"/>.</summary>
+    public double WarmupEpochs { get; init; } = 1;
+    /// <summary>Stop when the validation score has not improved for this many epochs (0 = never stop early).</summary>
+    public int EarlyStoppingPatience { get; init; }
+    /// <summary>Stop after this much training time and keep the best state (null = no limit).</summary>
+    public TimeSpan? TimeBudget { get; init; }
+
+    // ---- validation ----
+    /// <summary>Fraction of models held out for validation when the data has a ModelId column (0 = none).</summary>
+    public double ValidationFraction { get; init; } = 0.15;
+    /// <summary>Label columns probed with ridge regression on the validation models each epoch; their mean R² picks the best state.</summary>
+    public IReadOnlyList<string> ValidationLabels { get; init; } = Array.Empty<string>();
+    /// <summary>Training rows (at most) embedded to fit the validation probe each epoch.</summary>
+    public int ProbeTrainingRows { get; init; } = 10_000;
+
+    // ---- machine ----
+    /// <summary>Seed of initialisation, data order, augmentation and dropout: same seed, same embedding.</summary>
+    public int Seed { get; init; } = 1;
+    /// <summary>libtorch intra-op threads (0 = all cores).</summary>
+    public int Threads { get; init; }
+    /// <summary>Rows per inference batch when embedding.</summary>
+    public int InferenceBatchSize { get; init; } = 2048;
+
+    /// <summary>The CPU default: a small, fast transformer trained with AdamW, warm-up + cosine and per-layer normalisation.</summary>
+    public static WeightEmbeddingOptions CpuDefault { get; } = new();
+
+    /// <summary>The authors' configuration for a layout (METHOD §5): Tetris, CNN-2464 (MNIST-Seed) or CNN-4970 zoos.</summary>
+    public static WeightEmbeddingOptions Paper(WeightLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        var tetris = new WeightEmbeddingOptions
+        {
+            Blocks = 2, ModelDim = 256, Heads = 4, FeedForwardDim = 512, LatentDim = 50, ProjectionHead = new[] { 50, 50, 50, 20 },
+            Gamma = 0.5, Normalization = WeightNormalization.None, LearningRate = 1e-4, WeightDecay = 1e-9,
+            Schedule = LearningRateSchedule.ReduceOnPlateau, Epochs = 1000, BatchSize = 500,
+            Augmentation = new AugmentationOptions { Permutation = PermutationMode.Pool, PermutationPoolSize = 120, NoiseSigma = 0 },
+        };
+        return layout.Name switch
+        {
+            "cnn-2464" => tetris with
+            {
+                ModelDim = 800, FeedForwardDim = 900, LatentDim = 700, ProjectionHead = new[] { 400, 400, 400, 50 }, Gamma = 0.1, Epochs = 500,
+                Augmentation = new AugmentationOptions { Permutation = PermutationMode.Pool, PermutationPoolSize = 25_000, NoiseSigma = 0 },
+            },
+            "cnn-4970" => tetris with
+            {
+                Blocks = 4, ModelDim = 512, FeedForwardDim = 1000, LatentDim = 1200, ProjectionHead = new[] { 400, 400, 400, 50 }, Gamma = 0.5, Epochs = 250,
+                Augmentation = new AugmentationOptions { Permutation = PermutationMode.Pool, PermutationPoolSize = 25_000, NoiseSigma = 0 },
+            },
+            _ => tetris,
+        };
+    }
+
+    /// <summary>Checks every value; throws naming the first one out of its domain.</summary>
+    public void Validate()
+    {
+        static void Positive(int v, string name) { if (v <= 0) throw new ArgumentOutOfRangeException(name, v, $"{name} must be positive."); }
+        Positive(Blocks, nameof(Blocks)); Positive(ModelDim, nameof(ModelDim)); Positive(Heads, nameof(Heads));
+        Positive(FeedForwardDim, nameof(FeedForwardDim)); Positive(LatentDim, nameof(LatentDim)); Positive(Epochs, nameof(Epochs));
+        Positive(BatchSize, nameof(BatchSize)); Positive(InferenceBatchSize, nameof(InferenceBatchSize)); Positive(ProbeTrainingRows, nameof(ProbeTrainingRows));
+        if (ModelDim % Heads != 0) throw new ArgumentOutOfRangeException(nameof(Heads), Heads, $"ModelDim {ModelDim} must be a multiple of Heads {Heads}.");
+        if (Dropout is < 0 or >= 1 || double.IsNaN(Dropout)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must lie in [0, 1).");
+        if (Gamma is < 0 or > 1 || double.IsNaN(Gamma)) throw new ArgumentOutOfRangeException(nameof(Gamma), Gamma, "Gamma must lie in [0, 1].");
+        if (!(Temperature > 0)) throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "Temperature must be positive.");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be positive.");
+        if (WeightDecay < 0 || double.IsNaN(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be ≥ 0.");
+        if (WarmupEpochs < 0 || double.IsNaN(WarmupEpochs)) throw new ArgumentOutOfRangeException(nameof(WarmupEpochs), WarmupEpochs, "WarmupEpochs must be ≥ 0.");
+        if (EarlyStoppingPatience < 0) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "EarlyStoppingPatience must be ≥ 0.");
+        if (ValidationFraction is < 0 or >= 1 || double.IsNaN(ValidationFraction)) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must lie in [0, 1).");
+        if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be ≥ 0 (0 = all cores).");
+        if (ProjectionHead is null || ProjectionHead.Count == 0 || ProjectionHead.Any(w => w <= 0))
+            throw new ArgumentOutOfRangeException(nameof(ProjectionHead), "The projection head needs at least one positive width.");
+        ArgumentNullException.ThrowIfNull(Augmentation, nameof(Augmentation));
+        Augmentation.Validate();
+    }
+
+    internal bool UsesContrast => Task != RepresentationTask.Reconstruction;
+    internal bool UsesReconstruction => Task != RepresentationTask.Contrast;
+}

@@ -1,0 +1,137 @@
+using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet.Probing;
+using WeightSpace.MLNet.Representation;
+using WeightSpace.MLNet.Zoo;
+using Xunit;
+
+namespace WeightSpace.MLNet.Tests.Representation;
+
+public class HyperRepresentationTests : IClassFixture<SmallZoo>
+{
+    private readonly SmallZoo _zoo;
+    public HyperRepresentationTests(SmallZoo zoo) => _zoo = zoo;
+
+    private (RepresentationData Train, RepresentationData Validation) Data()
+    {
+        var zoo = ZooDataset.Open(_zoo.Path);
+        var split = ModelSplit.Create(zoo.ModelIds, seed: 2, trainFraction: 0.75, validationFraction: 0.25);
+        RepresentationData Part(SplitPart part)
+        {
+            var records = zoo.Records().Where(r => split.PartOf(r.ModelId) == part).ToList();
+            return new RepresentationData(records.SelectMany(r => r.Weights).ToArray(), records.Count,
+                new Dictionary<string, float[]> { ["Epoch"] = records.Select(r => (float)r.Epoch).ToArray() });
+        }
+        return (Part(SplitPart.Train), Part(SplitPart.Validation));
+    }
+
+    [Theory]
+    [InlineData(RepresentationTask.ReconstructionAndContrast)]
+    [InlineData(RepresentationTask.Reconstruction)]
+    [InlineData(RepresentationTask.Contrast)]
+    [InlineData(RepresentationTask.ReconstructionAndPositiveContrast)]
+    public void TheTrainingLossFallsForEveryTask(RepresentationTask task)
+    {
+        var (train, validation) = Data();
+        using var rep = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, validation,
+            SmallZoo.Tiny with { Task = task, Epochs = 6, LearningRate = 3e-3, ValidationLabels = new[] { "Epoch" } });
+        Assert.Equal(6, rep.History.Count);
+        Assert.True(rep.History[^1].Loss < rep.History[0].Loss, $"loss {rep.History[0].Loss} → {rep.History[^1].Loss}");
+        Assert.All(rep.History, h => Assert.True(double.IsFinite(h.ValidationProbeR2["Epoch"])));
+        Assert.Equal(task != RepresentationTask.Contrast, double.IsFinite(rep.History[^1].ValidationReconstructionR2));
+    }
+
+    [Theory]
+    [InlineData(AutoencoderKind.Transformer, TokenEncoding.Neuron, true)]
+    [InlineData(AutoencoderKind.Transformer, TokenEncoding.Neuron, false)]
+    [InlineData(AutoencoderKind.Transformer, TokenEncoding.Weight, true)]
+    [InlineData(AutoencoderKind.FullyConnected, TokenEncoding.Neuron, true)]
+    public void EveryArchitectureTrainsAndEmbedsDeterministicallyForASeed(AutoencoderKind kind, TokenEncoding encoding, bool compressionToken)
+    {
+        var (train, _) = Data();
+        var options = SmallZoo.Tiny with { Kind = kind, Encoding = encoding, CompressionToken = compressionToken, Epochs = 2, Seed = 5 };
+        using var a = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, options);
+        using var b = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, options);
+        var ea = a.Embed(train.Weights, train.Rows);
+        Assert.Equal(train.Rows * 8, ea.Length);
+        Assert.All(ea, v => Assert.InRange(v, -1f, 1f)); // tanh latent
+        Assert.Equal(ea, b.Embed(train.Weights, train.Rows));
+        using var c = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, options with { Seed = 6 });
+        Assert.NotEqual(ea, c.Embed(train.Weights, train.Rows));
+        Assert.Equal(train.Weights.Length, a.Reconstruct(train.Weights, train.Rows).Length);
+    }
+
+    [Fact]
+    public void SaveThenLoadGivesTheSameEmbeddingAndReconstruction()
+    {
+        var (train, _) = Data();
+        using var tmp = new TempDir();
+        using var rep = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, SmallZoo.Tiny with { Epochs = 1 });
+        rep.Save(tmp.Sub("rep.wsemb"));
+        using var loaded = HyperRepresentation.Load(tmp.Sub("rep.wsemb"));
+        Assert.Equal(rep.Embed(train.Weights, train.Rows), loaded.Embed(train.Weights, train.Rows));
+        Assert.Equal(rep.Reconstruct(train.Weights.AsSpan(0, 500), 5), loaded.Reconstruct(train.Weights.AsSpan(0, 500), 5));
+        Assert.Equal(rep.Options.ModelDim, loaded.Options.ModelDim);
+        Assert.Equal(rep.History.Count, loaded.History.Count);
+        Assert.Empty(Directory.GetFiles(tmp.Path, "*.tmp-*"));
+    }
+
+    [Fact]
+    public void TruncatedCorruptAndForeignFilesAreNamedErrors()
+    {
+        var (train, _) = Data();
+        using var tmp = new TempDir();
+        using var rep = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, SmallZoo.Tiny with { Epochs = 1 });
+        var path = tmp.Sub("rep.wsemb");
+        rep.Save(path);
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(tmp.Sub("truncated"), bytes[..(bytes.Length / 2)]);
+        Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => HyperRepresentation.Load(tmp.Sub("truncated"))).Message);
+        var flipped = (byte[])bytes.Clone();
+        int model = FindLast(bytes, "model.bin"u8.ToArray());
+        flipped[model - 200] ^= 0x55; // inside the stored (uncompressed) model weights
+        File.WriteAllBytes(tmp.Sub("flipped"), flipped);
+        var e = Assert.Throws<InvalidDataException>(() => HyperRepresentation.Load(tmp.Sub("flipped")));
+        Assert.Contains(tmp.Sub("flipped"), e.Message);
+        File.WriteAllText(tmp.Sub("text"), "not a model");
+        Assert.Throws<InvalidDataException>(() => HyperRepresentation.Load(tmp.Sub("text")));
+        Assert.Throws<InvalidDataException>(() => HyperRepresentation.Load(tmp.Sub("missing")));
+    }
+
+    private static int FindLast(byte[] haystack, byte[] needle)
+    {
+        for (int i = haystack.Length - needle.Length; i >= 0; i--)
+            if (haystack.AsSpan(i, needle.Length).SequenceEqual(needle)) return i;
+        throw new InvalidOperationException("not found");
+    }
+
+    [Fact]
+    public void BadInputIsRefusedWithClearErrors()
+    {
+        var (train, _) = Data();
+        var nan = (float[])train.Weights.Clone();
+        nan[123] = float.NaN;
+        var e = Assert.Throws<ArgumentException>(() => HyperRepresentation.Train(WeightLayout.TetrisMlp100, new RepresentationData(nan, train.Rows), null, SmallZoo.Tiny));
+        Assert.Contains("row 1, position 23", e.Message);
+        Assert.Throws<ArgumentException>(() => HyperRepresentation.Train(WeightLayout.Cnn2464, train, null, SmallZoo.Tiny)); // wrong layout: sizes differ
+        Assert.Throws<ArgumentOutOfRangeException>(() => HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, SmallZoo.Tiny with { Heads = 3 }));
+        using var rep = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, SmallZoo.Tiny with { Epochs = 1 });
+        Assert.Contains("need 9900 values (100 per row), not 9801", Assert.Throws<ArgumentException>(() => rep.Embed(new float[99 * 99], 99)).Message);
+        Assert.Throws<ArgumentException>(() => rep.Embed(nan, train.Rows));
+        rep.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => rep.Embed(train.Weights.AsSpan(0, 100), 1));
+    }
+
+    [Fact]
+    public void CnnLayoutsTrainAndEmbed()
+    {
+        foreach (var layout in new[] { WeightLayout.Cnn2464, WeightLayout.Cnn4970 })
+        {
+            var rng = new Random(1);
+            int rows = 24;
+            var w = Enumerable.Range(0, rows * layout.ParameterCount).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+            using var rep = HyperRepresentation.Train(layout, new RepresentationData(w, rows), null, SmallZoo.Tiny with { Epochs = 1, BatchSize = 8 });
+            Assert.Equal(rows * 8, rep.Embed(w, rows).Length);
+            Assert.Equal(w.Length, rep.Reconstruct(w, rows).Length);
+        }
+    }
+}
