@@ -5,6 +5,7 @@
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- cnn [--models 8 --images 2048]
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- mlp-kernels
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- embed --zoo DIR [--epochs N --dim D --lr X --budget SECONDS ...]  (hyper-representation + probes, 70/15/15)
+//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- kill-campaign [--kills 20 --seed 1]  (SIGKILL during generate and merge, then resume; rows compared)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- embed-speed [--layout NAME --rows 20000 --epochs 2 --dim 64 --ff 128 --batch 500]
 using WeightSpace.MLNet.Bench;
 
@@ -19,6 +20,7 @@ switch (args.FirstOrDefault())
     case "mlp-kernels": KernelBench.Run(); break;
     case "cnn": TrainingBench.Cnn(Opt("models", 8), Opt("images", 2048)); break;
     case "embed": EmbedBench.Run(args); break;
+    case "kill-campaign": KillCampaign.Run(Opt("kills", 20), Opt("seed", 1)); break;
     case "embed-profile": EmbedProfile.Run(); break;
     case "embed-speed": EmbedSpeedBench.Run(args.Length > 2 && args[1] == "--layout" ? args[2] : "tetris-mlp-100", Opt("rows", 20_000), Opt("epochs", 2), Opt("dim", 64), Opt("ff", 128), Opt("batch", 500)); break;
     default: Console.Error.WriteLine("usage: bench zoo-io|augment|tetris|cnn [--option N ...]"); return 2;

@@ -92,13 +92,38 @@ public static class WeightSpaceCatalog
     }
 
     /// <summary>
+    /// The paper's linear probe (METHOD §6): closed-form ridge regression in float64 with λ chosen from the paper's grid on
+    /// held-out models (or <see cref="RidgeProbeOptions.ValidationSet"/>). Gives a stock ML.NET linear model.
+    /// </summary>
+    /// <example><code>
+    /// var probe = ml.Transforms.WeightEmbedding("Embedding")
+    ///     .Append(ml.Regression.Trainers.WeightSpaceRidge("TestAccuracy", "Embedding"));
+    /// </code></example>
+    public static RidgeProbeTrainer WeightSpaceRidge(this RegressionCatalog.RegressionTrainers catalog, string labelColumnName = "Label",
+        string featureColumnName = "Features", RidgeProbeOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        var o = (options ?? new RidgeProbeOptions()) with { LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName };
+        return new RidgeProbeTrainer(HostOf(catalog), o);
+    }
+
+    private static Microsoft.ML.Runtime.IHostEnvironment HostOf(object catalog)
+    {
+        // TrainCatalogBase.CatalogInstantiatorBase keeps the environment in a private field, as TransformsCatalog does.
+        for (var t = catalog.GetType(); t is not null; t = t.BaseType)
+            foreach (var f in t.GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance))
+                if (typeof(Microsoft.ML.Runtime.IHostEnvironment).IsAssignableFrom(f.FieldType) && f.GetValue(catalog) is Microsoft.ML.Runtime.IHostEnvironment env)
+                    return env;
+        return new MLContext();
+    }
+
+    /// <summary>
     /// The MLContext behind a catalog, for its log and progress channels and GPU settings. ML.NET keeps it in a private field;
     /// when that cannot be read, a fresh context is used (messages then go to nobody).
     /// </summary>
     private static Microsoft.ML.Runtime.IHostEnvironment Environment(TransformsCatalog catalog)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        var field = typeof(TransformsCatalog).GetField("_env", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
-        return field?.GetValue(catalog) as Microsoft.ML.Runtime.IHostEnvironment ?? new MLContext();
+        return HostOf(catalog);
     }
 }

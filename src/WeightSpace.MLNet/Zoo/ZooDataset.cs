@@ -38,6 +38,9 @@ public sealed class ZooDataset
     public static ZooDataset Open(string directory)
     {
         var manifest = ZooManifest.Load(directory);
+        if (manifest.MergeInProgress)
+            throw new ZooFormatException(Path.Combine(directory, ZooManifest.FileName),
+                "the zoo is an unfinished merge (it was interrupted); run the same 'zoogen merge' again to finish it.");
         foreach (var s in manifest.Shards)
         {
             var path = Path.Combine(directory, s.File);

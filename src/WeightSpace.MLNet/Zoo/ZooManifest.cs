@@ -52,6 +52,8 @@ public sealed class ZooManifest
     public List<string>? MergedParts { get; set; }
     /// <summary>True when the zoo is known to lack models of its recipe (a merge of some of the parts, with --allow-partial).</summary>
     public bool Partial { get; set; }
+    /// <summary>Set while a merge copies shards: an interrupted merge is refused by readers and finished by running the merge again.</summary>
+    public bool MergeInProgress { get; set; }
     /// <summary>Hyperparameter columns beyond the standard ones.</summary>
     public List<ZooColumn> Columns { get; set; } = new();
     /// <summary>Complete shards, in order.</summary>

@@ -7,15 +7,14 @@ public static class ZooMerge
     /// Copies the shards of every input into a new zoo at <paramref name="output"/>, in input order, through a
     /// <see cref="ZooWriter"/> (so the output is locked while it is written and every shard names its new zoo). Inputs are
     /// verified first; a model id found in two inputs is refused. Parts of a partitioned run (<c>zoogen generate --shard i/n</c>)
-    /// must all be there unless <paramref name="allowPartial"/>; a partial merge says so in its manifest.
+    /// must all be there unless <paramref name="allowPartial"/>; a partial merge says so in its manifest. An interrupted merge
+    /// leaves a zoo that readers refuse; running the same merge again finishes it.
     /// </summary>
     /// <exception cref="ZooFormatException">An input is unreadable, corrupt, incompatible with the first, or parts are missing.</exception>
-    /// <exception cref="IOException"><paramref name="output"/> already holds a zoo or is being written.</exception>
+    /// <exception cref="IOException"><paramref name="output"/> already holds a (finished) zoo or is being written.</exception>
     public static ZooDataset Merge(string output, IReadOnlyList<string> inputs, bool allowPartial = false)
     {
         if (inputs is null || inputs.Count == 0) throw new ArgumentException("Merge needs at least one input zoo.", nameof(inputs));
-        if (File.Exists(Path.Combine(output, ZooManifest.FileName)))
-            throw new IOException($"{output}: already holds a zoo; merge into a new directory.");
         var full = Path.GetFullPath(output).TrimEnd(Path.DirectorySeparatorChar);
         foreach (var input in inputs)
             if (Path.GetFullPath(input).TrimEnd(Path.DirectorySeparatorChar) == full) throw new ArgumentException($"{input}: a merge cannot write into one of its inputs.");
@@ -33,12 +32,22 @@ public static class ZooMerge
         }
         var template = first.Clone();
         template.Part = null;
-        using (var writer = ZooWriter.Create(output, template))
+        var sources = zoos.SelectMany(z => z.Manifest.Shards.Select(s => (z.Directory, Shard: s))).ToList();
+        bool exists = File.Exists(Path.Combine(output, ZooManifest.FileName));
+        using (var writer = exists ? ZooWriter.ContinueMerge(output) : ZooWriter.Create(output, template))
         {
-            foreach (var zoo in zoos)
-                foreach (var shard in zoo.Manifest.Shards)
-                    writer.CopyShard(Path.Combine(zoo.Directory, shard.File), shard);
-            writer.SetMergeInfo(parts, partial || zoos.Any(z => z.Manifest.Partial));
+            // A merge marks itself unfinished until its last shard is in; run again, it continues where it stopped.
+            var done = writer.Manifest;
+            if (exists)
+            {
+                done.EnsureCompatible(template, output);
+                if (done.Shards.Count > sources.Count || done.Shards.Where((s, i) => s.Rows != sources[i].Shard.Rows || !s.ModelIds.SequenceEqual(sources[i].Shard.ModelIds)).Any())
+                    throw new IOException($"{output}: holds an unfinished merge of other inputs; give the same inputs in the same order, or merge into a new directory.");
+            }
+            else writer.SetMergeState(parts, partial, inProgress: true);
+            for (int i = writer.ShardCount; i < sources.Count; i++)
+                writer.CopyShard(Path.Combine(sources[i].Directory, sources[i].Shard.File), sources[i].Shard);
+            writer.SetMergeState(parts, partial || zoos.Any(z => z.Manifest.Partial), inProgress: false);
         }
         return ZooDataset.Open(output);
     }

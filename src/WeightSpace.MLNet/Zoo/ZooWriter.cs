@@ -227,13 +227,34 @@ public sealed class ZooWriter : IDisposable
         _manifest.Save(_dir);
     }
 
-    /// <summary>Records how a merged zoo came about (parts, completeness) in the manifest.</summary>
-    internal void SetMergeInfo(List<string>? parts, bool partial)
+    /// <summary>Records how a merged zoo came about (parts, completeness) and whether the merge is still copying.</summary>
+    internal void SetMergeState(List<string>? parts, bool partial, bool inProgress)
     {
         _manifest.MergedParts = parts;
         _manifest.Partial = partial;
+        _manifest.MergeInProgress = inProgress;
         _manifest.Save(_dir);
     }
+
+    /// <summary>Opens an unfinished merge to continue it (the lock is taken first).</summary>
+    internal static ZooWriter ContinueMerge(string directory)
+    {
+        var @lock = ZooLock.Acquire(directory);
+        try
+        {
+            var manifest = ZooManifest.Load(directory);
+            if (!manifest.MergeInProgress) throw new IOException($"{directory}: already holds a zoo; merge into a new directory.");
+            return new ZooWriter(directory, manifest, @lock);
+        }
+        catch
+        {
+            @lock.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Shards completed so far.</summary>
+    internal int ShardCount => _manifest.Shards.Count;
 
     /// <summary>Drops the open shard's rows without writing them (for a run that was cancelled mid-model).</summary>
     public void DiscardOpenShard()

@@ -49,6 +49,16 @@ public sealed class ImageDataset
     /// <summary>The first <paramref name="count"/> images.</summary>
     public ImageDataset Take(int count) => Subset(Enumerable.Range(0, Math.Min(count, Count)).ToArray());
 
+    /// <summary>A copy whose labels are, with probability <paramref name="fraction"/> each, replaced by a uniformly drawn class (seeded).</summary>
+    public ImageDataset WithLabelNoise(double fraction, int seed)
+    {
+        var rng = MLNet.Internal.Rng.For(seed, 0x1AB3E);
+        var labels = (int[])Labels.Clone();
+        for (int i = 0; i < labels.Length; i++)
+            if (rng.NextDouble() < fraction) labels[i] = rng.NextInt(Classes);
+        return new ImageDataset(Name, Pixels, labels, Channels, Height, Width, Classes);
+    }
+
     /// <summary>Maps pixel values linearly: p → p·scale + shift (e.g. [0,1] → [-1,1]).</summary>
     public ImageDataset Affine(float scale, float shift) =>
         new(Name, Pixels.Select(p => p * scale + shift).ToArray(), Labels, Channels, Height, Width, Classes);

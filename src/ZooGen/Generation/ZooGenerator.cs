@@ -89,6 +89,7 @@ public static class ZooGenerator
             validation = train.Subset(held, train.Name + "-validation");
             train = train.Subset(kept);
         }
+        if (recipe.LabelNoise > 0) train = train.WithLabelNoise(recipe.LabelNoise, recipe.Seed);
         if (recipe.ScaleToSymmetric) { train = train.Affine(2, -1); test = test.Affine(2, -1); validation = validation?.Affine(2, -1); }
         var layout = recipe.Layout;
         bool fits = recipe.Architecture switch

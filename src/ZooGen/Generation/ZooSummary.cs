@@ -18,16 +18,34 @@ public sealed class ZooSummary
     public Dictionary<string, (double Min, double Mean, double Max)> Ranges { get; } = new();
     /// <summary>min/mean/max of TestAccuracy at each model's last saved epoch.</summary>
     public (double Min, double Mean, double Max) LastEpochTestAccuracy { get; private init; }
+    /// <summary>Standard deviation of the generalisation gap over all checkpoints.</summary>
+    public double GapStd { get; private init; }
+    /// <summary>Fraction of models whose gap at their last saved epoch exceeds the gap at their first.</summary>
+    public double GapRisingFraction { get; private init; }
     /// <summary>Counts of last-epoch test accuracy in ten bins [0, 0.1), …, [0.9, 1].</summary>
     public int[] Histogram { get; } = new int[10];
     /// <summary>The manifest.</summary>
     public required ZooManifest Manifest { get; init; }
+    /// <summary>Models the recipe plans for this zoo (its part only, for a part), or null when the manifest has no zoogen recipe.</summary>
+    public int? PlannedModels
+    {
+        get
+        {
+            if (Manifest.Recipe["models"] is not JsonValue v || !v.TryGetValue(out int models)) return null;
+            if (Manifest.Part is null) return models;
+            var p = Manifest.Part.Split('/');
+            int i = int.Parse(p[0]), n = int.Parse(p[1]);
+            return Enumerable.Range(0, models).Count(id => id % n == i);
+        }
+    }
 
     /// <summary>Scans a zoo once (labels only are kept).</summary>
     public static ZooSummary Compute(ZooDataset zoo)
     {
         var sums = new Dictionary<string, (double Min, double Sum, double Max)>();
         var last = new Dictionary<int, (int Epoch, float Acc)>();
+        var gapEnds = new Dictionary<int, (int FirstEpoch, float First, int LastEpoch, float Last)>();
+        double gapSum = 0, gapSumSq = 0;
         var epochs = new SortedSet<int>();
         long rows = 0;
         void Add(string k, double v)
@@ -43,12 +61,19 @@ public sealed class ZooSummary
             Add(ZooColumns.TrainLoss, r.TrainLoss); Add(ZooColumns.TestLoss, r.TestLoss); Add(ZooColumns.GeneralizationGap, r.GeneralizationGap);
             foreach (var (k, v) in r.Numeric) Add(k, v);
             if (!last.TryGetValue(r.ModelId, out var l) || r.Epoch >= l.Epoch) last[r.ModelId] = (r.Epoch, r.TestAccuracy);
+            gapSum += r.GeneralizationGap; gapSumSq += (double)r.GeneralizationGap * r.GeneralizationGap;
+            var g = gapEnds.TryGetValue(r.ModelId, out var ge) ? ge : (int.MaxValue, 0f, int.MinValue, 0f);
+            if (r.Epoch < g.Item1) g = (r.Epoch, r.GeneralizationGap, g.Item3, g.Item4);
+            if (r.Epoch > g.Item3) g = (g.Item1, g.Item2, r.Epoch, r.GeneralizationGap);
+            gapEnds[r.ModelId] = g;
         }
         var accs = last.Values.Select(v => (double)v.Acc).ToList();
         var summary = new ZooSummary
         {
             Manifest = zoo.Manifest, Rows = rows, Models = last.Count, Parameters = zoo.Layout.ParameterCount, Epochs = epochs.ToArray(),
             LastEpochTestAccuracy = accs.Count == 0 ? (double.NaN, double.NaN, double.NaN) : (accs.Min(), accs.Average(), accs.Max()),
+            GapStd = rows == 0 ? double.NaN : Math.Sqrt(Math.Max(0, gapSumSq / rows - gapSum / rows * (gapSum / rows))),
+            GapRisingFraction = gapEnds.Count == 0 ? double.NaN : gapEnds.Values.Count(g => g.Last > g.First) / (double)gapEnds.Count,
         };
         foreach (var (k, (mn, s, mx)) in sums) summary.Ranges[k] = (mn, s / rows, mx);
         foreach (var a in accs) summary.Histogram[Math.Clamp((int)(a * 10), 0, 9)]++;
@@ -65,11 +90,12 @@ public sealed class ZooSummary
         {
             ["rows"] = Rows, ["models"] = Models, ["parameters"] = Parameters,
             ["layout"] = Manifest.Layout.Name, ["dataset"] = Manifest.Dataset, ["recipe"] = Manifest.Recipe["name"]?.DeepClone(),
-            ["part"] = Manifest.Part, ["shards"] = Manifest.Shards.Count, ["partial"] = Manifest.Partial,
+            ["part"] = Manifest.Part, ["shards"] = Manifest.Shards.Count, ["partial"] = Manifest.Partial, ["plannedModels"] = PlannedModels,
             ["mergedParts"] = Manifest.MergedParts is null ? null : new System.Text.Json.Nodes.JsonArray(Manifest.MergedParts.Select(p => (System.Text.Json.Nodes.JsonNode?)p).ToArray()),
             ["epochs"] = new JsonArray(Epochs.Select(e => (JsonNode)e).ToArray()),
             ["testAccuracyLastEpoch"] = Range(LastEpochTestAccuracy),
             ["testAccuracyHistogram"] = new JsonArray(Histogram.Select(h => (JsonNode)h).ToArray()),
+            ["generalizationGapStd"] = GapStd, ["generalizationGapRisingFraction"] = GapRisingFraction,
             ["labels"] = ranges,
         };
     }
@@ -80,9 +106,12 @@ public sealed class ZooSummary
         var sb = new System.Text.StringBuilder();
         sb.AppendLine($"zoo        {Manifest.Recipe["name"]} on {Manifest.Dataset}, layout {Manifest.Layout}{(Manifest.Part is null ? "" : ", part " + Manifest.Part)}");
         sb.AppendLine($"rows       {Rows:N0} ({Models:N0} models, {Manifest.Shards.Count} shard{(Manifest.Shards.Count == 1 ? "" : "s")})");
+        if (PlannedModels is { } planned && planned > Models && Manifest.MergedParts is null)
+            sb.AppendLine($"INCOMPLETE {Models:N0} of the recipe's {planned:N0} models are present; continue with zoogen generate ... --resume");
         if (Manifest.Partial) sb.AppendLine($"PARTIAL    merged from parts {string.Join(", ", Manifest.MergedParts ?? new())} only: models of the missing parts are absent");
         sb.AppendLine($"epochs     {(Epochs.Length == 0 ? "-" : Epochs.Length > 12 ? $"{Epochs.Length} checkpoints, {Epochs[0]}..{Epochs[^1]}" : string.Join(",", Epochs))}");
         foreach (var (k, r) in Ranges) sb.AppendLine($"{k,-18} min {r.Min,9:G4}  mean {r.Mean,9:G4}  max {r.Max,9:G4}");
+        sb.AppendLine($"generalisation gap: std {GapStd:F3} over all checkpoints; rises from first to last checkpoint in {GapRisingFraction:P0} of models");
         sb.AppendLine($"test accuracy at each model's last epoch: min {LastEpochTestAccuracy.Min:F3} mean {LastEpochTestAccuracy.Mean:F3} max {LastEpochTestAccuracy.Max:F3}");
         int peak = Math.Max(1, Histogram.Max());
         for (int i = 0; i < 10; i++)

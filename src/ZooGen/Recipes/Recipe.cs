@@ -75,6 +75,12 @@ public sealed class Recipe
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int ValidationSize { get; set; }
+    /// <summary>
+    /// Fraction of training labels replaced by a uniformly drawn class (seeded; the test and validation sets stay clean), so
+    /// that models can memorise noise and generalise measurably worse the longer they train (0 = none).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public double LabelNoise { get; set; }
     /// <summary>Seed of the data set (Tetris generation), the validation split and the model sampling.</summary>
     public int Seed { get; set; }
     /// <summary>Tetris pixel noise σ.</summary>
@@ -99,6 +105,8 @@ public sealed class Recipe
         if (SeedsPerConfig <= 0) throw new ArgumentException($"seedsPerConfig must be > 0 (got {SeedsPerConfig}).");
         if (TrainSubset < 0 || TestSubset < 0) throw new ArgumentException("train/test subsets must be ≥ 0.");
         if (ValidationSize < 0) throw new ArgumentException($"validation size must be ≥ 0 (got {ValidationSize}).");
+        if (LabelNoise is < 0 or > 1 || double.IsNaN(LabelNoise)) throw new ArgumentException($"labelNoise must lie in [0, 1] (got {LabelNoise}).");
+        if (TetrisNoise < 0 || !double.IsFinite(TetrisNoise)) throw new ArgumentException($"tetrisNoise must be finite and ≥ 0 (got {TetrisNoise}).");
         if (Checkpoints.Count == 0) throw new ArgumentException("at least one checkpoint epoch is needed.");
         foreach (var c in Checkpoints)
             if (c < 0 || c > Epochs) throw new ArgumentException($"checkpoint epoch {c} is outside 0..{Epochs}.");

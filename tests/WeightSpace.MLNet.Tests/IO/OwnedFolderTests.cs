@@ -46,3 +46,26 @@ public class OwnedFolderTests
         Assert.Equal("not ours", File.ReadAllText(Path.Combine(foreign, NumpyZoo.WeightsFile)));
     }
 }
+
+public class QuickstartSafetyTests
+{
+    [Fact]
+    public void TheQuickstartRefusesAFolderWithSomeoneElsesFilesAndDeletesNothing()
+    {
+        using var tmp = new TempDir();
+        var dir = tmp.Sub("results");
+        Directory.CreateDirectory(Path.Combine(dir, "mine"));
+        File.WriteAllText(Path.Combine(dir, "mine", "notes.txt"), "keep me");
+        var entry = System.Reflection.Assembly.Load("Quickstart").EntryPoint!;
+        var previous = Console.Error;
+        var error = new StringWriter();
+        Console.SetError(error);
+        int code;
+        try { code = (int)entry.Invoke(null, new object[] { new[] { "--out", dir } })!; }
+        finally { Console.SetError(previous); }
+        Assert.Equal(2, code);
+        Assert.Contains("already holds files", error.ToString());
+        Assert.Equal("keep me", File.ReadAllText(Path.Combine(dir, "mine", "notes.txt")));
+        Assert.Single(Directory.GetFileSystemEntries(dir));
+    }
+}

@@ -222,6 +222,28 @@ public class ZooFaultInjectionTests
         Assert.Equal(8, whole.ModelIds.Count);
         whole.Verify(); // every shard was re-headed for its new zoo
         Assert.Contains("given twice", Assert.Throws<ZooFormatException>(() => ZooMerge.Merge(tmp.Sub("d"), new[] { parts[0], parts[0], parts[1], parts[2] })).Message);
-        Assert.Throws<IOException>(() => ZooMerge.Merge(parts[0], new[] { parts[0], parts[1] })); // never into an input
+        Assert.Contains("into one of its inputs", Assert.Throws<ArgumentException>(() => ZooMerge.Merge(parts[0], new[] { parts[0], parts[1] })).Message);
+    }
+
+    [Fact]
+    public void AnInterruptedMergeIsRefusedByReadersAndFinishedByRunningItAgain()
+    {
+        using var tmp = new TempDir();
+        var parts = Enumerable.Range(0, 2).Select(i => Part(tmp, i, 2)).ToList();
+        var first = ZooDataset.Open(parts[0]);
+        // The state a merge killed after its first shard leaves behind.
+        using (var w = ZooWriter.Create(tmp.Sub("m"), first.Manifest))
+        {
+            w.SetMergeState(new() { "0/2", "1/2" }, partial: false, inProgress: true);
+            w.CopyShard(Path.Combine(parts[0], first.Manifest.Shards[0].File), first.Manifest.Shards[0]);
+        }
+        Assert.Contains("unfinished merge", Assert.Throws<ZooFormatException>(() => ZooDataset.Open(tmp.Sub("m"))).Message);
+        Assert.Throws<ZooFormatException>(() => new MLContext().Data.LoadZoo(tmp.Sub("m")));
+        Assert.Contains("other inputs", Assert.Throws<IOException>(() => ZooMerge.Merge(tmp.Sub("m"), new[] { parts[1], parts[0] })).Message);
+        var merged = ZooMerge.Merge(tmp.Sub("m"), parts);
+        var direct = ZooMerge.Merge(tmp.Sub("direct"), parts);
+        Assert.Equal(direct.RowCount, merged.RowCount);
+        Assert.Equal(direct.Records().Select(r => (r.ModelId, r.Epoch, r.Weights[7])), merged.Records().Select(r => (r.ModelId, r.Epoch, r.Weights[7])));
+        Assert.Throws<IOException>(() => ZooMerge.Merge(tmp.Sub("m"), parts)); // finished: never merged into twice
     }
 }

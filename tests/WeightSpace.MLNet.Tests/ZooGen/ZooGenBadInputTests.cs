@@ -27,7 +27,7 @@ public class ZooGenBadInputTests
         Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "fmnist-seed", "--data", tmp.Sub("nowhere"), "--out", tmp.Sub("d") }));
         Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "tetris-seed", "--checkpoints", "0,99", "--out", tmp.Sub("e") }));
         Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "tetris-seed", "--validation", "-1", "--out", tmp.Sub("f") }));
-        Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "tetris-seed", "--validation", "2000", "--out", tmp.Sub("g") })); // the whole training set
+        Assert.Equal(2, Program.Main(new[] { "generate", "--preset", "tetris-seed", "--validation", "300", "--out", tmp.Sub("g") })); // the whole training set (300 images)
         Assert.Equal(2, Program.Main(new[] { "frobnicate" }));
         foreach (var d in new[] { "a", "b", "c", "d", "e", "f", "g" }) Assert.False(Directory.Exists(tmp.Sub(d)), d);
     }
@@ -120,5 +120,70 @@ public class ZooGenBadInputTests
         Assert.Equal(new[] { 0, 1, 5, 6, 7, 10 }, Program.ParseCheckpoints("0,1,5-7,10", 10));
         Assert.Equal(11, Program.ParseCheckpoints("all", 10).Count);
         Assert.Throws<ArgumentException>(() => Program.ParseCheckpoints("3-x", 10));
+    }
+}
+
+public class ZooGenStrictInputTests
+{
+    private static (int Code, string Error) Run(params string[] args)
+    {
+        var previous = Console.Error;
+        var writer = new StringWriter();
+        Console.SetError(writer);
+        try { return (WeightSpace.ZooGen.Program.Main(args), writer.ToString()); }
+        finally { Console.SetError(previous); }
+    }
+
+    [Fact]
+    public void AMistypedOptionIsAnErrorNamingItAndTheNearestKnownOne()
+    {
+        using var tmp = new TempDir();
+        var (code, error) = Run("generate", "--preset", "tetris-seed", "--modles", "10", "--out", tmp.Sub("z"));
+        Assert.Equal(2, code);
+        Assert.Contains("--modles", error);
+        Assert.Contains("Did you mean --models?", error);
+        Assert.False(Directory.Exists(tmp.Sub("z")));
+        Assert.Contains("twice", Run("generate", "--preset", "tetris-seed", "--models", "3", "--models", "4", "--out", tmp.Sub("z")).Error);
+        Assert.Contains("--frobnicate", Run("merge", "--out", tmp.Sub("m"), "--frobnicate", "x").Error);
+        Assert.Contains("takes no argument 'extra'", Run("generate", "--preset", "tetris-seed", "extra", "--out", tmp.Sub("z")).Error);
+    }
+
+    [Fact]
+    public void ReversedRangesAndSpecialPathsGetClearMessages()
+    {
+        using var tmp = new TempDir();
+        Assert.Contains("reversed range", Run("generate", "--preset", "tetris-seed", "--checkpoints", "10-5", "--out", tmp.Sub("z")).Error);
+        File.WriteAllText(tmp.Sub("file"), "");
+        Assert.Contains("is a file", Run("generate", "--preset", "tetris-seed", "--models", "2", "--epochs", "1", "--out", tmp.Sub("file")).Error);
+        Assert.Contains("root", Run("generate", "--preset", "tetris-seed", "--models", "2", "--epochs", "1", "--out", "/").Error);
+        Assert.Contains("needs a value", Run("generate", "--preset", "tetris-seed", "--out").Error);
+    }
+
+    [Fact]
+    public void UnknownRecipeFieldsAreErrorsNamingTheFieldInJsonAndYamlAtAnyDepth()
+    {
+        using var tmp = new TempDir();
+        var json = Presets.Get("tetris-seed").ToJsonObject();
+        json["modles"] = 10;
+        File.WriteAllText(tmp.Sub("top.json"), json.ToJsonString());
+        Assert.Contains("modles", Assert.Throws<ArgumentException>(() => Recipe.Load(tmp.Sub("top.json"))).Message);
+        json = Presets.Get("tetris-seed").ToJsonObject();
+        json["grid"]!["learningRates"] = new System.Text.Json.Nodes.JsonArray(0.1);
+        File.WriteAllText(tmp.Sub("nested.json"), json.ToJsonString());
+        Assert.Contains("learningRates", Assert.Throws<ArgumentException>(() => Recipe.Load(tmp.Sub("nested.json"))).Message);
+        File.WriteAllText(tmp.Sub("nested.yaml"), "name: x\ndataset: tetris\ngrid:\n  activations: [tanh]\n");
+        Assert.Contains("activations", Assert.Throws<ArgumentException>(() => Recipe.Load(tmp.Sub("nested.yaml"))).Message);
+    }
+
+    [Fact]
+    public void ResumeWithOtherArgumentsNamesEveryDifference()
+    {
+        using var tmp = new TempDir();
+        Assert.Equal(0, Run("generate", "--preset", "tetris-seed", "--models", "3", "--epochs", "2", "--out", tmp.Sub("z")).Code);
+        var (code, error) = Run("generate", "--preset", "tetris-seed", "--models", "4", "--epochs", "3", "--resume", "--out", tmp.Sub("z"));
+        Assert.Equal(2, code);
+        Assert.Contains("models: 3 → 4", error);
+        Assert.Contains("epochs: 2 → 3", error);
+        Assert.Contains("shard: the zoo is whole, this run 0/2", Run("generate", "--preset", "tetris-seed", "--models", "3", "--epochs", "2", "--shard", "0/2", "--resume", "--out", tmp.Sub("z")).Error);
     }
 }

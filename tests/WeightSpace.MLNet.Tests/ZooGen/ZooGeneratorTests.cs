@@ -54,6 +54,7 @@ public class ZooGeneratorTests
     public void AValidationSetIsHeldOutOfTheTrainingImagesAndLabelsEveryCheckpoint()
     {
         var recipe = SmallTetris(models: 4, epochs: 2);
+        recipe.TrainSubset = 0; // all 2,000 generated training images
         var plain = ZooGenerator.LoadData(recipe, null);
         recipe.ValidationSize = 300;
         var split = ZooGenerator.LoadData(recipe, null);

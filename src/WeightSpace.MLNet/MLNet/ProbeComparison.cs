@@ -1,0 +1,318 @@
+using System.Globalization;
+using Microsoft.Data.Analysis;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet.Probing;
+using WeightSpace.MLNet.Representation;
+using WeightSpace.MLNet.Zoo;
+
+namespace WeightSpace.MLNet.MLNet;
+
+/// <summary>The probe families of the comparison: linear (the paper's ridge / linear classifier) and stock non-linear ones.</summary>
+public enum ProbeKind
+{
+    /// <summary>Closed-form ridge (λ on validation) for numeric targets; L-BFGS maximum entropy for categorical ones.</summary>
+    Linear,
+    /// <summary>ML.NET's SDCA (features standardised first).</summary>
+    Sdca,
+    /// <summary>ML.NET's FastTree (numeric targets; one-versus-all for categorical).</summary>
+    FastTree,
+    /// <summary>ML.NET's LightGBM.</summary>
+    LightGbm,
+}
+
+/// <summary>One cell of a comparison: a featurizer × probe × target on the test part, with Kendall's τ where the target is numeric.</summary>
+/// <param name="Featurizer">"W", "s(W)", "E_cD", …</param>
+/// <param name="Probe">"linear", "SDCA", "FastTree", "LightGbm".</param>
+/// <param name="Target">The label column.</param>
+/// <param name="Metric">"R2" (numeric targets) or "Accuracy" (categorical).</param>
+/// <param name="Value">The metric on the test rows (the mean over folds for cross-validation).</param>
+/// <param name="KendallTau">Kendall's τ-b between predictions and truth (NaN for categorical targets).</param>
+/// <param name="ValueStd">Standard deviation over folds (0 for a single split).</param>
+public sealed record ProbeResult(string Featurizer, string Probe, string Target, string Metric, double Value, double KendallTau, double ValueStd = 0)
+{
+    /// <summary>The test rows' true values (numeric targets of a single split; for plots).</summary>
+    public IReadOnlyList<double>? Truth { get; init; }
+    /// <summary>The probe's predictions for those rows.</summary>
+    public IReadOnlyList<double>? Predicted { get; init; }
+}
+
+/// <summary>
+/// Turns weights into probe features, fitted on the training part of a split (its validation part may guide it): W, s(W),
+/// or a hyper-representation (trained on the part, or already trained).
+/// </summary>
+public sealed class Featurizer
+{
+    private readonly Func<MLContext, IDataView, IDataView, ITransformer> _fit;
+
+    private Featurizer(string name, Func<MLContext, IDataView, IDataView, ITransformer> fit) { Name = name; _fit = fit; }
+
+    /// <summary>The name in result tables.</summary>
+    public string Name { get; }
+
+    internal ITransformer Fit(MLContext ml, IDataView train, IDataView validation) => _fit(ml, train, validation);
+
+    /// <summary>W: the raw weights, standardised per layer.</summary>
+    public static Featurizer W(WeightLayout layout, string name = "W") =>
+        new(name, (ml, train, _) => ml.Transforms.StandardizeWeightsPerLayer(ProbeComparison.FeatureColumn, ZooColumns.Weights, layout).Fit(train));
+
+    /// <summary>s(W): per-tensor statistics (R21: kernel weights only; Unterthiner: kernels and biases).</summary>
+    public static Featurizer Statistics(WeightLayout layout, StatisticsVariant variant = StatisticsVariant.R21, string? name = null) =>
+        new(name ?? (variant == StatisticsVariant.R21 ? "s(W)" : "s(W) Unterthiner"),
+            (ml, train, _) => ml.Transforms.WeightStatistics(ProbeComparison.FeatureColumn, ZooColumns.Weights, layout, variant).Fit(train));
+
+    /// <summary>A hyper-representation trained on each split's training part, validated on its validation part.</summary>
+    public static Featurizer Embedding(string name, WeightLayout layout, WeightEmbeddingOptions options, IProgress<TrainingReport>? progress = null, CancellationToken cancel = default) =>
+        new(name, (ml, train, validation) =>
+        {
+            var labels = options.ValidationLabels;
+            var representation = HyperRepresentation.Train(layout, ProbeComparison.ReadWeights(train, layout, labels), ProbeComparison.ReadWeights(validation, layout, labels), options, progress, cancel);
+            return new WeightEmbeddingTransformer(ProbeComparison.FeatureColumn, ZooColumns.Weights, representation);
+        });
+
+    /// <summary>An already trained hyper-representation (e.g. loaded from a file), used as it is.</summary>
+    public static Featurizer Embedding(string name, HyperRepresentation trained) =>
+        new(name, (_, _, _) => new WeightEmbeddingTransformer(ProbeComparison.FeatureColumn, ZooColumns.Weights, trained));
+}
+
+/// <summary>
+/// The probe protocol of METHOD §6 and the comparison across probes: split a zoo by model (70/15/15 by default, or k folds),
+/// fit each featurizer on the training part, fit each probe on its features (λ and model selection on the validation part),
+/// and score the test part: R² and Kendall's τ for numeric targets, accuracy for categorical ones. Results come as records,
+/// a <see cref="DataFrame"/> and Markdown. AutoML is not used (not served here, and it cannot group folds by model).
+/// </summary>
+/// <example><code>
+/// var comparison = new ProbeComparison(ml);
+/// var results = comparison.Run(ml.Data.LoadZoo("zoos/tetris-seed"),
+///     new[] { Featurizer.W(layout), Featurizer.Statistics(layout) },
+///     new[] { "TestAccuracy", "Epoch", "GeneralizationGap" });
+/// Console.WriteLine(ProbeComparison.ToMarkdown(results));
+/// </code></example>
+public sealed class ProbeComparison
+{
+    internal const string FeatureColumn = "Features";
+    private const string Scaled = "ScaledFeatures", LabelKey = "LabelKey";
+    private readonly MLContext _ml;
+
+    /// <summary>A comparison that trains its probes with <paramref name="ml"/>.</summary>
+    public ProbeComparison(MLContext ml) => _ml = ml ?? throw new ArgumentNullException(nameof(ml));
+
+    /// <summary>Probes to run (default: all four).</summary>
+    public IReadOnlyList<ProbeKind> Probes { get; init; } = Enum.GetValues<ProbeKind>();
+    /// <summary>Seed of the split by model.</summary>
+    public int Seed { get; init; } = 1;
+    /// <summary>Receives one line per step.</summary>
+    public IProgress<string>? Progress { get; init; }
+    /// <summary>Stops between steps.</summary>
+    public CancellationToken Cancellation { get; init; }
+
+    /// <summary>One split by model into train / validation / test (fractions of models); results on the test part.</summary>
+    public IReadOnlyList<ProbeResult> Run(IDataView zoo, IEnumerable<Featurizer> featurizers, IEnumerable<string> targets, double trainFraction = 0.7, double validationFraction = 0.15)
+    {
+        var split = ModelSplit.Create(ModelIds(zoo), Seed, trainFraction, validationFraction);
+        return RunSplit(Part(zoo, split, SplitPart.Train), Part(zoo, split, SplitPart.Validation), Part(zoo, split, SplitPart.Test),
+            featurizers.ToList(), CheckTargets(zoo, targets), "");
+    }
+
+    /// <summary>
+    /// k-fold cross-validation grouped by model: fold f is the test part, fold f+1 the validation part, the rest trains.
+    /// Values are means over folds with their standard deviation.
+    /// </summary>
+    public IReadOnlyList<ProbeResult> RunCrossValidated(IDataView zoo, IEnumerable<Featurizer> featurizers, IEnumerable<string> targets, int folds = 5)
+    {
+        if (folds < 3) throw new ArgumentOutOfRangeException(nameof(folds), folds, "Cross-validation with a validation fold needs at least 3 folds.");
+        var ids = ModelIds(zoo).Distinct().Order().ToArray();
+        if (ids.Length < folds) throw new ArgumentException($"{ids.Length} models cannot be split into {folds} folds.");
+        Internal.Rng.For(Seed, 0xC5F0).Shuffle(ids);
+        var fold = ids.Select((id, i) => (id, f: i % folds)).ToDictionary(p => p.id, p => p.f);
+        var list = featurizers.ToList();
+        var t = CheckTargets(zoo, targets);
+        var all = new List<ProbeResult>();
+        for (int f = 0; f < folds; f++)
+        {
+            Cancellation.ThrowIfCancellationRequested();
+            int v = (f + 1) % folds;
+            IDataView Where(Func<int, bool> keep) => _ml.Data.Cache(new ModelRowFilter(zoo, ids.Where(id => keep(fold[id]))));
+            all.AddRange(RunSplit(Where(g => g != f && g != v), Where(g => g == v), Where(g => g == f), list, t, $"fold {f + 1}/{folds}: "));
+        }
+        return all.GroupBy(r => (r.Featurizer, r.Probe, r.Target, r.Metric)).Select(g =>
+        {
+            var values = g.Select(r => r.Value).ToArray();
+            double mean = values.Average();
+            double std = Math.Sqrt(values.Sum(x => (x - mean) * (x - mean)) / Math.Max(1, values.Length - 1));
+            return new ProbeResult(g.Key.Featurizer, g.Key.Probe, g.Key.Target, g.Key.Metric, mean, g.Average(r => r.KendallTau), std);
+        }).ToList();
+    }
+
+    /// <summary>
+    /// Out of distribution (METHOD §6): featurizers and probes are fitted on zoo A (85 % of its models train, 15 % validate) and
+    /// scored on every row of zoo B; report Kendall's τ (and R²).
+    /// </summary>
+    /// <exception cref="ArgumentException">The zoos hold different layouts.</exception>
+    public IReadOnlyList<ProbeResult> RunOutOfDistribution(IDataView zooA, IDataView zooB, IEnumerable<Featurizer> featurizers, IEnumerable<string> targets,
+        string nameA = "zoo A", string nameB = "zoo B")
+    {
+        var layoutA = WeightLayoutAnnotation.Get(zooA.Schema[ZooColumns.Weights]);
+        var layoutB = WeightLayoutAnnotation.Get(zooB.Schema[ZooColumns.Weights]);
+        if (layoutA is null || layoutB is null || !layoutA.Equals(layoutB))
+            throw new ArgumentException($"Out-of-distribution probing needs one architecture: {nameA} holds {layoutA?.ToString() ?? "no layout"}, {nameB} holds {layoutB?.ToString() ?? "no layout"}.");
+        var t = CheckTargets(zooA, targets);
+        CheckTargets(zooB, t);
+        var split = ModelSplit.Create(ModelIds(zooA), Seed, 0.85, 0.15);
+        return RunSplit(Part(zooA, split, SplitPart.Train), Part(zooA, split, SplitPart.Validation), _ml.Data.Cache(zooB), featurizers.ToList(), t, $"{nameA} → {nameB}: ");
+    }
+
+    private IReadOnlyList<ProbeResult> RunSplit(IDataView train, IDataView validation, IDataView test, List<Featurizer> featurizers, List<string> targets, string prefix)
+    {
+        var results = new List<ProbeResult>();
+        int step = 0, steps = featurizers.Count * targets.Count * Probes.Count;
+        foreach (var featurizer in featurizers)
+        {
+            Cancellation.ThrowIfCancellationRequested();
+            Progress?.Report($"{prefix}fitting featurizer {featurizer.Name} ...");
+            var f = featurizer.Fit(_ml, train, validation);
+            var (ft, fv, fs) = (_ml.Data.Cache(f.Transform(train)), _ml.Data.Cache(f.Transform(validation)), _ml.Data.Cache(f.Transform(test)));
+            foreach (var target in targets)
+            {
+                bool categorical = train.Schema[target].Type is TextDataViewType;
+                foreach (var probe in Probes)
+                {
+                    Cancellation.ThrowIfCancellationRequested();
+                    step++;
+                    var result = categorical ? Classify(ft, fv, fs, featurizer.Name, probe, target) : Regress(ft, fv, fs, featurizer.Name, probe, target);
+                    results.Add(result);
+                    Progress?.Report($"{prefix}[{step}/{steps}] {featurizer.Name} × {ProbeName(probe)} × {target}: {result.Metric} {result.Value:F3}" +
+                                     (double.IsNaN(result.KendallTau) ? "" : $", τ {result.KendallTau:F3}"));
+                }
+            }
+            (f as IDisposable)?.Dispose();
+        }
+        return results;
+    }
+
+    private ProbeResult Regress(IDataView train, IDataView validation, IDataView test, string featurizer, ProbeKind probe, string target)
+    {
+        IEstimator<ITransformer> estimator = probe switch
+        {
+            ProbeKind.Linear => _ml.Regression.Trainers.WeightSpaceRidge(target, FeatureColumn, new RidgeProbeOptions { ValidationSet = validation }),
+            ProbeKind.Sdca => _ml.Transforms.NormalizeMeanVariance(Scaled, FeatureColumn).Append(_ml.Regression.Trainers.Sdca(target, Scaled, maximumNumberOfIterations: 50)),
+            ProbeKind.FastTree => _ml.Regression.Trainers.FastTree(target, FeatureColumn, numberOfLeaves: 16, numberOfTrees: 200),
+            _ => _ml.Regression.Trainers.LightGbm(target, FeatureColumn, numberOfLeaves: 16, numberOfIterations: 200),
+        };
+        var scored = estimator.Fit(train).Transform(test);
+        var truth = scored.GetColumn<float>(target).Select(v => (double)v).ToArray();
+        var predicted = scored.GetColumn<float>("Score").Select(v => (double)v).ToArray();
+        return new ProbeResult(featurizer, ProbeName(probe), target, "R2", ProbeMetrics.RSquared(truth, predicted), ProbeMetrics.KendallTau(truth, predicted))
+        {
+            Truth = truth, Predicted = predicted,
+        };
+    }
+
+    private ProbeResult Classify(IDataView train, IDataView validation, IDataView test, string featurizer, ProbeKind probe, string target)
+    {
+        var key = _ml.Transforms.Conversion.MapValueToKey(LabelKey, target).Fit(train);
+        IEstimator<ITransformer> trainer = probe switch
+        {
+            ProbeKind.Linear => _ml.Transforms.NormalizeMeanVariance(Scaled, FeatureColumn).Append(_ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LabelKey, Scaled)),
+            ProbeKind.Sdca => _ml.Transforms.NormalizeMeanVariance(Scaled, FeatureColumn).Append(_ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(LabelKey, Scaled, maximumNumberOfIterations: 50)),
+            ProbeKind.FastTree => _ml.MulticlassClassification.Trainers.OneVersusAll(_ml.BinaryClassification.Trainers.FastTree(LabelKey, FeatureColumn, numberOfLeaves: 16, numberOfTrees: 100), LabelKey),
+            _ => _ml.MulticlassClassification.Trainers.LightGbm(LabelKey, FeatureColumn, numberOfLeaves: 16, numberOfIterations: 200),
+        };
+        var model = trainer.Fit(key.Transform(train));
+        var metrics = _ml.MulticlassClassification.Evaluate(model.Transform(key.Transform(test)), LabelKey);
+        return new ProbeResult(featurizer, ProbeName(probe), target, "Accuracy", metrics.MicroAccuracy, double.NaN);
+    }
+
+    /// <summary>The probe's name in tables.</summary>
+    public static string ProbeName(ProbeKind probe) => probe switch
+    {
+        ProbeKind.Linear => "linear", ProbeKind.Sdca => "SDCA", ProbeKind.FastTree => "FastTree", _ => "LightGbm",
+    };
+
+    private IDataView Part(IDataView zoo, ModelSplit split, SplitPart part)
+    {
+        var models = split.Models(part);
+        if (models.Count == 0) throw new ArgumentException($"The {part.ToString().ToLowerInvariant()} part of the split is empty: the zoo has too few models for these fractions.");
+        return _ml.Data.Cache(new ModelRowFilter(zoo, models));
+    }
+
+    private static IEnumerable<int> ModelIds(IDataView zoo)
+    {
+        if (zoo.Schema.GetColumnOrNull(ZooColumns.ModelId) is not { } c || c.Type != NumberDataViewType.Int32)
+            throw new ArgumentException($"The probe protocol splits by model: the data needs an Int32 '{ZooColumns.ModelId}' column.");
+        return zoo.GetColumn<int>(ZooColumns.ModelId).ToArray();
+    }
+
+    private static List<string> CheckTargets(IDataView zoo, IEnumerable<string> targets)
+    {
+        var list = targets.ToList();
+        if (list.Count == 0) throw new ArgumentException("Name at least one target column.");
+        foreach (var t in list)
+        {
+            var c = zoo.Schema.GetColumnOrNull(t)
+                ?? throw new ArgumentException($"Target column '{t}' not found; the zoo has: {string.Join(", ", zoo.Schema.Select(x => x.Name))}.");
+            if (c.Type != NumberDataViewType.Single && c.Type is not TextDataViewType)
+                throw new ArgumentException($"Target column '{t}' is {c.Type}; targets are Single (regression) or Text (classification).");
+            if (c.Type == NumberDataViewType.Single)
+            {
+                var values = zoo.GetColumn<float>(t).Distinct().Take(2).Count();
+                if (values < 2) throw new ArgumentException($"Target column '{t}' is constant (or empty): there is nothing to predict.");
+            }
+            else if (zoo.GetColumn<ReadOnlyMemory<char>>(t).Select(v => v.ToString()).Distinct().Take(2).Count() < 2)
+                throw new ArgumentException($"Target column '{t}' has a single category: there is nothing to predict.");
+        }
+        return list;
+    }
+
+    /// <summary>Reads a view's weights (and numeric labels) into memory for representation training.</summary>
+    internal static RepresentationData ReadWeights(IDataView data, WeightLayout layout, IReadOnlyList<string> labels)
+    {
+        var weights = data.GetColumn<float[]>(ZooColumns.Weights).ToArray();
+        var flat = new float[weights.Length * layout.ParameterCount];
+        for (int i = 0; i < weights.Length; i++) weights[i].CopyTo(flat, i * layout.ParameterCount);
+        var l = labels.ToDictionary(n => n, n => data.GetColumn<float>(n).ToArray());
+        return new RepresentationData(flat, weights.Length, l);
+    }
+
+    /// <summary>The results as a data frame (featurizer, probe, target, metric, value, value_std, kendall_tau, rank within the target).</summary>
+    public static DataFrame ToDataFrame(IEnumerable<ProbeResult> results)
+    {
+        var list = results.ToList();
+        var rank = list.GroupBy(r => r.Target).SelectMany(g => g.OrderByDescending(r => r.Value).Select((r, i) => (r, i + 1))).ToDictionary(p => p.r, p => p.Item2);
+        return new DataFrame(
+            new StringDataFrameColumn("featurizer", list.Select(r => r.Featurizer)),
+            new StringDataFrameColumn("probe", list.Select(r => r.Probe)),
+            new StringDataFrameColumn("target", list.Select(r => r.Target)),
+            new StringDataFrameColumn("metric", list.Select(r => r.Metric)),
+            new DoubleDataFrameColumn("value", list.Select(r => r.Value)),
+            new DoubleDataFrameColumn("value_std", list.Select(r => r.ValueStd)),
+            new DoubleDataFrameColumn("kendall_tau", list.Select(r => r.KendallTau)),
+            new Int32DataFrameColumn("rank", list.Select(r => rank[r])));
+    }
+
+    /// <summary>A Markdown table: one row per target, one column per featurizer × probe (value; ± std for cross-validation).</summary>
+    public static string ToMarkdown(IEnumerable<ProbeResult> results, int decimals = 3)
+    {
+        var list = results.ToList();
+        var columns = list.Select(r => (r.Featurizer, r.Probe)).Distinct().ToList();
+        var sb = new System.Text.StringBuilder();
+        sb.AppendLine("| target | " + string.Join(" | ", columns.Select(c => $"{c.Featurizer} {c.Probe}")) + " |");
+        sb.AppendLine("|---|" + string.Concat(columns.Select(_ => "---:|")));
+        foreach (var target in list.Select(r => r.Target).Distinct())
+        {
+            var row = columns.Select(c =>
+            {
+                var r = list.FirstOrDefault(x => x.Target == target && x.Featurizer == c.Featurizer && x.Probe == c.Probe);
+                if (r is null) return "";
+                string v = r.Value.ToString("F" + decimals, CultureInfo.InvariantCulture);
+                double best = list.Where(x => x.Target == target).Max(x => x.Value);
+                if (r.ValueStd > 0) v += " ± " + r.ValueStd.ToString("F" + decimals, CultureInfo.InvariantCulture);
+                return r.Value == best ? $"**{v}**" : v;
+            });
+            string metric = list.First(x => x.Target == target).Metric == "R2" ? "R²" : "acc.";
+            sb.AppendLine($"| {target} ({metric}) | " + string.Join(" | ", row) + " |");
+        }
+        return sb.ToString();
+    }
+}

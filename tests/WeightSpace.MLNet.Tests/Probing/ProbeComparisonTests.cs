@@ -1,0 +1,116 @@
+using Microsoft.ML;
+using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet.MLNet;
+using WeightSpace.MLNet.Probing;
+using WeightSpace.MLNet.Representation;
+using WeightSpace.MLNet.Tests.Representation;
+using WeightSpace.MLNet.Tests.Zoo;
+using WeightSpace.MLNet.Zoo;
+using Xunit;
+
+namespace WeightSpace.MLNet.Tests.Probing;
+
+public class ProbeComparisonTests : IClassFixture<SmallZoo>
+{
+    private readonly SmallZoo _zoo;
+    public ProbeComparisonTests(SmallZoo zoo) => _zoo = zoo;
+
+    [Fact]
+    public void EveryFeaturizerProbeAndTargetGetsATestScoreATableAndADataFrame()
+    {
+        using var tmp = new TempDir();
+        var recipe = WeightSpace.ZooGen.Recipes.Presets.Get("tetris-hyp");
+        recipe.Models = 48; recipe.Epochs = 4; recipe.Checkpoints = new() { 1, 2, 3, 4 };
+        WeightSpace.ZooGen.Generation.ZooGenerator.Generate(new() { Recipe = recipe, Output = tmp.Sub("hyp") });
+        var ml = new MLContext(1);
+        var zoo = ml.Data.LoadZoo(tmp.Sub("hyp"));
+        var layout = WeightLayout.TetrisMlp100;
+        var lines = new List<string>();
+        var comparison = new ProbeComparison(ml) { Progress = new Progress(lines.Add) };
+        var results = comparison.Run(zoo, new[]
+        {
+            Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", layout, SmallZoo.Tiny with { Epochs = 2 }),
+        }, new[] { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.Hyper.Activation });
+        Assert.Equal(3 * 3 * 4, results.Count);
+        Assert.Equal(3 * 3 * 4, lines.Count(l => l.Contains(" × ")));
+        Assert.All(results.Where(r => r.Target != ZooColumns.Hyper.Activation), r => { Assert.Equal("R2", r.Metric); Assert.True(double.IsFinite(r.Value)); Assert.InRange(r.KendallTau, -1, 1); });
+        Assert.All(results.Where(r => r.Target == ZooColumns.Hyper.Activation), r => { Assert.Equal("Accuracy", r.Metric); Assert.InRange(r.Value, 0, 1); });
+        // Numeric results carry the test rows' truth and predictions (for plots); the R² is theirs.
+        var one = results.First(r => r.Metric == "R2");
+        Assert.Equal(one.Value, ProbeMetrics.RSquared(one.Truth!, one.Predicted!), 9);
+        var frame = ProbeComparison.ToDataFrame(results);
+        Assert.Equal(36, frame.Rows.Count);
+        Assert.Equal(new[] { "featurizer", "probe", "target", "metric", "value", "value_std", "kendall_tau", "rank" }, frame.Columns.Select(c => c.Name));
+        var markdown = ProbeComparison.ToMarkdown(results);
+        Assert.Contains("| Epoch (R²) |", markdown);
+        Assert.Contains("E_cD LightGbm", markdown);
+        Assert.Contains("**", markdown);
+    }
+
+    private sealed class Progress(Action<string> report) : IProgress<string>
+    {
+        public void Report(string value) => report(value);
+    }
+
+    [Fact]
+    public void CrossValidationGroupsByModelAndReportsSpread()
+    {
+        var ml = new MLContext(1);
+        var zoo = ml.Data.LoadZoo(_zoo.Path);
+        var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear } };
+        var results = comparison.RunCrossValidated(zoo, new[] { Featurizer.Statistics(WeightLayout.TetrisMlp100) }, new[] { ZooColumns.Epoch }, folds: 4);
+        var r = Assert.Single(results);
+        Assert.True(r.ValueStd > 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => comparison.RunCrossValidated(zoo, new[] { Featurizer.W(WeightLayout.TetrisMlp100) }, new[] { ZooColumns.Epoch }, folds: 2));
+    }
+
+    [Fact]
+    public void BadTargetsAndMismatchedZoosAreNamed()
+    {
+        var ml = new MLContext(1);
+        var zoo = ml.Data.LoadZoo(_zoo.Path);
+        var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear } };
+        var s = new[] { Featurizer.Statistics(WeightLayout.TetrisMlp100) };
+        Assert.Contains("'Nope' not found", Assert.Throws<ArgumentException>(() => comparison.Run(zoo, s, new[] { "Nope" })).Message);
+        Assert.Contains("constant", Assert.Throws<ArgumentException>(() => comparison.Run(zoo, s, new[] { ZooColumns.Hyper.LearningRate })).Message);
+        using var tmp = new TempDir();
+        ZooTestData.Write(tmp.Sub("cnn"), WeightLayout.Cnn2464, 4, 3);
+        var e = Assert.Throws<ArgumentException>(() => comparison.RunOutOfDistribution(zoo, ml.Data.LoadZoo(tmp.Sub("cnn")), s, new[] { ZooColumns.Epoch }, "tetris", "cnn"));
+        Assert.Contains("tetris holds tetris-mlp-100", e.Message);
+        Assert.Contains("cnn holds cnn-2464", e.Message);
+        var tooFew = Assert.Throws<ArgumentException>(() => comparison.Run(zoo, s, new[] { ZooColumns.Epoch }, trainFraction: 0.99, validationFraction: 0.01));
+        Assert.Contains("empty", tooFew.Message);
+    }
+
+    [Fact]
+    public void OutOfDistributionScoresTheOtherZooWithKendallTau()
+    {
+        var ml = new MLContext(1);
+        var zoo = ml.Data.LoadZoo(_zoo.Path);
+        var results = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear } }
+            .RunOutOfDistribution(zoo, zoo, new[] { Featurizer.Statistics(WeightLayout.TetrisMlp100) }, new[] { ZooColumns.Epoch });
+        Assert.True(Assert.Single(results).KendallTau > 0.3);
+    }
+
+    [Fact]
+    public void PlotsArePngPicturesWithContent()
+    {
+        using var tmp = new TempDir();
+        var truth = Enumerable.Range(0, 50).Select(i => i / 50.0).ToArray();
+        ProbePlots.PredictedVsTrue(tmp.Sub("scatter.png"), "TestAccuracy", new[] { ("s(W)", (IReadOnlyList<double>)truth, (IReadOnlyList<double>)truth.Select(t => t + 0.05).ToArray()) });
+        var rng = new Random(1);
+        var emb = Enumerable.Range(0, 200 * 5).Select(_ => (float)rng.NextDouble()).ToArray();
+        ProbePlots.EmbeddingPca(tmp.Sub("pca.png"), emb, 5, Enumerable.Range(0, 200).Select(i => (double)i).ToArray(), "epoch", "E_cD");
+        var history = Enumerable.Range(1, 4).Select(e => new TrainingReport { Epoch = e, EpochEnd = true, Loss = 1.0 / e, ValidationReconstructionR2 = 0.1 * e,
+            ValidationProbeR2 = new Dictionary<string, double> { ["Epoch"] = 0.2 * e } }).ToList();
+        ProbePlots.LearningCurves(tmp.Sub("curves.png"), history);
+        foreach (var f in new[] { "scatter.png", "pca.png", "curves.png" })
+        {
+            var bytes = File.ReadAllBytes(tmp.Sub(f));
+            Assert.True(bytes.Length > 5000, f);
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+        }
+        var (pc1, pc2) = ProbePlots.Pca2(new float[] { 0, 0, 1, 1, 2, 2, 3, 3.1f }, 4, 2);
+        Assert.True(Math.Abs(pc1[3] - pc1[0]) > 10 * Math.Abs(pc2[3] - pc2[0])); // the first component follows the diagonal spread
+    }
+}
