@@ -55,6 +55,8 @@ internal static class EmbedBench
         using var rep = HyperRepresentation.Train(zoo.Layout, train, validation, o, new TrainingProgressBar(Console.Out));
         double fit = sw.Elapsed.TotalSeconds;
         Console.WriteLine($"fit: {fit:F1} s ({rep.History.Count} epochs)");
+        if (a.TryGetValue("plot", out var plot)) ProbePlots.LearningCurves(plot, rep.History, $"{zoo.Manifest.Recipe["name"]}: hyper-representation training");
+        if (a.TryGetValue("save", out var save)) rep.Save(save);
 
         sw.Restart();
         var embTrain = rep.Embed(train.Weights, train.Rows);

@@ -20,8 +20,8 @@ internal static class KillCampaign
         try
         {
             string[] gen = { "generate", "--preset", "tetris-seed", "--models", "2000", "--epochs", "40", "--population", "100" };
-            Exec(gen.Concat(new[] { "--out", Path.Combine(root, "reference") }).ToArray());
-            var (genKills, genRuns) = Campaign(gen.Concat(new[] { "--out", Path.Combine(root, "killed") }).ToArray(), "--resume", kills, rng, Path.Combine(root, "killed"));
+            double genSeconds = Exec(gen.Concat(new[] { "--out", Path.Combine(root, "reference") }).ToArray());
+            var (genKills, genRuns) = Campaign(gen.Concat(new[] { "--out", Path.Combine(root, "killed") }).ToArray(), "--resume", kills, rng, Path.Combine(root, "killed"), genSeconds);
             Report("generate", genKills, genRuns, Path.Combine(root, "reference"), Path.Combine(root, "killed"));
 
             var parts = new List<string>();
@@ -31,19 +31,21 @@ internal static class KillCampaign
                 Exec(gen.Concat(new[] { "--shard", $"{i}/4", "--out", p }).ToArray());
                 parts.Add(p);
             }
-            Exec(new[] { "merge", "--out", Path.Combine(root, "merged-reference") }.Concat(parts).ToArray());
+            double mergeSeconds = Exec(new[] { "merge", "--out", Path.Combine(root, "merged-reference") }.Concat(parts).ToArray());
             var merge = new[] { "merge", "--out", Path.Combine(root, "merged-killed") }.Concat(parts).ToArray();
-            var (mergeKills, mergeRuns) = Campaign(merge, null, kills, rng, Path.Combine(root, "merged-killed"));
+            var (mergeKills, mergeRuns) = Campaign(merge, null, kills, rng, Path.Combine(root, "merged-killed"), mergeSeconds);
             Report("merge", mergeKills, mergeRuns, Path.Combine(root, "merged-reference"), Path.Combine(root, "merged-killed"));
         }
         finally { Directory.Delete(root, recursive: true); }
     }
 
-    /// <summary>Starts the command, kills it after a random delay (up to the uninterrupted run's time), repeats until it finishes.</summary>
-    private static (int Kills, int Runs) Campaign(string[] args, string? resumeFlag, int kills, Random rng, string dir)
+    /// <summary>
+    /// Starts the command and kills it after a random delay, uniform over the uninterrupted run's duration, each time
+    /// continuing; after the last kill the run finishes. Prints when each kill landed.
+    /// </summary>
+    private static (int Kills, int Runs) Campaign(string[] args, string? resumeFlag, int kills, Random rng, string dir, double typical)
     {
         int done = 0, runs = 0;
-        double typical = 0;
         while (true)
         {
             var runArgs = runs > 0 && resumeFlag is not null ? args.Append(resumeFlag).ToArray() : args;
@@ -51,23 +53,28 @@ internal static class KillCampaign
             runs++;
             var clock = Stopwatch.StartNew();
             bool killNow = done < kills;
-            int delayMs = killNow ? (int)(rng.NextDouble() * Math.Max(500, typical * 1000 * 0.8)) : int.MaxValue;
+            int delayMs = killNow ? (int)(rng.NextDouble() * typical * 1000) : int.MaxValue;
             while (!p.HasExited && clock.ElapsedMilliseconds < delayMs) Thread.Sleep(5);
             if (!p.HasExited)
             {
                 p.Kill(entireProcessTree: true);
                 p.WaitForExit();
                 done++;
+                Console.WriteLine($"  kill {done} at {delayMs / 1000.0:F2} s of a {typical:F1} s run: {ShardsOf(dir)} shards on disk");
                 continue;
             }
             p.WaitForExit();
             if (p.ExitCode != 0) throw new InvalidOperationException($"zoogen {string.Join(' ', runArgs)} failed with {p.ExitCode}: {p.StandardError.ReadToEnd()}");
-            if (typical == 0) typical = clock.Elapsed.TotalSeconds;
             if (done >= kills) return (done, runs);
-            // Finished before the kill: start over in a fresh folder so every kill lands inside a run.
+            // Finished before the kill (a resumed run is shorter): start over in a fresh folder so every kill lands inside a run.
             Directory.Delete(dir, recursive: true);
-            typical = clock.Elapsed.TotalSeconds;
         }
+    }
+
+    private static string ShardsOf(string dir)
+    {
+        try { return ZooManifest.Load(dir).Shards.Count.ToString(); }
+        catch (Exception e) when (e is ZooFormatException or IOException) { return "0 (no manifest yet)"; }
     }
 
     private static void Report(string what, int kills, int runs, string reference, string killed)
@@ -99,10 +106,12 @@ internal static class KillCampaign
         return p;
     }
 
-    private static void Exec(string[] args)
+    private static double Exec(string[] args)
     {
+        var clock = Stopwatch.StartNew();
         using var p = Start(args);
         p.WaitForExit();
         if (p.ExitCode != 0) throw new InvalidOperationException($"zoogen {string.Join(' ', args)} failed: {p.StandardError.ReadToEnd()}");
+        return clock.Elapsed.TotalSeconds;
     }
 }

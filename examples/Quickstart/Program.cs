@@ -1,86 +1,117 @@
-// Quickstart: the whole pipeline on an embedded default, no downloads.
-//   1. generate a small Tetris-Seed zoo (population-batched training of 400 MLPs),
-//   2. load it as an IDataView and split it by model,
-//   3. probe model characteristics from the weights alone with stock ML.NET trainers,
-//      comparing the two baselines of the paper: W (raw weights) and s(W) (weight statistics).
-// Usage: dotnet run -c Release --project examples/Quickstart [-- --models N --epochs N --out DIR]
+// Quickstart: the whole method on an embedded default, no downloads.
+//   1. generate a Tetris-Seed zoo (1000 MLPs × 75 epochs, population training: seconds) or reuse it,
+//   2. train the default hyper-representation (E_cD) on the zoo's training models, or reuse it,
+//   3. compare W, s(W) and the embedding with linear and non-linear probes on held-out models (split 70/15/15 by model),
+//   4. print one table and write results.json, results.md and the plots into --out.
+// Usage: dotnet run -c Release --project examples/Quickstart [-- --models N --epochs N --ae-epochs N --out DIR]
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 using WeightSpace.MLNet.IO;
 using WeightSpace.MLNet.Layout;
 using WeightSpace.MLNet.MLNet;
+using WeightSpace.MLNet.Probing;
+using WeightSpace.MLNet.Representation;
 using WeightSpace.MLNet.Zoo;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
 
-int models = 400, epochs = 30;
+int models = 1000, epochs = 75, aeEpochs = 12;
 string outDir = "quickstart-out";
-for (int i = 0; i + 1 < args.Length; i += 2)
+for (int i = 0; i < args.Length; i += 2)
 {
-    switch (args[i])
+    string? value = i + 1 < args.Length ? args[i + 1] : null;
+    bool ok = args[i] switch
     {
-        case "--models": models = int.Parse(args[i + 1]); break;
-        case "--epochs": epochs = int.Parse(args[i + 1]); break;
-        case "--out": outDir = args[i + 1]; break;
-        default: Console.Error.WriteLine($"unknown option {args[i]}; options: --models N --epochs N --out DIR"); return 2;
+        "--models" => int.TryParse(value, out models) && models >= 10,
+        "--epochs" => int.TryParse(value, out epochs) && epochs >= 2,
+        "--ae-epochs" => int.TryParse(value, out aeEpochs) && aeEpochs >= 1,
+        "--out" => (outDir = value ?? "") != "",
+        _ => false,
+    };
+    if (!ok)
+    {
+        Console.Error.WriteLine($"Quickstart: bad option '{args[i]} {value}'. Options: --models N (≥ 10) --epochs N (≥ 2) --ae-epochs N (≥ 1) --out DIR");
+        return 2;
     }
 }
 
-// 1. The zoo: the tetris-seed preset scaled down; a checkpoint every second epoch.
-var recipe = Presets.Get("tetris-seed");
-recipe.Models = models;
-recipe.Epochs = epochs;
-recipe.Checkpoints = Enumerable.Range(1, epochs).Where(e => e % 2 == 0 || e == 1).ToList();
 // The output folder must be new, empty or one the Quickstart made before: it never deletes or overwrites files it did not write.
 OwnedFolder folder;
 try { folder = OwnedFolder.Claim(outDir, "Quickstart"); }
 catch (IOException e) { Console.Error.WriteLine("Quickstart: " + e.Message); return 2; }
-string output = folder.PathOf("zoo");
-Console.WriteLine($"Generating {models} Tetris MLPs × {epochs} epochs into {output} (reused when it is already there) ...");
-var sw = Stopwatch.StartNew();
+var clock = Stopwatch.StartNew();
+
+// 1. The zoo: the tetris-seed preset (scaled with --models / --epochs), reused when it is already there.
+var recipe = Presets.Get("tetris-seed");
+recipe.Models = models;
+recipe.Epochs = epochs;
+recipe.Checkpoints = Enumerable.Range(1, epochs).ToList();
+string zooDir = folder.PathOf($"zoo-{models}x{epochs}");
+Console.WriteLine($"1. Tetris-Seed zoo: {models} MLPs × {epochs} epochs in {zooDir}");
 var bar = new ProgressBar(Console.Error);
-GenerateResult result;
-try { result = ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = output, Resume = true, Progress = bar }); }
-catch (ArgumentException e) { Console.Error.WriteLine($"Quickstart: {e.Message} Use another --out folder for other --models/--epochs."); return 2; }
+var generated = ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = zooDir, Resume = true, Progress = bar });
 bar.Finish();
-Console.WriteLine($"  {result.ModelsTrained} models trained, {result.ModelsSkipped} reused, {result.RowsWritten:N0} checkpoints written in {sw.Elapsed.TotalSeconds:F1} s");
-var summary = ZooSummary.Compute(ZooDataset.Open(output));
-Console.WriteLine($"  test accuracy at the last epoch: min {summary.LastEpochTestAccuracy.Min:F3}, mean {summary.LastEpochTestAccuracy.Mean:F3}, max {summary.LastEpochTestAccuracy.Max:F3}");
+Console.WriteLine($"   {generated.ModelsTrained} models trained, {generated.ModelsSkipped} reused ({clock.Elapsed.TotalSeconds:F0} s)");
 
-// 2. The zoo as an IDataView, split 70/30 by model so no network is on both sides.
 var ml = new MLContext(seed: 1);
-IDataView zoo = ml.Data.Cache(ml.Data.LoadZoo(output));
-var split = ml.Data.TrainTestSplit(zoo, testFraction: 0.3, samplingKeyColumnName: ZooColumns.ModelId, seed: 1);
 var layout = WeightLayout.TetrisMlp100;
+var zoo = ml.Data.LoadZoo(zooDir);
+string[] targets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap };
+var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear, ProbeKind.FastTree, ProbeKind.LightGbm }, Progress = new Progress<string>(l => Console.Error.WriteLine("   " + l)) };
+var (train, validation, _) = comparison.Parts(zoo);
 
-// 3. Probes: a linear model (SDCA, L2-regularised least squares) and gradient-boosted trees (LightGBM).
-var featurizers = new (string Name, Func<IEstimator<ITransformer>> Make)[]
+// 2. The hyper-representation (E_cD, the CPU default with fewer epochs), trained on the training models, or reused.
+var options = WeightEmbeddingOptions.CpuDefault with { Epochs = aeEpochs, ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch } };
+string embeddingPath = folder.PathOf($"embedding-{models}x{epochs}-{aeEpochs}.wsemb");
+HyperRepresentation representation;
+if (File.Exists(embeddingPath))
 {
-    ("W", () => ml.Transforms.StandardizeWeightsPerLayer("Features", ZooColumns.Weights, layout)),
-    ("s(W)", () => ml.Transforms.WeightStatistics("Raw", ZooColumns.Weights, layout).Append(ml.Transforms.NormalizeMeanVariance("Features", "Raw"))),
-};
-var targets = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch, ZooColumns.GeneralizationGap };
-Console.WriteLine();
-Console.WriteLine($"Test R² of probes on held-out models ({split.TestSet.GetColumn<int>(ZooColumns.ModelId).Distinct().Count()} models):");
-Console.WriteLine($"{"features",-8} {"probe",-9} " + string.Join(" ", targets.Select(t => $"{t,18}")));
-foreach (var (name, make) in featurizers)
-{
-    foreach (var probe in new[] { "linear", "lightgbm" })
-    {
-        var cells = new List<string>();
-        foreach (var target in targets)
-        {
-            IEstimator<ITransformer> trainer = probe == "linear"
-                ? ml.Regression.Trainers.Sdca(labelColumnName: target, featureColumnName: "Features", l2Regularization: 1e-4f, maximumNumberOfIterations: 50)
-                : ml.Regression.Trainers.LightGbm(labelColumnName: target, featureColumnName: "Features", numberOfLeaves: 16, numberOfIterations: 200);
-            var model = make().Append(trainer).Fit(split.TrainSet);
-            var metrics = ml.Regression.Evaluate(model.Transform(split.TestSet), labelColumnName: target);
-            cells.Add($"{metrics.RSquared,18:F3}");
-        }
-        Console.WriteLine($"{name,-8} {probe,-9} " + string.Join(" ", cells));
-    }
+    representation = HyperRepresentation.Load(embeddingPath);
+    Console.WriteLine($"2. Hyper-representation reused from {embeddingPath} (delete it to train again)");
 }
+else
+{
+    Console.WriteLine($"2. Training the hyper-representation (E_cD, {options.Blocks} blocks, d = {options.ModelDim}, latent {options.LatentDim}) for {aeEpochs} epochs ...");
+    string[] labels = options.ValidationLabels.ToArray();
+    representation = HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, labels), RepresentationData.FromDataView(validation, layout, labels),
+        options, new TrainingProgressBar(Console.Error));
+    representation.Save(embeddingPath);
+    Console.WriteLine($"   {representation.History.Count} epochs, saved to {embeddingPath} ({clock.Elapsed.TotalSeconds:F0} s)");
+}
+
+// 3. The comparison on the held-out test models.
+Console.WriteLine("3. Probing W, s(W) and E_cD on the test models ...");
+var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", representation) }, targets);
+
+// 4. One table: the linear probes of the paper, and the best non-linear probe per target.
 Console.WriteLine();
-Console.WriteLine($"Done in {sw.Elapsed.TotalSeconds:F1} s. Inspect the zoo with: dotnet run -c Release --project src/ZooGen -- info {output}");
+Console.WriteLine($"Test R² on held-out models (linear = closed-form ridge, λ on validation models):");
+Console.WriteLine($"{"target",-18} {"W",8} {"s(W)",8} {"E_cD",8}   best non-linear probe");
+foreach (var target in targets)
+{
+    double Linear(string f) => results.Single(r => r.Featurizer == f && r.Probe == "linear" && r.Target == target).Value;
+    var best = results.Where(r => r.Target == target && r.Probe != "linear").MaxBy(r => r.Value)!;
+    Console.WriteLine($"{target,-18} {Linear("W"),8:F3} {Linear("s(W)"),8:F3} {Linear("E_cD"),8:F3}   {best.Value:F3} ({best.Featurizer} + {best.Probe})");
+}
+
+folder.WriteText("results.json", ProbeComparison.ToJson(results));
+folder.WriteText("results.md",
+    $"# Quickstart results\n\nTetris-Seed, {models} models × {epochs} epochs, split 70/15/15 by model; test R² (bold: best per target).\n\n" +
+    ProbeComparison.ToMarkdown(results) + "\n" +
+    $"Command: `dotnet run -c Release --project examples/Quickstart -- --models {models} --epochs {epochs} --ae-epochs {aeEpochs}`\n");
+var accuracy = results.Where(r => r.Target == ZooColumns.TestAccuracy && r.Probe == "linear")
+    .Select(r => (r.Featurizer, r.Truth!, r.Predicted!)).ToList();
+ProbePlots.PredictedVsTrue(folder.PathOf("test-accuracy.png"), ZooColumns.TestAccuracy, accuracy);
+var testView = comparison.Parts(zoo).Test;
+var testData = RepresentationData.FromDataView(testView, layout, new[] { ZooColumns.Epoch, ZooColumns.TestAccuracy });
+var embedding = representation.Embed(testData.Weights, testData.Rows);
+ProbePlots.EmbeddingPca(folder.PathOf("embedding-epoch.png"), embedding, representation.LatentDim,
+    testData.Labels[ZooColumns.Epoch].Select(v => (double)v).ToArray(), "epoch", "E_cD embedding of the test models (PCA)");
+ProbePlots.EmbeddingPca(folder.PathOf("embedding-accuracy.png"), embedding, representation.LatentDim,
+    testData.Labels[ZooColumns.TestAccuracy].Select(v => (double)v).ToArray(), "test accuracy", "E_cD embedding of the test models (PCA)");
+if (representation.History.Count > 0) ProbePlots.LearningCurves(folder.PathOf("learning-curves.png"), representation.History);
+representation.Dispose();
+Console.WriteLine();
+Console.WriteLine($"Wrote results.json, results.md and 4 plots to {folder.Path} in {clock.Elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture)} s.");
 return 0;

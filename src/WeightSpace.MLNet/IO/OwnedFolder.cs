@@ -26,6 +26,9 @@ public sealed class OwnedFolder
     /// <summary>A path inside the folder.</summary>
     public string PathOf(string name) => System.IO.Path.Combine(Path, name);
 
+    /// <summary>Writes a text file into the folder atomically (a crash leaves the old file or the new one, never half of one).</summary>
+    public void WriteText(string name, string text) => Zoo.AtomicFile.WriteAllText(PathOf(name), text);
+
     /// <summary>Creates the folder, or takes an empty one, or re-opens one a tool of this library marked.</summary>
     /// <exception cref="IOException">The folder holds files and no marker; nothing is written.</exception>
     public static OwnedFolder Claim(string path, string owner)

@@ -67,13 +67,13 @@ public sealed class Featurizer
         new(name, (ml, train, validation) =>
         {
             var labels = options.ValidationLabels;
-            var representation = HyperRepresentation.Train(layout, ProbeComparison.ReadWeights(train, layout, labels), ProbeComparison.ReadWeights(validation, layout, labels), options, progress, cancel);
+            var representation = HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, labels), RepresentationData.FromDataView(validation, layout, labels), options, progress, cancel);
             return new WeightEmbeddingTransformer(ProbeComparison.FeatureColumn, ZooColumns.Weights, representation);
         });
 
-    /// <summary>An already trained hyper-representation (e.g. loaded from a file), used as it is.</summary>
+    /// <summary>An already trained hyper-representation (e.g. loaded from a file), used as it is; the caller keeps (and disposes) it.</summary>
     public static Featurizer Embedding(string name, HyperRepresentation trained) =>
-        new(name, (_, _, _) => new WeightEmbeddingTransformer(ProbeComparison.FeatureColumn, ZooColumns.Weights, trained));
+        new(name, (_, _, _) => new WeightEmbeddingTransformer(ProbeComparison.FeatureColumn, ZooColumns.Weights, trained, ownsRepresentation: false));
 }
 
 /// <summary>
@@ -110,9 +110,31 @@ public sealed class ProbeComparison
     /// <summary>One split by model into train / validation / test (fractions of models); results on the test part.</summary>
     public IReadOnlyList<ProbeResult> Run(IDataView zoo, IEnumerable<Featurizer> featurizers, IEnumerable<string> targets, double trainFraction = 0.7, double validationFraction = 0.15)
     {
+        var t = CheckTargets(zoo, targets);
+        var (train, validation, test) = Parts(zoo, trainFraction, validationFraction);
+        return RunSplit(train, validation, test, featurizers.ToList(), t, "");
+    }
+
+    /// <summary>
+    /// The parts <see cref="Run"/> uses for these fractions (same seed, same models): train a hyper-representation on the
+    /// training part yourself, then pass it with <see cref="Featurizer.Embedding(string, HyperRepresentation)"/>.
+    /// </summary>
+    public (IDataView Train, IDataView Validation, IDataView Test) Parts(IDataView zoo, double trainFraction = 0.7, double validationFraction = 0.15)
+    {
         var split = ModelSplit.Create(ModelIds(zoo), Seed, trainFraction, validationFraction);
-        return RunSplit(Part(zoo, split, SplitPart.Train), Part(zoo, split, SplitPart.Validation), Part(zoo, split, SplitPart.Test),
-            featurizers.ToList(), CheckTargets(zoo, targets), "");
+        return (Part(zoo, split, SplitPart.Train), Part(zoo, split, SplitPart.Validation), Part(zoo, split, SplitPart.Test));
+    }
+
+    /// <summary>The results as <c>results.json</c>: an array of {featurizer, probe, target, metric, value, kendall_tau} (τ null where undefined).</summary>
+    public static string ToJson(IEnumerable<ProbeResult> results)
+    {
+        static System.Text.Json.Nodes.JsonNode? Number(double v) => double.IsFinite(v) ? System.Text.Json.Nodes.JsonValue.Create(Math.Round(v, 6)) : null;
+        var array = new System.Text.Json.Nodes.JsonArray(results.Select(r => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
+        {
+            ["featurizer"] = r.Featurizer, ["probe"] = r.Probe, ["target"] = r.Target, ["metric"] = r.Metric,
+            ["value"] = Number(r.Value), ["kendall_tau"] = Number(r.KendallTau),
+        }).ToArray());
+        return array.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
     }
 
     /// <summary>
@@ -263,16 +285,6 @@ public sealed class ProbeComparison
                 throw new ArgumentException($"Target column '{t}' has a single category: there is nothing to predict.");
         }
         return list;
-    }
-
-    /// <summary>Reads a view's weights (and numeric labels) into memory for representation training.</summary>
-    internal static RepresentationData ReadWeights(IDataView data, WeightLayout layout, IReadOnlyList<string> labels)
-    {
-        var weights = data.GetColumn<float[]>(ZooColumns.Weights).ToArray();
-        var flat = new float[weights.Length * layout.ParameterCount];
-        for (int i = 0; i < weights.Length; i++) weights[i].CopyTo(flat, i * layout.ParameterCount);
-        var l = labels.ToDictionary(n => n, n => data.GetColumn<float>(n).ToArray());
-        return new RepresentationData(flat, weights.Length, l);
     }
 
     /// <summary>The results as a data frame (featurizer, probe, target, metric, value, value_std, kendall_tau, rank within the target).</summary>

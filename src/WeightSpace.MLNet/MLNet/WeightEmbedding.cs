@@ -20,10 +20,13 @@ namespace WeightSpace.MLNet.MLNet;
 /// </code></example>
 public sealed class WeightEmbeddingTransformer : WeightVectorTransformer, IDisposable
 {
-    internal WeightEmbeddingTransformer(string output, string input, HyperRepresentation representation)
+    private readonly bool _ownsRepresentation;
+
+    internal WeightEmbeddingTransformer(string output, string input, HyperRepresentation representation, bool ownsRepresentation = true)
         : base(output, input, representation.Layout, representation.LatentDim)
     {
         Representation = representation;
+        _ownsRepresentation = ownsRepresentation;
     }
 
     /// <summary>The trained hyper-representation (encoder, decoder, options, learning curve).</summary>
@@ -46,8 +49,11 @@ public sealed class WeightEmbeddingTransformer : WeightVectorTransformer, IDispo
     public static new WeightEmbeddingTransformer Load(MLContext ml, string path) =>
         WeightVectorTransformer.Load(ml, path) as WeightEmbeddingTransformer ?? throw new InvalidDataException($"{path}: holds another kind of transformer, not a WeightEmbedding.");
 
-    /// <summary>Frees the native model.</summary>
-    public void Dispose() => Representation.Dispose();
+    /// <summary>Frees the native model (unless the transformer was made around a representation its caller keeps).</summary>
+    public void Dispose()
+    {
+        if (_ownsRepresentation) Representation.Dispose();
+    }
 }
 
 /// <summary>

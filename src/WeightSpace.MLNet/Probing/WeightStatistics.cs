@@ -13,8 +13,8 @@ public enum StatisticsVariant
 }
 
 /// <summary>
-/// The s(W) baseline: 7 statistics of every parameter tensor (each layer's kernel, then its bias when it
-/// has one), in layout order. Variance and standard deviation are population (ddof = 0) and percentiles
+/// The s(W) baseline: 7 statistics per parameter tensor, in layout order — R21: each layer's kernel only (the
+/// authors' <c>LayerQuintiles(use_bias=False)</c>); Unterthiner: each kernel, then its bias when it has one. Variance and standard deviation are population (ddof = 0) and percentiles
 /// interpolate linearly, as numpy's defaults.
 /// </summary>
 /// <example><code>
@@ -42,7 +42,9 @@ public sealed class WeightStatisticsFeaturizer
         for (int l = 0; l < layout.Layers.Count; l++)
         {
             tensors.Add((layout.WeightOffset(l), layout.Layers[l].WeightCount, layout.Layers[l].Name + ".weight"));
-            if (layout.Layers[l].HasBias) tensors.Add((layout.BiasOffset(l), layout.Layers[l].BiasCount, layout.Layers[l].Name + ".bias"));
+            // R21 (LayerQuintiles(use_bias=False)) describes kernels only; Unterthiner et al. describe kernels and biases.
+            if (layout.Layers[l].HasBias && variant == StatisticsVariant.Unterthiner)
+                tensors.Add((layout.BiasOffset(l), layout.Layers[l].BiasCount, layout.Layers[l].Name + ".bias"));
         }
         _tensors = tensors.ToArray();
         MaxTensor = _tensors.Max(t => t.Length);

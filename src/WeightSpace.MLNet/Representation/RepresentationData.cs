@@ -12,6 +12,20 @@ public sealed record RepresentationData(float[] Weights, int Rows, IReadOnlyDict
     /// <summary>Rows without labels.</summary>
     public RepresentationData(float[] weights, int rows) : this(weights, rows, new Dictionary<string, float[]>()) { }
 
+    /// <summary>Reads a view's weight column (and the named numeric label columns) into memory.</summary>
+    /// <example><code>var train = RepresentationData.FromDataView(trainView, WeightLayout.TetrisMlp100, new[] { "TestAccuracy" });</code></example>
+    public static RepresentationData FromDataView(Microsoft.ML.IDataView data, Layout.WeightLayout layout, IReadOnlyList<string>? labels = null, string column = Zoo.ZooColumns.Weights)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(layout);
+        MLNet.WeightVectorTransformer.CheckInput(data.Schema, column, layout);
+        var weights = Microsoft.ML.Data.ColumnCursorExtensions.GetColumn<float[]>(data, column).ToArray();
+        var flat = new float[weights.Length * layout.ParameterCount];
+        for (int i = 0; i < weights.Length; i++) weights[i].CopyTo(flat, i * layout.ParameterCount);
+        var l = (labels ?? Array.Empty<string>()).ToDictionary(n => n, n => Microsoft.ML.Data.ColumnCursorExtensions.GetColumn<float>(data, n).ToArray());
+        return new RepresentationData(flat, weights.Length, l);
+    }
+
     /// <summary>Throws when sizes disagree or a weight is not finite (naming the row and position).</summary>
     public void Check(int parameters, string what)
     {

@@ -45,21 +45,26 @@ public class WeightStatisticsTests
     }
 
     [Fact]
-    public void R21FeaturesAreSevenStatisticsPerTensorInLayoutOrder()
+    public void R21FeaturesAreSevenStatisticsPerKernelInLayoutOrderAndUnterthinerAddsTheBiases()
     {
         var layout = new WeightLayout("tiny", new[] { new LayerSpec("a", LayerKind.Linear, 2, 2), new LayerSpec("b", LayerKind.Linear, 2, 1, HasBias: false) });
         // a.weight = [1, 2, 3, 4], a.bias = [10, 20], b.weight = [-1, 1]
         var w = new float[] { 1, 2, 3, 4, 10, 20, -1, 1 };
         var f = new WeightStatisticsFeaturizer(layout, StatisticsVariant.R21);
-        Assert.Equal(21, f.FeatureCount);
-        var features = new float[21];
+        Assert.Equal(14, f.FeatureCount); // kernels only, as the authors' LayerQuintiles(use_bias=False)
+        var features = new float[14];
         f.Compute(w, features);
         Assert.Equal(new[] { 2.5f, 1.25f, 1.03f, 1.75f, 2.5f, 3.25f, 3.97f }, features[..7].Select(v => MathF.Round(v, 4)));
-        Assert.Equal(new[] { 15f, 25f, 10.1f, 12.5f, 15f, 17.5f, 19.9f }, features[7..14].Select(v => MathF.Round(v, 4)));
-        Assert.Equal(0f, features[14]);
-        Assert.Equal(1f, features[15]);
+        Assert.Equal(0f, features[7]);
+        Assert.Equal(1f, features[8]);
         Assert.Equal("a.weight.mean", f.FeatureNames[0]);
-        Assert.Equal("b.weight.p99", f.FeatureNames[20]);
+        Assert.Equal("b.weight.p99", f.FeatureNames[13]);
+        var u = new WeightStatisticsFeaturizer(layout, StatisticsVariant.Unterthiner);
+        Assert.Equal(21, u.FeatureCount);
+        var uf = new float[21];
+        u.Compute(w, uf);
+        Assert.Equal(new[] { 15f, 5f, 10f, 12.5f, 15f, 17.5f, 20f }, uf[7..14].Select(v => MathF.Round(v, 4))); // a.bias: mean, std, min … max
+        Assert.Equal("a.bias.mean", u.FeatureNames[7]);
     }
 
     [Fact]
@@ -76,9 +81,10 @@ public class WeightStatisticsTests
     }
 
     [Fact]
-    public void Cnn2464HasSeventyFeatures()
+    public void Cnn2464HasThirtyFiveR21AndSeventyUnterthinerFeatures()
     {
-        Assert.Equal(70, new WeightStatisticsFeaturizer(WeightLayout.Cnn2464).FeatureCount);
+        Assert.Equal(35, new WeightStatisticsFeaturizer(WeightLayout.Cnn2464).FeatureCount);
+        Assert.Equal(70, new WeightStatisticsFeaturizer(WeightLayout.Cnn2464, StatisticsVariant.Unterthiner).FeatureCount);
         Assert.Equal(14, new WeightStatisticsFeaturizer(WeightLayout.TetrisMlp100).FeatureCount);
     }
 }

@@ -1,0 +1,193 @@
+// PaperTables: the poster's tables on our zoos, one command each; every table is printed as Markdown and written to --out.
+//   architecture --zoo DIR            Tetris-Seed: FC AE, weight tokens ± compression token, neuron tokens ± compression token
+//   augmentation --zoo DIR            Tetris-Seed: augmentations (−, P, E, N and combinations) × tasks (E_c, ED, E_cD, E_c+D)
+//   hyp --zoo DIR                     a hyperparameter zoo: W / s(W) / E_cD × epoch, accuracy, gap and the hyperparameters
+//   ood --zoo A --zoo B [--zoo C ...]  Kendall's τ of probes fitted on one zoo and applied to the others
+// Options: --budget SECONDS per hyper-representation (default 180), --out DIR (default ./paper-tables), --probes linear[,LightGbm,...]
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using WeightSpace.MLNet.Augmentation;
+using WeightSpace.MLNet.IO;
+using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet.MLNet;
+using WeightSpace.MLNet.Representation;
+using WeightSpace.MLNet.Zoo;
+
+if (args.Length == 0 || args[0] is not ("architecture" or "augmentation" or "hyp" or "ood"))
+{
+    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS] [--out DIR] [--probes linear,LightGbm]");
+    return 2;
+}
+var zoos = new List<string>();
+int budget = 180;
+string outDir = "paper-tables";
+var probes = new List<ProbeKind> { ProbeKind.Linear };
+for (int i = 1; i < args.Length; i += 2)
+{
+    string? v = i + 1 < args.Length ? args[i + 1] : null;
+    switch (args[i])
+    {
+        case "--zoo" when v is not null: zoos.Add(v); break;
+        case "--budget" when int.TryParse(v, out var b) && b > 0: budget = b; break;
+        case "--out" when v is not null: outDir = v; break;
+        case "--probes" when v is not null: probes = v.Split(',').Select(p => Enum.Parse<ProbeKind>(p, ignoreCase: true)).ToList(); break;
+        default: Console.Error.WriteLine($"PaperTables: bad option '{args[i]} {v}'."); return 2;
+    }
+}
+if (zoos.Count == 0 || (args[0] == "ood" && zoos.Count < 2)) { Console.Error.WriteLine("PaperTables: give --zoo DIR (ood: at least two)."); return 2; }
+OwnedFolder folder;
+try { folder = OwnedFolder.Claim(outDir, "PaperTables"); }
+catch (IOException e) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
+
+var ml = new MLContext(seed: 1);
+var clock = Stopwatch.StartNew();
+var log = new Progress<string>(l => Console.Error.WriteLine("  " + l));
+var comparison = new ProbeComparison(ml) { Probes = probes, Progress = log };
+var cpu = WeightEmbeddingOptions.CpuDefault with { TimeBudget = TimeSpan.FromSeconds(budget), Epochs = 1000 };
+string[] tetrisTargets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap };
+string table = args[0] switch
+{
+    "architecture" => Architecture(zoos[0]),
+    "augmentation" => Augmentation(zoos[0]),
+    "hyp" => Hyp(zoos[0]),
+    _ => OutOfDistribution(zoos),
+};
+string command = "dotnet run -c Release --project examples/PaperTables -- " + string.Join(' ', args);
+string text = $"{table}\nCommand: `{command}` ({clock.Elapsed.TotalMinutes:F1} min on this machine).\n";
+folder.WriteText(args[0] + ".md", text);
+Console.WriteLine(text);
+return 0;
+
+// Tetris-Seed architecture ablation (poster: FF, Att_W+t, Att_N, Att_N+t): reconstruction R² and linear-probe R² per target.
+string Architecture(string zooDir)
+{
+    var zoo = ml.Data.LoadZoo(zooDir);
+    var layout = LayoutOf(zoo);
+    var variants = new (string Name, WeightEmbeddingOptions Options)[]
+    {
+        ("FC AE", cpu with { Kind = AutoencoderKind.FullyConnected }),
+        ("Att_W", cpu with { Encoding = TokenEncoding.Weight, CompressionToken = false, LatentDim = 50 }),
+        ("Att_W+t", cpu with { Encoding = TokenEncoding.Weight, LatentDim = 50 }),
+        ("Att_N", cpu with { CompressionToken = false }),
+        ("Att_N+t", cpu),
+    };
+    var rows = new List<string> { "| | Rec. | " + string.Join(" | ", tetrisTargets) + " |", "|---|---:|" + string.Concat(tetrisTargets.Select(_ => "---:|")) };
+    foreach (var (name, options) in variants)
+    {
+        var (rep, results) = TrainAndProbe(zoo, layout, name, options, tetrisTargets);
+        var (_, _, test) = comparison.Parts(zoo);
+        var data = RepresentationData.FromDataView(test, layout, Array.Empty<string>());
+        double rec = ReconstructionR2(data.Weights, rep.Reconstruct(data.Weights, data.Rows), layout.ParameterCount);
+        rows.Add($"| {name} | {100 * rec:F1} | " + string.Join(" | ", tetrisTargets.Select(t => $"{100 * results.Single(r => r.Target == t && r.Probe == "linear").Value:F1}")) + " |");
+        rep.Dispose();
+    }
+    return $"# Tetris-Seed: architecture ablation (R² × 100 on test models; linear probes)\n\nZoo: {zooDir}. Each hyper-representation trained for {budget} s (CPU default otherwise).\n\n" + string.Join("\n", rows) + "\n";
+}
+
+// Tetris-Seed augmentation ablation (poster: mean over tasks of the probes' R²).
+string Augmentation(string zooDir)
+{
+    var zoo = ml.Data.LoadZoo(zooDir);
+    var layout = LayoutOf(zoo);
+    var augmentations = new (string Name, bool P, bool E, bool N)[]
+    {
+        ("-", false, false, false), ("P", true, false, false), ("E", false, true, false), ("N", false, false, true),
+        ("P,E", true, true, false), ("P,N", true, false, true), ("E,N", false, true, true), ("P,E,N", true, true, true),
+    };
+    var tasks = new (string Name, RepresentationTask Task)[]
+    {
+        ("E_c", RepresentationTask.Contrast), ("ED", RepresentationTask.Reconstruction),
+        ("E_cD", RepresentationTask.ReconstructionAndContrast), ("E_c+D", RepresentationTask.ReconstructionAndPositiveContrast),
+    };
+    var rows = new List<string> { "| | " + string.Join(" | ", augmentations.Select(a => a.Name)) + " |", "|---|" + string.Concat(augmentations.Select(_ => "---:|")) };
+    foreach (var (taskName, task) in tasks)
+    {
+        var cells = new List<string>();
+        foreach (var (augName, p, e, n) in augmentations)
+        {
+            var aug = new AugmentationOptions
+            {
+                Permutation = p ? PermutationMode.Pool : PermutationMode.None, PermutationPoolSize = 120,
+                EraseProbability = e ? 0.5 : 0, NoiseSigma = n ? 0.05 : 0,
+            };
+            var (rep, results) = TrainAndProbe(zoo, layout, $"{taskName} {augName}", cpu with { Task = task, Augmentation = aug }, tetrisTargets);
+            rep.Dispose();
+            cells.Add($"{100 * results.Where(r => r.Probe == "linear").Average(r => r.Value):F1}");
+        }
+        rows.Add($"| {taskName} | " + string.Join(" | ", cells) + " |");
+    }
+    return $"# Tetris-Seed: augmentation ablation (mean test R² × 100 over epoch, accuracy and gap; linear probes)\n\nZoo: {zooDir}. P = permutation (pool of 120), " +
+           $"E = erasing (p 0.5), N = noise (σ 0.05, in normalised units). Each hyper-representation trained for {budget} s.\n\n" + string.Join("\n", rows) + "\n";
+}
+
+// The hyperparameter-zoo table: W / s(W) / E_cD over every characteristic the zoo varies.
+string Hyp(string zooDir)
+{
+    var zoo = ml.Data.LoadZoo(zooDir);
+    var layout = LayoutOf(zoo);
+    var candidates = new[] { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap, ZooColumns.Hyper.LearningRate, ZooColumns.Hyper.WeightDecay,
+        ZooColumns.Hyper.Dropout, ZooColumns.Hyper.TrainFraction, ZooColumns.Hyper.Activation, ZooColumns.Hyper.Init, ZooColumns.Hyper.Optimizer };
+    var targets = candidates.Where(t => Varies(zoo, t)).ToArray();
+    var (train, validation, _) = comparison.Parts(zoo);
+    var options = cpu with { ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch } };
+    using var rep = HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, options.ValidationLabels), RepresentationData.FromDataView(validation, layout, options.ValidationLabels),
+        options, new TrainingProgressBar(Console.Error));
+    var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", rep) }, targets);
+    return $"# Hyperparameter zoo: W / s(W) / E_cD (test R² for numeric, accuracy for categorical targets)\n\nZoo: {zooDir} ({layout}); constant columns skipped. " +
+           $"E_cD trained for {budget} s.\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
+}
+
+// Out of distribution: fit on one zoo, Kendall's τ on each other (and on its own test models, the diagonal).
+string OutOfDistribution(List<string> dirs)
+{
+    var views = dirs.Select(d => ml.Data.LoadZoo(d)).ToList();
+    var layout = LayoutOf(views[0]);
+    var lines = new List<string> { "| fitted on ↓ / applied to → | " + string.Join(" | ", dirs.SelectMany(d => new[] { $"{Path.GetFileName(d)} W", "s(W)", "E_cD" })) + " |",
+        "|---|" + string.Concat(dirs.SelectMany(_ => new[] { "---:|", "---:|", "---:|" })) };
+    for (int a = 0; a < views.Count; a++)
+    {
+        var (train, validation, _) = comparison.Parts(views[a], 0.85, 0.15);
+        var options = cpu with { ValidationLabels = new[] { ZooColumns.TestAccuracy } };
+        using var rep = HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, options.ValidationLabels), RepresentationData.FromDataView(validation, layout, options.ValidationLabels), options);
+        var featurizers = new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", rep) };
+        var cells = new List<string>();
+        for (int b = 0; b < views.Count; b++)
+        {
+            var results = a == b
+                ? comparison.Run(views[a], featurizers, new[] { ZooColumns.TestAccuracy })
+                : comparison.RunOutOfDistribution(views[a], views[b], featurizers, new[] { ZooColumns.TestAccuracy }, dirs[a], dirs[b]);
+            cells.AddRange(new[] { "W", "s(W)", "E_cD" }.Select(f => results.Single(r => r.Featurizer == f && r.Probe == "linear").KendallTau.ToString("F2")));
+        }
+        lines.Add($"| {Path.GetFileName(dirs[a])} | " + string.Join(" | ", cells) + " |");
+    }
+    return $"# Out of distribution: Kendall's τ of test-accuracy predictions (linear probes)\n\nRows: the zoo representation and probe were fitted on; " +
+           $"columns: the zoo they were applied to (the diagonal: its own test models). E_cD trained for {budget} s per zoo.\n\n" + string.Join("\n", lines) + "\n";
+}
+
+(HyperRepresentation, IReadOnlyList<ProbeResult>) TrainAndProbe(IDataView zoo, WeightLayout layout, string name, WeightEmbeddingOptions options, string[] targets)
+{
+    Console.Error.WriteLine($"{name}: training for up to {budget} s ...");
+    var (train, validation, _) = comparison.Parts(zoo);
+    var labels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch };
+    var rep = HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, labels), RepresentationData.FromDataView(validation, layout, labels),
+        options with { ValidationLabels = labels });
+    return (rep, comparison.Run(zoo, new[] { Featurizer.Embedding(name, rep) }, targets));
+}
+
+static WeightLayout LayoutOf(IDataView zoo) => WeightLayoutAnnotation.Get(zoo.Schema[ZooColumns.Weights]) ?? throw new InvalidOperationException("The zoo's weight column has no layout.");
+
+static bool Varies(IDataView zoo, string column) => zoo.Schema.GetColumnOrNull(column) is { } c &&
+    (c.Type is TextDataViewType
+        ? zoo.GetColumn<ReadOnlyMemory<char>>(column).Select(v => v.ToString()).Distinct().Take(2).Count() > 1
+        : zoo.GetColumn<float>(column).Distinct().Take(2).Count() > 1);
+
+static double ReconstructionR2(float[] x, float[] reconstruction, int p)
+{
+    int rows = x.Length / p;
+    var mean = new double[p];
+    for (int r = 0; r < rows; r++) for (int i = 0; i < p; i++) mean[i] += x[r * p + i] / (double)rows;
+    double sse = 0, sst = 0;
+    for (int j = 0; j < x.Length; j++) { sse += (x[j] - reconstruction[j]) * (double)(x[j] - reconstruction[j]); double d = x[j] - mean[j % p]; sst += d * d; }
+    return 1 - sse / sst;
+}
