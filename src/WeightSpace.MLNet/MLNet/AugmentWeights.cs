@@ -37,7 +37,5 @@ public sealed class AugmentWeightsEstimator : WeightVectorEstimator<AugmentWeigh
         _ = new WeightAugmenter(layout, options); // validate now, not at Fit
     }
 
-    private protected override int OutputSize => Layout.ParameterCount;
-
     private protected override AugmentWeightsTransformer FitCore(IDataView input) => new(OutputColumnName, InputColumnName, Layout, _options);
 }

@@ -122,7 +122,9 @@ public sealed class ProbeComparison
     public (IDataView Train, IDataView Validation, IDataView Test) Parts(IDataView zoo, double trainFraction = 0.7, double validationFraction = 0.15)
     {
         var split = ModelSplit.Create(ModelIds(zoo), Seed, trainFraction, validationFraction);
-        return (Part(zoo, split, SplitPart.Train), Part(zoo, split, SplitPart.Validation), Part(zoo, split, SplitPart.Test));
+        // Without a test fraction (e.g. 85/15 for out-of-distribution probing) the test part is legitimately empty.
+        bool testWanted = trainFraction + validationFraction < 1 - 1e-9;
+        return (Part(zoo, split, SplitPart.Train), Part(zoo, split, SplitPart.Validation), Part(zoo, split, SplitPart.Test, required: testWanted));
     }
 
     /// <summary>The results as <c>results.json</c>: an array of {featurizer, probe, target, metric, value, kendall_tau} (τ null where undefined).</summary>
@@ -181,8 +183,8 @@ public sealed class ProbeComparison
             throw new ArgumentException($"Out-of-distribution probing needs one architecture: {nameA} holds {layoutA?.ToString() ?? "no layout"}, {nameB} holds {layoutB?.ToString() ?? "no layout"}.");
         var t = CheckTargets(zooA, targets);
         CheckTargets(zooB, t);
-        var split = ModelSplit.Create(ModelIds(zooA), Seed, 0.85, 0.15);
-        return RunSplit(Part(zooA, split, SplitPart.Train), Part(zooA, split, SplitPart.Validation), _ml.Data.Cache(zooB), featurizers.ToList(), t, $"{nameA} → {nameB}: ");
+        var (train, validation, _) = Parts(zooA, 0.85, 0.15);
+        return RunSplit(train, validation, _ml.Data.Cache(zooB), featurizers.ToList(), t, $"{nameA} → {nameB}: ");
     }
 
     private IReadOnlyList<ProbeResult> RunSplit(IDataView train, IDataView validation, IDataView test, List<Featurizer> featurizers, List<string> targets, string prefix)
@@ -252,10 +254,10 @@ public sealed class ProbeComparison
         ProbeKind.Linear => "linear", ProbeKind.Sdca => "SDCA", ProbeKind.FastTree => "FastTree", _ => "LightGbm",
     };
 
-    private IDataView Part(IDataView zoo, ModelSplit split, SplitPart part)
+    private IDataView Part(IDataView zoo, ModelSplit split, SplitPart part, bool required = true)
     {
         var models = split.Models(part);
-        if (models.Count == 0) throw new ArgumentException($"The {part.ToString().ToLowerInvariant()} part of the split is empty: the zoo has too few models for these fractions.");
+        if (models.Count == 0 && required) throw new ArgumentException($"The {part.ToString().ToLowerInvariant()} part of the split is empty: the zoo has too few models for these fractions.");
         return _ml.Data.Cache(new ModelRowFilter(zoo, models));
     }
 

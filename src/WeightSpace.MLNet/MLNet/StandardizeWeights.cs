@@ -45,8 +45,6 @@ public sealed class StandardizeWeightsEstimator : WeightVectorEstimator<Standard
 {
     internal StandardizeWeightsEstimator(string output, string input, WeightLayout layout) : base(output, input, layout) { }
 
-    private protected override int OutputSize => Layout.ParameterCount;
-
     private protected override StandardizeWeightsTransformer FitCore(IDataView input)
     {
         int layers = Layout.Layers.Count;

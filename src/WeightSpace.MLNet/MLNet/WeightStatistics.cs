@@ -37,7 +37,5 @@ public sealed class WeightStatisticsEstimator : WeightVectorEstimator<WeightStat
 
     internal WeightStatisticsEstimator(string output, string input, WeightLayout layout, StatisticsVariant variant) : base(output, input, layout) => _variant = variant;
 
-    private protected override int OutputSize => new WeightStatisticsFeaturizer(Layout, _variant).FeatureCount;
-
     private protected override WeightStatisticsTransformer FitCore(IDataView input) => new(OutputColumnName, InputColumnName, Layout, _variant);
 }

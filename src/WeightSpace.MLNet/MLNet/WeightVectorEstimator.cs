@@ -23,7 +23,6 @@ public abstract class WeightVectorEstimator<TTransformer> : IEstimator<TTransfor
     /// <summary>What a NaN or ∞ in the input column does (default: an error naming the row and position).</summary>
     public NonFiniteWeights NonFinite { get; init; } = NonFiniteWeights.Error;
 
-    private protected abstract int OutputSize { get; }
 
     private protected abstract TTransformer FitCore(IDataView input);
 

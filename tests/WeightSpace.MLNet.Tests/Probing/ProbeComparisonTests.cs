@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using WeightSpace.MLNet.Layout;
 using WeightSpace.MLNet.MLNet;
 using WeightSpace.MLNet.Probing;
@@ -90,6 +91,9 @@ public class ProbeComparisonTests : IClassFixture<SmallZoo>
         var results = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear } }
             .RunOutOfDistribution(zoo, zoo, new[] { Featurizer.Statistics(WeightLayout.TetrisMlp100) }, new[] { ZooColumns.Epoch });
         Assert.True(Assert.Single(results).KendallTau > 0.3);
+        var (train, validation, test) = new ProbeComparison(ml).Parts(zoo, 0.85, 0.15); // no test fraction: an empty test part, not an error
+        Assert.Empty(test.GetColumn<int>(ZooColumns.ModelId));
+        Assert.Equal(40, train.GetColumn<int>(ZooColumns.ModelId).Concat(validation.GetColumn<int>(ZooColumns.ModelId)).Distinct().Count());
     }
 
     [Fact]
