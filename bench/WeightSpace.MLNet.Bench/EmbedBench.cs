@@ -67,7 +67,7 @@ internal static class EmbedBench
         Console.WriteLine($"embedding: {embedded / embedSeconds:N0} rows/s ({embedded:N0} rows in {embedSeconds:F2} s); " +
             $"mean |z| {embTest.Average(v => Math.Abs(v)):F3}, saturated (|z| > 0.99) {embTest.Count(v => Math.Abs(v) > 0.99) / (double)embTest.Length:P1}");
         var rec = rep.Reconstruct(test.Weights, test.Rows);
-        Console.WriteLine($"test reconstruction R²: {ReconstructionR2(test.Weights, rec, zoo.Layout.ParameterCount):F3}");
+        Console.WriteLine($"test reconstruction R²: {ProbeMetrics.ReconstructionR2(test.Weights, rec, zoo.Layout.ParameterCount):F3}");
 
         var stats = new WeightStatisticsFeaturizer(zoo.Layout, StatisticsVariant.R21);
         float[] Stats(RepresentationData d)
@@ -91,21 +91,9 @@ internal static class EmbedBench
     {
         var model = RidgeRegression.Fit(xTrain, train.Labels[label], xVal, val.Labels[label], k);
         var predicted = model.Predict(xTest, test.Rows);
-        var y = test.Labels[label];
-        double mean = y.Average(v => (double)v), sse = 0, sst = 0;
-        for (int i = 0; i < y.Length; i++) { sse += (y[i] - predicted[i]) * (y[i] - predicted[i]); sst += (y[i] - mean) * (y[i] - mean); }
-        return 1 - sse / sst;
+        return ProbeMetrics.RSquared(test.Labels[label].Select(v => (double)v).ToArray(), predicted);
     }
 
-    internal static double ReconstructionR2(float[] x, float[] reconstruction, int p)
-    {
-        int rows = x.Length / p;
-        var mean = new double[p];
-        for (int r = 0; r < rows; r++) for (int i = 0; i < p; i++) mean[i] += x[r * p + i] / (double)rows;
-        double sse = 0, sst = 0;
-        for (int j = 0; j < x.Length; j++) { sse += (x[j] - reconstruction[j]) * (double)(x[j] - reconstruction[j]); double d = x[j] - mean[j % p]; sst += d * d; }
-        return 1 - sse / sst;
-    }
 
     internal static (RepresentationData Train, RepresentationData Validation, RepresentationData Test) Load(ZooDataset zoo, ModelSplit split)
     {

@@ -78,7 +78,7 @@ string Architecture(string zooDir)
         var (rep, results) = TrainAndProbe(zoo, layout, name, options, tetrisTargets);
         var (_, _, test) = comparison.Parts(zoo);
         var data = RepresentationData.FromDataView(test, layout, Array.Empty<string>());
-        double rec = ReconstructionR2(data.Weights, rep.Reconstruct(data.Weights, data.Rows), layout.ParameterCount);
+        double rec = WeightSpace.MLNet.Probing.ProbeMetrics.ReconstructionR2(data.Weights, rep.Reconstruct(data.Weights, data.Rows), layout.ParameterCount);
         rows.Add($"| {name} | {100 * rec:F1} | " + string.Join(" | ", tetrisTargets.Select(t => $"{100 * results.Single(r => r.Target == t && r.Probe == "linear").Value:F1}")) + " |");
         rep.Dispose();
     }
@@ -183,12 +183,3 @@ static bool Varies(IDataView zoo, string column) => zoo.Schema.GetColumnOrNull(c
         ? zoo.GetColumn<ReadOnlyMemory<char>>(column).Select(v => v.ToString()).Distinct().Take(2).Count() > 1
         : zoo.GetColumn<float>(column).Distinct().Take(2).Count() > 1);
 
-static double ReconstructionR2(float[] x, float[] reconstruction, int p)
-{
-    int rows = x.Length / p;
-    var mean = new double[p];
-    for (int r = 0; r < rows; r++) for (int i = 0; i < p; i++) mean[i] += x[r * p + i] / (double)rows;
-    double sse = 0, sst = 0;
-    for (int j = 0; j < x.Length; j++) { sse += (x[j] - reconstruction[j]) * (double)(x[j] - reconstruction[j]); double d = x[j] - mean[j % p]; sst += d * d; }
-    return 1 - sse / sst;
-}

@@ -19,58 +19,12 @@ public static class NonFiniteWeightsFilter
             ?? throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' not found; the data has: {string.Join(", ", input.Schema.Select(c => c.Name))}.");
         if (col.Type is not VectorDataViewType { ItemType: NumberDataViewType t } || t != NumberDataViewType.Single)
             throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' must be a vector of Single, but is {col.Type}.");
-        return new View(input, col);
+        return new RowFilterView<VBuffer<float>>(input, col, AllFinite, parallel: true);
     }
 
-    private sealed class View(IDataView input, DataViewSchema.Column column) : IDataView
+    private static bool AllFinite(ref VBuffer<float> weights)
     {
-        public bool CanShuffle => input.CanShuffle;
-        public DataViewSchema Schema => input.Schema;
-        public long? GetRowCount() => null;
-
-        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) =>
-            new Cursor(input.GetRowCursor(columnsNeeded.Append(column).Distinct(), rand), column);
-
-        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
-            input.GetRowCursorSet(columnsNeeded.Append(column).Distinct(), n, rand).Select(c => (DataViewRowCursor)new Cursor(c, column)).ToArray();
-    }
-
-    private sealed class Cursor : DataViewRowCursor
-    {
-        private readonly DataViewRowCursor _input;
-        private readonly ValueGetter<VBuffer<float>> _weights;
-        private VBuffer<float> _buffer;
-        private long _position = -1;
-
-        public Cursor(DataViewRowCursor input, DataViewSchema.Column column)
-        {
-            _input = input;
-            _weights = input.GetGetter<VBuffer<float>>(column);
-        }
-
-        public override DataViewSchema Schema => _input.Schema;
-        public override long Position => _position;
-        public override long Batch => _input.Batch;
-        public override bool IsColumnActive(DataViewSchema.Column column) => _input.IsColumnActive(column);
-        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => _input.GetGetter<TValue>(column);
-        public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
-
-        public override bool MoveNext()
-        {
-            while (_input.MoveNext())
-            {
-                _weights(ref _buffer);
-                bool finite = true;
-                foreach (var v in _buffer.GetValues()) if (!float.IsFinite(v)) { finite = false; break; }
-                if (finite) { _position++; return true; }
-            }
-            return false;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) _input.Dispose();
-            base.Dispose(disposing);
-        }
+        foreach (var v in weights.GetValues()) if (!float.IsFinite(v)) return false;
+        return true;
     }
 }

@@ -157,7 +157,7 @@ public sealed class ProbeComparison
         {
             Cancellation.ThrowIfCancellationRequested();
             int v = (f + 1) % folds;
-            IDataView Where(Func<int, bool> keep) => _ml.Data.Cache(new ModelRowFilter(zoo, ids.Where(id => keep(fold[id]))));
+            IDataView Where(Func<int, bool> keep) => _ml.Data.Cache(ModelRowFilter.Create(zoo, ids.Where(id => keep(fold[id]))));
             all.AddRange(RunSplit(Where(g => g != f && g != v), Where(g => g == v), Where(g => g == f), list, t, $"fold {f + 1}/{folds}: "));
         }
         return all.GroupBy(r => (r.Featurizer, r.Probe, r.Target, r.Metric)).Select(g =>
@@ -258,7 +258,7 @@ public sealed class ProbeComparison
     {
         var models = split.Models(part);
         if (models.Count == 0 && required) throw new ArgumentException($"The {part.ToString().ToLowerInvariant()} part of the split is empty: the zoo has too few models for these fractions.");
-        return _ml.Data.Cache(new ModelRowFilter(zoo, models));
+        return _ml.Data.Cache(ModelRowFilter.Create(zoo, models));
     }
 
     private static IEnumerable<int> ModelIds(IDataView zoo)

@@ -214,15 +214,8 @@ public sealed class WeightEmbeddingEstimator : IEstimator<WeightEmbeddingTransfo
     }
 
     /// <inheritdoc />
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        var col = inputSchema.FirstOrDefault(c => c.Name == InputColumnName);
-        if (col.Name != InputColumnName)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{InputColumnName}' not found; the data has: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
-        if (col.Kind != SchemaShape.Column.VectorKind.Vector || col.ItemType != NumberDataViewType.Single)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Column '{InputColumnName}' must be a known-size vector of Single, but is {col.Kind} of {col.ItemType}.");
-        return WeightVectorShapes.Vector(OutputColumnName, InputColumnName, inputSchema);
-    }
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        WeightVectorShapes.Vector(OutputColumnName, InputColumnName, inputSchema);
 
     /// <summary>ml.GpuDeviceId / ml.FallbackToCpu, honoured as Microsoft.ML.TorchSharp does; this version trains on the CPU.</summary>
     private static void GpuCheck(IHostEnvironment env)

@@ -36,13 +36,6 @@ public abstract class WeightVectorEstimator<TTransformer> : IEstimator<TTransfor
     }
 
     /// <inheritdoc />
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        var col = inputSchema.FirstOrDefault(c => c.Name == InputColumnName);
-        if (col.Name != InputColumnName)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{InputColumnName}' not found; the data has: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
-        if (col.Kind != SchemaShape.Column.VectorKind.Vector || col.ItemType != NumberDataViewType.Single)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Column '{InputColumnName}' must be a known-size vector of Single (Vector<Single, {Layout.ParameterCount}>), but is {col.Kind} of {col.ItemType}.");
-        return WeightVectorShapes.Vector(OutputColumnName, InputColumnName, inputSchema);
-    }
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        WeightVectorShapes.Vector(OutputColumnName, InputColumnName, inputSchema, $"a known-size vector of Single (Vector<Single, {Layout.ParameterCount}>)");
 }

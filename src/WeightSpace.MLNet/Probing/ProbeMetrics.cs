@@ -16,6 +16,27 @@ public static class ProbeMetrics
         return sst > 0 ? 1 - sse / sst : double.NaN;
     }
 
+    /// <summary>
+    /// Reconstruction R² of weight vectors (rows × <paramref name="parameters"/>, row-major): 1 − Σ(w − ŵ)² / Σ(w − w̄)², with w̄
+    /// each parameter position's mean over these rows (METHOD §5).
+    /// </summary>
+    public static double ReconstructionR2(ReadOnlySpan<float> weights, ReadOnlySpan<float> reconstruction, int parameters)
+    {
+        if (weights.Length != reconstruction.Length || parameters <= 0 || weights.Length % parameters != 0)
+            throw new ArgumentException($"{weights.Length} weights and {reconstruction.Length} reconstructed values do not make rows of {parameters}.");
+        int rows = weights.Length / parameters;
+        var mean = new double[parameters];
+        for (int r = 0; r < rows; r++) for (int i = 0; i < parameters; i++) mean[i] += weights[r * parameters + i] / (double)rows;
+        double sse = 0, sst = 0;
+        for (int j = 0; j < weights.Length; j++)
+        {
+            double e = weights[j] - reconstruction[j], d = weights[j] - mean[j % parameters];
+            sse += e * e;
+            sst += d * d;
+        }
+        return sst > 0 ? 1 - sse / sst : double.NaN;
+    }
+
     /// <summary>Fraction of equal labels.</summary>
     public static double Accuracy<T>(IReadOnlyList<T> truth, IReadOnlyList<T> predicted)
     {

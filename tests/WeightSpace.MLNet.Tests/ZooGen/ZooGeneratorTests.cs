@@ -20,7 +20,7 @@ public class ZooGeneratorTests
     private static List<ZooRecord> Sorted(string dir) =>
         ZooDataset.Open(dir).Records().OrderBy(r => r.ModelId).ThenBy(r => r.Epoch).ToList();
 
-    private static void AssertSameRecords(List<ZooRecord> a, List<ZooRecord> b)
+    internal static void AssertSameRecords(List<ZooRecord> a, List<ZooRecord> b)
     {
         Assert.Equal(a.Count, b.Count);
         for (int i = 0; i < a.Count; i++)
