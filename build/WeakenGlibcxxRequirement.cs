@@ -1,4 +1,4 @@
-// MSBuild task used by build/TorchSharp.targets (compiled by RoslynCodeTaskFactory).
+// MSBuild task used by build/WeakenTorchSharpGlibcxx.targets (compiled by RoslynCodeTaskFactory; also shipped in the package).
 //
 // TorchSharp 0.107's libLibTorchSharp.so lists GLIBCXX_3.4.32 (GCC 13) among its symbol-version
 // requirements, but the only symbol bound to it, std::ios_base_library_init(), is never called

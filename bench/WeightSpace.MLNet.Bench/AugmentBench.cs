@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using WeightSpace.MLNet.Augmentation;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Probing;
 
 namespace WeightSpace.MLNet.Bench;
 

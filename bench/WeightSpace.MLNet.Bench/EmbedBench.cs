@@ -1,9 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using WeightSpace.MLNet.Augmentation;
-using WeightSpace.MLNet.Probing;
-using WeightSpace.MLNet.Representation;
-using WeightSpace.MLNet.Zoo;
 
 namespace WeightSpace.MLNet.Bench;
 

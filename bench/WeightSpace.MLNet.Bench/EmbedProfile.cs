@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using TorchSharp;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Representation;
 using static TorchSharp.torch;
 
 namespace WeightSpace.MLNet.Bench;

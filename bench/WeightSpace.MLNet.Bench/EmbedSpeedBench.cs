@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Representation;
 using static TorchSharp.torch;
 
 namespace WeightSpace.MLNet.Bench;

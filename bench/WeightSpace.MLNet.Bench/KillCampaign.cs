@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using WeightSpace.MLNet.Zoo;
 
 namespace WeightSpace.MLNet.Bench;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using WeightSpace.MLNet.Layout;
 using WeightSpace.ZooGen.Data;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
@@ -16,15 +15,15 @@ internal static class TrainingBench
         recipe.Models = models;
         recipe.Epochs = epochs;
         recipe.Checkpoints = Enumerable.Range(1, epochs).ToList();
-        var dir = Path.Combine(Path.GetTempPath(), "wsml-bench-tetris");
-        if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        // A fresh folder of the benchmark's own: it deletes only what it created.
+        var dir = Path.Combine(Path.GetTempPath(), "wsml-bench-tetris-" + Guid.NewGuid().ToString("N")[..8]);
         var sw = Stopwatch.StartNew();
         var result = ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = dir, PopulationSize = 1000 });
         double ours = sw.Elapsed.TotalSeconds;
         Console.WriteLine($"tetris-seed {models} models × {epochs} epochs (every epoch saved and evaluated): {ours:F1} s end to end, {result.RowsWritten:N0} rows, {models * (double)epochs / ours:F0} model-epochs/s");
 
         // Baseline: the same recipe's first models, one at a time, stock TorchSharp module + torch.optim (same data, same checkpoints).
-        using var data = new TrainingData(ZooGenerator.LoadData(recipe, null));
+        using var data = new TorchTrainingData(ZooGenerator.LoadData(recipe, null));
         var specs = recipe.SampleModels().Take(baselineModels).ToList();
         sw.Restart();
         foreach (var m in specs)
@@ -52,7 +51,7 @@ internal static class TrainingBench
         recipe.Checkpoints = new() { 1 };
         recipe.TrainSubset = images;
         recipe.TestSubset = 1000;
-        using var data = new TrainingData(ZooGenerator.LoadData(recipe, null));
+        using var data = new TorchTrainingData(ZooGenerator.LoadData(recipe, null));
         var specs = recipe.SampleModels();
         var checkpoints = new HashSet<int>();
         // CNN-2464 training FLOPs per image ≈ 3 × forward; forward MACs: conv1 24·24·8·25 + conv2 8·8·6·200 + conv3 3·3·4·24 + fc 720 + 200.
@@ -63,7 +62,7 @@ internal static class TrainingBench
         int workers = Environment.ProcessorCount;
         // Warm-up, not timed: libtorch's first calls and the JIT's tiering of the lane kernels (the first second or so of
         // a process runs them unoptimised), so the figures are steady-state ones, as in a long zoo run.
-        var few = new TrainingData(new DataSplit(data.Split.Train.Take(64), data.Split.Test.Take(64)));
+        var few = new TorchTrainingData(new DataSplit(data.Split.Train.Take(64), data.Split.Test.Take(64)));
         SingleModelTrainer.Train(recipe.Layout, specs[0], few, 1, checkpoints, _ => { }, CancellationToken.None, stockOptimizer: true);
         for (int i = 0; i < 3; i++) new LanePopulationTrainer(recipe.Layout, specs.Take(LanePopulationTrainer.Lanes).ToArray(), few).Train(1, checkpoints, _ => { }, CancellationToken.None);
         few.Dispose();

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Zoo;
 
 namespace WeightSpace.MLNet.Bench;
 
@@ -19,8 +17,8 @@ internal static class ZooIoBench
     public static void Run(int rows)
     {
         var layout = WeightLayout.Cnn2464;
-        var dir = Path.Combine(Path.GetTempPath(), "wsml-bench-zoo");
-        if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        // A fresh folder of the benchmark's own: it deletes only what it created.
+        var dir = Path.Combine(Path.GetTempPath(), "wsml-bench-zoo-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         double mb = rows * (double)layout.ParameterCount * 4 / 1e6;
         var rng = new Random(1);

@@ -7,12 +7,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.Augmentation;
-using WeightSpace.MLNet.IO;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.MLNet;
-using WeightSpace.MLNet.Representation;
-using WeightSpace.MLNet.Zoo;
+using WeightSpace.MLNet;
 
 if (args.Length == 0 || args[0] is not ("architecture" or "augmentation" or "hyp" or "ood"))
 {
@@ -78,7 +73,7 @@ string Architecture(string zooDir)
         var (rep, results) = TrainAndProbe(zoo, layout, name, options, tetrisTargets);
         var (_, _, test) = comparison.Parts(zoo);
         var data = RepresentationData.FromDataView(test, layout, Array.Empty<string>());
-        double rec = WeightSpace.MLNet.Probing.ProbeMetrics.ReconstructionR2(data.Weights, rep.Reconstruct(data.Weights, data.Rows), layout.ParameterCount);
+        double rec = WeightSpace.MLNet.ProbeMetrics.ReconstructionR2(data.Weights, rep.Reconstruct(data.Weights, data.Rows), layout.ParameterCount);
         rows.Add($"| {name} | {100 * rec:F1} | " + string.Join(" | ", tetrisTargets.Select(t => $"{100 * results.Single(r => r.Target == t && r.Probe == "linear").Value:F1}")) + " |");
         rep.Dispose();
     }

@@ -7,12 +7,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
-using WeightSpace.MLNet.IO;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.MLNet;
-using WeightSpace.MLNet.Probing;
-using WeightSpace.MLNet.Representation;
-using WeightSpace.MLNet.Zoo;
+using WeightSpace.MLNet;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using WeightSpace.MLNet.Zoo;
+using WeightSpace.MLNet;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
 

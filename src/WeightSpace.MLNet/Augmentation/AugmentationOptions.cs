@@ -1,4 +1,4 @@
-namespace WeightSpace.MLNet.Augmentation;
+namespace WeightSpace.MLNet;
 
 /// <summary>How hidden units are permuted.</summary>
 public enum PermutationMode

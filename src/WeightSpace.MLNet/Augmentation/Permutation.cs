@@ -1,7 +1,5 @@
-using WeightSpace.MLNet.Internal;
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Augmentation;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// A permutation of the units (neurons / conv kernels) of every hidden layer of a <see cref="WeightLayout"/>.

@@ -1,7 +1,5 @@
-using WeightSpace.MLNet.Internal;
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Augmentation;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// A precomputed pool of random permutations (as in the hyper-representation code: e.g. 120 = 5! for

@@ -1,7 +1,5 @@
-using WeightSpace.MLNet.Internal;
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Augmentation;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Applies permutation, noise and erasing (in that order, as R21) to flat weight vectors. Every random choice comes from

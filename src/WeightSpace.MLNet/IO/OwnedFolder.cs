@@ -1,4 +1,4 @@
-namespace WeightSpace.MLNet.IO;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// An output folder that a tool of this library may write into: one it created, one that was empty, or one that a
@@ -27,7 +27,7 @@ public sealed class OwnedFolder
     public string PathOf(string name) => System.IO.Path.Combine(Path, name);
 
     /// <summary>Writes a text file into the folder atomically (a crash leaves the old file or the new one, never half of one).</summary>
-    public void WriteText(string name, string text) => Zoo.AtomicFile.WriteAllText(PathOf(name), text);
+    public void WriteText(string name, string text) => AtomicFile.WriteAllText(PathOf(name), text);
 
     /// <summary>Creates the folder, or takes an empty one, or re-opens one a tool of this library marked.</summary>
     /// <exception cref="IOException">The folder holds files and no marker; nothing is written.</exception>

@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace WeightSpace.MLNet.Internal;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// xoshiro256** seeded through SplitMix64: a small, fast, deterministic generator whose stream is

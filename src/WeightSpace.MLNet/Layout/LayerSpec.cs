@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace WeightSpace.MLNet.Layout;
+namespace WeightSpace.MLNet;
 
 /// <summary>The kind of a parameterised layer.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<LayerKind>))]

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace WeightSpace.MLNet.Layout;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// How a flat weight vector maps to the layers, units (neurons / conv kernels) and neuron tokens of
@@ -70,6 +70,9 @@ public sealed class WeightLayout : IEquatable<WeightLayout>
 
     /// <summary>Length of the flat weight vector.</summary>
     [JsonIgnore] public int ParameterCount => _offsets[^1];
+
+    /// <summary>Whether every layer is linear (an MLP such as Tetris MLP-100), not a CNN.</summary>
+    [JsonIgnore] public bool IsFullyConnected => Layers.All(l => l.Kind == LayerKind.Linear);
 
     /// <summary>Number of neuron tokens (one per unit of every layer).</summary>
     [JsonIgnore] public int TokenCount => _tokenStart[^1];

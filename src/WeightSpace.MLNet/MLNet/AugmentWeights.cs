@@ -1,8 +1,6 @@
 using Microsoft.ML;
-using WeightSpace.MLNet.Augmentation;
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>Adds an augmented copy of a weight column (permutation, erasing, noise), deterministic per row position and seed.</summary>
 public sealed class AugmentWeightsTransformer : WeightVectorTransformer

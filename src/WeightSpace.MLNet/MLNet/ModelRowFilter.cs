@@ -1,8 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.Zoo;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>The rows of some models (the parts of a split by model), lazily.</summary>
 internal static class ModelRowFilter

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// <c>mlContext.Data.FilterNonFiniteWeights(view)</c>: a lazy view without the rows whose weight vector holds NaN or ∞ (the
@@ -11,7 +11,7 @@ public static class NonFiniteWeightsFilter
 {
     /// <summary>Drops every row whose <paramref name="column"/> (a float vector) holds a NaN or ∞; other rows pass unchanged.</summary>
     /// <example><code>var clean = ml.Data.FilterNonFiniteWeights(ml.Data.LoadZoo("zoo"));</code></example>
-    public static IDataView FilterNonFiniteWeights(this DataOperationsCatalog catalog, IDataView input, string column = Zoo.ZooColumns.Weights)
+    public static IDataView FilterNonFiniteWeights(this DataOperationsCatalog catalog, IDataView input, string column = ZooColumns.Weights)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(input);

@@ -2,12 +2,8 @@ using System.Globalization;
 using Microsoft.Data.Analysis;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Probing;
-using WeightSpace.MLNet.Representation;
-using WeightSpace.MLNet.Zoo;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>The probe families of the comparison: linear (the paper's ridge / linear classifier) and stock non-linear ones.</summary>
 public enum ProbeKind
@@ -148,7 +144,7 @@ public sealed class ProbeComparison
         if (folds < 3) throw new ArgumentOutOfRangeException(nameof(folds), folds, "Cross-validation with a validation fold needs at least 3 folds.");
         var ids = ModelIds(zoo).Distinct().Order().ToArray();
         if (ids.Length < folds) throw new ArgumentException($"{ids.Length} models cannot be split into {folds} folds.");
-        Internal.Rng.For(Seed, 0xC5F0).Shuffle(ids);
+        Rng.For(Seed, 0xC5F0).Shuffle(ids);
         var fold = ids.Select((id, i) => (id, f: i % folds)).ToDictionary(p => p.id, p => p.f);
         var list = featurizers.ToList();
         var t = CheckTargets(zoo, targets);

@@ -3,10 +3,8 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Trainers;
-using WeightSpace.MLNet.Probing;
-using WeightSpace.MLNet.Zoo;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>Options of <see cref="RidgeProbeTrainer"/>.</summary>
 public sealed record RidgeProbeOptions

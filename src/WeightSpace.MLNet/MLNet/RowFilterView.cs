@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>A lazy view of the rows whose value in one column passes a test (rows of some models; rows with finite weights).</summary>
 internal sealed class RowFilterView<T> : IDataView

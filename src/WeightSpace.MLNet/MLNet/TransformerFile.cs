@@ -1,13 +1,8 @@
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using WeightSpace.MLNet.Augmentation;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Probing;
-using WeightSpace.MLNet.Representation;
-using WeightSpace.MLNet.Zoo;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// The library's own file format for fitted transformers (ML.NET's model zip is closed to third parties): a zip with

@@ -1,4 +1,4 @@
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Maps one float vector to another, row by row or a block of rows at a time. One instance per cursor or row (so it can

@@ -1,12 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Probing;
-using WeightSpace.MLNet.Representation;
-using WeightSpace.MLNet.Zoo;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Adds the hyper-representation of each row's weights: a <c>Vector&lt;Single, LatentDim&gt;</c> column computed lazily by

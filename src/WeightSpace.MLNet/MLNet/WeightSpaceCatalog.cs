@@ -1,11 +1,6 @@
 using Microsoft.ML;
-using WeightSpace.MLNet.Augmentation;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Probing;
-using WeightSpace.MLNet.Representation;
-using WeightSpace.MLNet.Zoo;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// The <c>mlContext.Transforms.*</c> entry points of WeightSpace.MLNet. Non-finite weights (NaN, ∞) are an error naming the

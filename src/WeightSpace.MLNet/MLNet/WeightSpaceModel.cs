@@ -3,9 +3,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.Zoo;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Saves and loads a whole fitted pipeline that mixes this library's transformers (embedding, s(W), standardisation,

@@ -1,8 +1,6 @@
 using Microsoft.ML;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Probing;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>Adds the s(W) feature vector (7 statistics per parameter tensor) computed from a weight column.</summary>
 public sealed class WeightStatisticsTransformer : WeightVectorTransformer

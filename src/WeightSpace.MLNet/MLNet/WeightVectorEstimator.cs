@@ -1,8 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>Estimator side of a <see cref="WeightVectorTransformer"/>: checks the schema and fits.</summary>
 public abstract class WeightVectorEstimator<TTransformer> : IEstimator<TTransformer> where TTransformer : WeightVectorTransformer

@@ -1,6 +1,6 @@
 using Microsoft.ML;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Output shapes of the library's estimators. <c>SchemaShape.Column</c> has no public constructor; every column these

@@ -1,9 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Zoo;
 
-namespace WeightSpace.MLNet.MLNet;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Base of the transformers that add one fixed-size float vector column computed from a weight column

@@ -1,6 +1,5 @@
-using WeightSpace.MLNet.Internal;
 
-namespace WeightSpace.MLNet.Probing;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// A split of a zoo's models into train / validation / test (METHOD §6: by model, so every checkpoint of one network lands in

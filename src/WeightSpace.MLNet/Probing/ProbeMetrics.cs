@@ -1,4 +1,4 @@
-namespace WeightSpace.MLNet.Probing;
+namespace WeightSpace.MLNet;
 
 /// <summary>The metrics of the probe protocol (METHOD §6): R², accuracy and Kendall's τ-b.</summary>
 public static class ProbeMetrics

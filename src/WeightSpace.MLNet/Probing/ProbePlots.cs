@@ -1,8 +1,7 @@
 using ScottPlot;
-using WeightSpace.MLNet.Representation;
 using static TorchSharp.torch;
 
-namespace WeightSpace.MLNet.Probing;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// The pictures of the protocol as PNG files (ScottPlot): predicted vs true values per featurizer, a 2-D PCA of an embedding
@@ -91,7 +90,7 @@ public static class ProbePlots
     private static void Save(Plot plot, string path, int width, int height)
     {
         var full = Path.GetFullPath(path);
-        Zoo.AtomicFile.Write(full, stream => stream.Write(plot.GetImageBytes(width, height, ImageFormat.Png)));
+        AtomicFile.Write(full, stream => stream.Write(plot.GetImageBytes(width, height, ImageFormat.Png)));
     }
 
     /// <summary>Projections on the two leading eigenvectors of the embedding's covariance (float64).</summary>

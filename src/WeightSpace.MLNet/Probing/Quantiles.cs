@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 
-namespace WeightSpace.MLNet.Probing;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Percentiles with linear interpolation, as numpy's default (<c>np.percentile(x, q)</c>, method "linear").

@@ -1,8 +1,8 @@
 using TorchSharp;
 using static TorchSharp.torch;
-using static WeightSpace.MLNet.Representation.TorchScalars;
+using static WeightSpace.MLNet.TorchScalars;
 
-namespace WeightSpace.MLNet.Probing;
+namespace WeightSpace.MLNet;
 
 /// <summary>How the ridge probe treats features and bias.</summary>
 public enum RidgeConvention

@@ -1,7 +1,6 @@
 using System.Numerics.Tensors;
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Probing;
+namespace WeightSpace.MLNet;
 
 /// <summary>Which per-tensor statistics make up s(W).</summary>
 public enum StatisticsVariant

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace WeightSpace.MLNet.Representation;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// AdamW (decoupled weight decay; β = (0.9, 0.999), ε = 1e-8), written out as torch.optim computes it, with every

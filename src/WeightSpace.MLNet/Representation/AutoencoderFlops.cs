@@ -1,6 +1,5 @@
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Representation;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Multiply-add count of one forward pass of an autoencoder for one weight vector (matrix products only; norms, softmax and

@@ -2,7 +2,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace WeightSpace.MLNet.Representation;
+namespace WeightSpace.MLNet;
 
 /// <summary>The contrastive terms of METHOD §5 over the projections of two views, each [B, k].</summary>
 internal static class ContrastiveLosses

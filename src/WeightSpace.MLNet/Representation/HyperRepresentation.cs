@@ -3,10 +3,9 @@ using System.IO.Hashing;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using TorchSharp;
-using WeightSpace.MLNet.Layout;
 using static TorchSharp.torch;
 
-namespace WeightSpace.MLNet.Representation;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// A trained hyper-representation (METHOD §5): the encoder maps a model's flat weight vector to a tanh-bounded embedding
@@ -142,7 +141,7 @@ public sealed class HyperRepresentation : IDisposable
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        Zoo.AtomicFile.Write(path, Save);
+        AtomicFile.Write(path, Save);
     }
 
     /// <summary>Saves to a stream (see <see cref="Save(string)"/>).</summary>

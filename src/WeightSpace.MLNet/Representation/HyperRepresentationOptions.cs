@@ -1,7 +1,5 @@
-using WeightSpace.MLNet.Augmentation;
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Representation;
+namespace WeightSpace.MLNet;
 
 /// <summary>How a weight vector becomes a token sequence (METHOD §5).</summary>
 public enum TokenEncoding

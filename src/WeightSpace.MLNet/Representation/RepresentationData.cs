@@ -1,4 +1,4 @@
-namespace WeightSpace.MLNet.Representation;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Weight vectors in memory for training or validating a hyper-representation: <see cref="Rows"/> rows of the layout's
@@ -14,7 +14,7 @@ public sealed record RepresentationData(float[] Weights, int Rows, IReadOnlyDict
 
     /// <summary>Reads a view's weight column (and the named numeric label columns) into memory.</summary>
     /// <example><code>var train = RepresentationData.FromDataView(trainView, WeightLayout.TetrisMlp100, new[] { "TestAccuracy" });</code></example>
-    public static RepresentationData FromDataView(Microsoft.ML.IDataView data, Layout.WeightLayout layout, IReadOnlyList<string>? labels = null, string column = Zoo.ZooColumns.Weights)
+    public static RepresentationData FromDataView(Microsoft.ML.IDataView data, WeightLayout layout, IReadOnlyList<string>? labels = null, string column = ZooColumns.Weights)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(layout);

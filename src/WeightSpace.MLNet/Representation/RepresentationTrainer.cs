@@ -1,13 +1,9 @@
 using System.Diagnostics;
 using TorchSharp;
-using WeightSpace.MLNet.Augmentation;
-using WeightSpace.MLNet.Internal;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Probing;
 using static TorchSharp.torch;
-using static WeightSpace.MLNet.Representation.TorchScalars;
+using static WeightSpace.MLNet.TorchScalars;
 
-namespace WeightSpace.MLNet.Representation;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// The training loop of METHOD §5: two augmented views per row, the task's loss, AdamW with a schedule, validation on

@@ -1,6 +1,6 @@
 using TorchSharp;
 
-namespace WeightSpace.MLNet.Representation;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Scalars held for the life of the process. A number passed where TorchSharp wants a <see cref="Scalar"/> becomes a

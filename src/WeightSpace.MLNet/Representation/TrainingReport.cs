@@ -1,4 +1,4 @@
-namespace WeightSpace.MLNet.Representation;
+namespace WeightSpace.MLNet;
 
 /// <summary>Progress of a hyper-representation's training: sent during an epoch and, with validation figures, at its end.</summary>
 public sealed record TrainingReport

@@ -2,10 +2,9 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
-using WeightSpace.MLNet.Layout;
-using static WeightSpace.MLNet.Representation.TorchScalars;
+using static WeightSpace.MLNet.TorchScalars;
 
-namespace WeightSpace.MLNet.Representation;
+namespace WeightSpace.MLNet;
 
 // The transformer autoencoder of METHOD §5, one small class per idea, each forward reading like the equations.
 // Shapes: B rows, T tokens, d = ModelDim, P parameters, L = LatentDim.

@@ -1,6 +1,5 @@
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Representation;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Scales weight vectors before the autoencoder: w' = (w − μ) / σ with μ, σ per layer or per parameter position, fitted on

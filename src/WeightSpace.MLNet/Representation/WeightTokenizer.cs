@@ -1,6 +1,5 @@
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Representation;
+namespace WeightSpace.MLNet;
 
 /// <summary>One group of equally sized tokens embedded by one Linear(size → d): a layer's neurons, or all scalars.</summary>
 /// <param name="Name">The layer's name, or "weights" for weight encoding.</param>

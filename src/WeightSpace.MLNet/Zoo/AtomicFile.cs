@@ -1,4 +1,4 @@
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>Writes that never leave a half-written file under the final name.</summary>
 internal static class AtomicFile

@@ -3,9 +3,8 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Exchange with the Python world in the layout Unterthiner et al. published their CNN zoos in:
@@ -43,12 +42,12 @@ public static class NumpyZoo
 
     /// <summary>
     /// Writes <c>weights.npy</c> and <c>metrics.csv</c> into <paramref name="directory"/> (each atomically). The folder must be
-    /// new, empty, or one a WeightSpace.MLNet tool wrote before (<see cref="IO.OwnedFolder"/>): files of others are never overwritten.
+    /// new, empty, or one a WeightSpace.MLNet tool wrote before (<see cref="OwnedFolder"/>): files of others are never overwritten.
     /// </summary>
     /// <exception cref="IOException">The folder holds files no WeightSpace.MLNet tool wrote.</exception>
     public static void Export(ZooDataset zoo, string directory)
     {
-        IO.OwnedFolder.Claim(directory, "zoogen export");
+        OwnedFolder.Claim(directory, "zoogen export");
         int p = zoo.Layout.ParameterCount;
         var weightsPath = Path.Combine(directory, WeightsFile);
         var metricsPath = Path.Combine(directory, MetricsFile);

@@ -1,8 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// The layout of a weight column travels with the column as an ML.NET annotation (<c>WeightLayout</c>: the layout's JSON),

@@ -1,6 +1,6 @@
 using Microsoft.ML;
 
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>ML.NET entry points for zoos.</summary>
 public static class ZooCatalog

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>Storage type of a zoo label column.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<ZooColumnType>))]

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// A lazy <see cref="IDataView"/> over a zoo directory: shards are streamed chunk by chunk (a few MB

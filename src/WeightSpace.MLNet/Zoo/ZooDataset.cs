@@ -1,7 +1,6 @@
 using System.IO.Hashing;
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Typed, ML.NET-free access to a zoo directory: manifest, layout, row count and a streaming

@@ -1,4 +1,4 @@
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>A zoo on disk is missing, corrupt, truncated, of an unknown format or inconsistent.</summary>
 public sealed class ZooFormatException : IOException

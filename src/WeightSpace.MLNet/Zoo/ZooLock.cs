@@ -1,4 +1,4 @@
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// One writer at a time per zoo folder: an OS lock (an exclusive advisory lock on <c>.zoo.lock</c>, released by the OS

@@ -1,9 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>One shard file of a zoo as listed in the manifest.</summary>
 public sealed class ZooShardInfo

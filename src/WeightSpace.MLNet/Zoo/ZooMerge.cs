@@ -1,4 +1,4 @@
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>Joins zoos produced as separate parts (same layout, data set, recipe and columns) into one.</summary>
 public static class ZooMerge

@@ -1,4 +1,4 @@
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>One checkpoint of one model: its flat weight vector and its labels.</summary>
 /// <example><code>

@@ -1,8 +1,7 @@
 using System.IO.Hashing;
 using System.Text.Json.Nodes;
-using WeightSpace.MLNet.Layout;
 
-namespace WeightSpace.MLNet.Zoo;
+namespace WeightSpace.MLNet;
 
 /// <summary>
 /// Appends checkpoints to a zoo directory, the only way a zoo changes. It holds the folder's lock (one writer at a time; a

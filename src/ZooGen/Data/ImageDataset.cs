@@ -52,7 +52,7 @@ public sealed class ImageDataset
     /// <summary>A copy whose labels are, with probability <paramref name="fraction"/> each, replaced by a uniformly drawn class (seeded).</summary>
     public ImageDataset WithLabelNoise(double fraction, int seed)
     {
-        var rng = MLNet.Internal.Rng.For(seed, 0x1AB3E);
+        var rng = MLNet.Rng.For(seed, 0x1AB3E);
         var labels = (int[])Labels.Clone();
         for (int i = 0; i < labels.Length; i++)
             if (rng.NextDouble() < fraction) labels[i] = rng.NextInt(Classes);

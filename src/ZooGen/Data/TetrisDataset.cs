@@ -1,4 +1,4 @@
-using WeightSpace.MLNet.Internal;
+using WeightSpace.MLNet;
 
 namespace WeightSpace.ZooGen.Data;
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using WeightSpace.MLNet.Internal;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Zoo;
+using WeightSpace.MLNet;
 using WeightSpace.ZooGen.Data;
 using WeightSpace.ZooGen.Recipes;
 using WeightSpace.ZooGen.Training;
@@ -33,7 +31,7 @@ public sealed class GenerateOptions
 
     /// <summary>The automatic population size: 500 MLPs (seconds of work), or one group of SIMD lanes per core for CNNs.</summary>
     public static int DefaultPopulationSize(WeightLayout layout, int workers) =>
-        PopulationTrainer.Supports(layout) ? 500 : LanePopulationTrainer.Lanes * (workers > 0 ? workers : Environment.ProcessorCount);
+        layout.IsFullyConnected ? 500 : LanePopulationTrainer.Lanes * (workers > 0 ? workers : Environment.ProcessorCount);
     /// <summary>Receives progress (model-epochs done).</summary>
     public IProgress<GenerationProgress>? Progress { get; init; }
 }
@@ -181,7 +179,7 @@ public static class ZooGenerator
             }
         }
 
-        using var data = new TrainingData(split);
+        var data = new TrainingData(split);
         try
         {
             int populationSize = options.PopulationSize > 0 ? options.PopulationSize : GenerateOptions.DefaultPopulationSize(layout, options.Workers);

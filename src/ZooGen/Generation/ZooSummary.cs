@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using WeightSpace.MLNet.Zoo;
+using WeightSpace.MLNet;
 
 namespace WeightSpace.ZooGen.Generation;
 

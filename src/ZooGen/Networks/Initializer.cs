@@ -1,5 +1,4 @@
-using WeightSpace.MLNet.Internal;
-using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet;
 
 namespace WeightSpace.ZooGen.Networks;
 

@@ -1,8 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using WeightSpace.MLNet.Internal;
-using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet;
 using WeightSpace.ZooGen.Training;
 
 namespace WeightSpace.ZooGen.Recipes;

@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
-using WeightSpace.MLNet.Internal;
-using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet;
 using WeightSpace.ZooGen.Data;
 
 namespace WeightSpace.ZooGen.Training;
@@ -15,7 +14,7 @@ namespace WeightSpace.ZooGen.Training;
 /// gradient (<see cref="Worker"/>); the shares run one after another or, when the trainer has idle cores, at once,
 /// and their gradients are added in share order — so the result never depends on the number of threads. Dropout
 /// masks come from a generator per (lane, epoch, position in the epoch), for the same reason.
-/// The network is that of <see cref="Networks.ZooNetwork"/>: CNN-2464 = conv 5×5 → max-pool 2 → act, conv 5×5 →
+/// The network is that of ZooNetwork (the TorchSharp reference in tests/ZooGen.Reference): CNN-2464 = conv 5×5 → max-pool 2 → act, conv 5×5 →
 /// max-pool 2 → act, conv 2×2 → act, flatten, linear → act, linear; CNN-4970 = three 3×3 convs of stride 2 → act,
 /// global average pool, linear. Max-pool sends the gradient to the first maximum of each window, as torch does.
 /// </summary>

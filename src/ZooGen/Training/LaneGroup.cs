@@ -1,8 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
-using WeightSpace.MLNet.Internal;
-using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet;
 using WeightSpace.ZooGen.Networks;
 
 namespace WeightSpace.ZooGen.Training;

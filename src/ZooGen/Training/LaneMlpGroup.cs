@@ -2,8 +2,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using WeightSpace.MLNet.Internal;
-using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet;
 
 namespace WeightSpace.ZooGen.Training;
 

@@ -1,5 +1,5 @@
 using System.Numerics;
-using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet;
 
 namespace WeightSpace.ZooGen.Training;
 
@@ -12,7 +12,7 @@ namespace WeightSpace.ZooGen.Training;
 /// the same whatever group, population or shard it trains in — bit for bit. The maths is that of torch: mean
 /// cross-entropy over the batch, Adam / SGD (momentum 0.9) / RMSprop with weight decay added to the gradient,
 /// inverted dropout after hidden activations; tests compare it with TorchSharp and torch.optim. The TorchSharp
-/// <see cref="PopulationTrainer"/> (MLPs) and <see cref="SingleModelTrainer"/> stay as references
+/// PopulationTrainer (MLPs) and SingleModelTrainer stay as references in tests/ZooGen.Reference, not shipped in zoogen
 /// (docs/benchmarks.md has how much slower they are).
 /// </summary>
 internal sealed class LanePopulationTrainer
@@ -71,7 +71,7 @@ internal sealed class LanePopulationTrainer
 
         void TrainGroup(ModelSpec[] group)
         {
-            LaneGroup g = PopulationTrainer.Supports(_layout)
+            LaneGroup g = _layout.IsFullyConnected
                 ? new LaneMlpGroup(_layout, group, trainX.Length / trainY.Length)
                 : new LaneConvGroup(_layout, group, _data.Split.Train);
             void Report(int epoch)

@@ -1,6 +1,4 @@
 using TorchSharp;
-using WeightSpace.MLNet.Augmentation;
-using WeightSpace.MLNet.Layout;
 using WeightSpace.ZooGen.Data;
 using WeightSpace.ZooGen.Networks;
 using Xunit;

@@ -1,5 +1,3 @@
-using WeightSpace.MLNet.Augmentation;
-using WeightSpace.MLNet.Layout;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.Augmentation;

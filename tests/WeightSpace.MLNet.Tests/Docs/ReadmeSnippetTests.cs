@@ -1,47 +1,53 @@
 using Microsoft.ML;
-using WeightSpace.MLNet.MLNet;
 using WeightSpace.MLNet.Tests.Representation;
-using WeightSpace.MLNet.Zoo;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.Docs;
 
-/// <summary>The README's ML.NET snippet is compiled here, run on a small zoo, and compared with the README line by line, so it cannot rot.</summary>
+/// <summary>The README's C# snippets (ReadmeSnippets.cs) are compiled, compared with the README line by line, and run on a small zoo, so they cannot rot.</summary>
 public class ReadmeSnippetTests : IClassFixture<SmallZoo>
 {
     private readonly SmallZoo _zoo;
     public ReadmeSnippetTests(SmallZoo zoo) => _zoo = zoo;
 
-    private static double Snippet()
-    {
-        // README:BEGIN
-        var ml = new MLContext(seed: 1);
-        IDataView zoo = ml.Data.LoadZoo("zoos/tetris-seed");
-        var split = ml.Data.TrainTestSplit(zoo, testFraction: 0.3, samplingKeyColumnName: ZooColumns.ModelId);
-        var pipeline = ml.Transforms.WeightEmbedding("Embedding")                          // the hyper-representation (trains in Fit)
-            .Append(ml.Regression.Trainers.WeightSpaceRidge(ZooColumns.TestAccuracy, "Embedding"));
-        var model = pipeline.Fit(split.TrainSet);
-        var metrics = ml.Regression.Evaluate(model.Transform(split.TestSet), ZooColumns.TestAccuracy);
-        Console.WriteLine($"test accuracy from the weights alone: R² {metrics.RSquared:F3}");
-        ml.Model.SaveWeightSpace(model, zoo.Schema, "accuracy-probe.wsmodel");     // embedding + probe, reloadable
-        // README:END
-        return metrics.RSquared;
-    }
-
+    /// <summary>Every region between README:BEGIN and README:END in ReadmeSnippets.cs appears verbatim (trimmed) in README.md.</summary>
     [Fact]
-    public void TheReadmeSnippetIsThisCodeAndRuns()
+    public void EverySnippetRegionIsInTheReadme()
     {
         var root = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(root, "README.md")) || !Directory.Exists(Path.Combine(root, "src"))) root = Path.GetDirectoryName(root)!;
-        var readme = File.ReadAllLines(Path.Combine(root, "README.md"));
-        var source = File.ReadAllLines(Path.Combine(root, "tests", "WeightSpace.MLNet.Tests", "Docs", "ReadmeSnippetTests.cs"));
-        var snippet = source.SkipWhile(l => !l.Contains("README:BEGIN")).Skip(1).TakeWhile(l => !l.Contains("README:END")).Select(l => l.Trim()).ToList();
-        int start = Array.FindIndex(readme, l => l.Trim() == snippet[0]);
-        Assert.True(start >= 0, "the README lacks the snippet's first line");
-        Assert.Equal(snippet, readme.Skip(start).Take(snippet.Count).Select(l => l.Trim()));
-        Assert.Contains("using WeightSpace.MLNet.MLNet;", readme);
-        Assert.Contains("using WeightSpace.MLNet.Zoo;", readme);
+        var readme = File.ReadAllLines(Path.Combine(root, "README.md")).Select(l => l.Trim()).ToArray();
+        var source = File.ReadAllLines(Path.Combine(root, "tests", "WeightSpace.MLNet.Tests", "Docs", "ReadmeSnippets.cs"));
+        var regions = Regions(source);
+        Assert.Equal(4, regions.Count); // usings, the embedding probe, the comparison in two parts
+        foreach (var region in regions)
+        {
+            int start = Array.IndexOf(readme, region[0]);
+            Assert.True(start >= 0, $"the README lacks the line '{region[0]}'");
+            Assert.Equal(region, readme.Skip(start).Take(region.Count));
+        }
+        // The usings open the README's first C# block: nothing else is needed to compile it.
+        int block = Array.IndexOf(readme, "```csharp");
+        Assert.Equal(regions[0], readme.Skip(block + 1).Take(regions[0].Count));
+    }
 
+    private static List<List<string>> Regions(string[] source)
+    {
+        var regions = new List<List<string>>();
+        List<string>? current = null;
+        foreach (var line in source.Select(l => l.Trim()))
+        {
+            if (line == "// README:BEGIN") current = new List<string>();
+            else if (line == "// README:END") { regions.Add(current!); current = null; }
+            else current?.Add(line);
+        }
+        Assert.Null(current);
+        return regions;
+    }
+
+    [Fact]
+    public void TheEmbeddingProbeSnippetRuns()
+    {
         using var tmp = new TempDir();
         Directory.CreateDirectory(tmp.Sub("zoos"));
         CopyDirectory(_zoo.Path, tmp.Sub("zoos/tetris-seed"));
@@ -49,13 +55,21 @@ public class ReadmeSnippetTests : IClassFixture<SmallZoo>
         Directory.SetCurrentDirectory(tmp.Path);
         try
         {
-            double r2 = Snippet();
+            double r2 = ReadmeSnippets.Snippets.EmbeddingProbe();
             Assert.True(double.IsFinite(r2));
             var ml = new MLContext(1);
             var loaded = ml.Model.LoadWeightSpace("accuracy-probe.wsmodel", out _);
             Assert.Equal(2, loaded.Count());
         }
         finally { Directory.SetCurrentDirectory(previous); }
+    }
+
+    [Fact]
+    public void TheComparisonSnippetRuns()
+    {
+        var ml = new MLContext(1);
+        var markdown = ReadmeSnippets.Snippets.Comparison(ml, ml.Data.LoadZoo(_zoo.Path), SmallZoo.Tiny with { Epochs = 1 });
+        foreach (var name in new[] { "W", "s(W)", "E_cD", "Epoch", "TestAccuracy", "GeneralizationGap" }) Assert.Contains(name, markdown);
     }
 
     private static void CopyDirectory(string from, string to)

@@ -1,5 +1,3 @@
-using WeightSpace.MLNet.IO;
-using WeightSpace.MLNet.Zoo;
 using WeightSpace.MLNet.Tests.Zoo;
 using Xunit;
 
@@ -38,7 +36,7 @@ public class OwnedFolderTests
     public void ExportRefusesAForeignFolderInsteadOfOverwritingItsFiles()
     {
         using var tmp = new TempDir();
-        var zoo = ZooTestData.Write(tmp.Sub("zoo"), WeightSpace.MLNet.Layout.WeightLayout.TetrisMlp100, models: 2, epochs: 2);
+        var zoo = ZooTestData.Write(tmp.Sub("zoo"), WeightSpace.MLNet.WeightLayout.TetrisMlp100, models: 2, epochs: 2);
         var foreign = tmp.Sub("foreign");
         Directory.CreateDirectory(foreign);
         File.WriteAllText(Path.Combine(foreign, NumpyZoo.WeightsFile), "not ours");

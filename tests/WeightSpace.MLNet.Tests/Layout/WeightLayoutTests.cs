@@ -1,4 +1,3 @@
-using WeightSpace.MLNet.Layout;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.Layout;

@@ -1,11 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.Augmentation;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.MLNet;
-using WeightSpace.MLNet.Probing;
 using WeightSpace.MLNet.Tests.Zoo;
-using WeightSpace.MLNet.Zoo;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.MLNet;

@@ -1,10 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.MLNet;
-using WeightSpace.MLNet.Representation;
 using WeightSpace.MLNet.Tests.Representation;
-using WeightSpace.MLNet.Zoo;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.MLNet;

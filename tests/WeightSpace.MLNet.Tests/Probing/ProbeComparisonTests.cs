@@ -1,12 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.MLNet;
-using WeightSpace.MLNet.Probing;
-using WeightSpace.MLNet.Representation;
 using WeightSpace.MLNet.Tests.Representation;
 using WeightSpace.MLNet.Tests.Zoo;
-using WeightSpace.MLNet.Zoo;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.Probing;

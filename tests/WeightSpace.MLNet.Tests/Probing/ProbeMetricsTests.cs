@@ -1,4 +1,3 @@
-using WeightSpace.MLNet.Probing;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.Probing;

@@ -1,7 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.MLNet;
-using WeightSpace.MLNet.Probing;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.Probing;

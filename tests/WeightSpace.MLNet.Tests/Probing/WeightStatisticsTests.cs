@@ -1,5 +1,3 @@
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Probing;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.Probing;

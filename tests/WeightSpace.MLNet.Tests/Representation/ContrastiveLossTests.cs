@@ -1,5 +1,4 @@
 using TorchSharp;
-using WeightSpace.MLNet.Representation;
 using Xunit;
 using static TorchSharp.torch;
 

@@ -1,7 +1,3 @@
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Probing;
-using WeightSpace.MLNet.Representation;
-using WeightSpace.MLNet.Zoo;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.Representation;

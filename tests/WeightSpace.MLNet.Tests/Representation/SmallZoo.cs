@@ -1,4 +1,3 @@
-using WeightSpace.MLNet.Representation;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
 

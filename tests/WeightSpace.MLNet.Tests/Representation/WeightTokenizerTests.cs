@@ -1,5 +1,3 @@
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Representation;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.Representation;

@@ -1,6 +1,4 @@
 using System.Text.Json.Nodes;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Zoo;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.Zoo;

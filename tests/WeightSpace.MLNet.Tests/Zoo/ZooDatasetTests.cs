@@ -1,7 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Zoo;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.Zoo;

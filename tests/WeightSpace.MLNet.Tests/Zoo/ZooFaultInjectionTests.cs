@@ -1,8 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Zoo;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
 using Xunit;

@@ -1,5 +1,3 @@
-using WeightSpace.MLNet.Layout;
-using WeightSpace.MLNet.Zoo;
 
 namespace WeightSpace.MLNet.Tests.Zoo;
 

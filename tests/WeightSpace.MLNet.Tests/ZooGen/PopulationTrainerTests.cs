@@ -1,4 +1,3 @@
-using WeightSpace.MLNet.Layout;
 using WeightSpace.ZooGen.Data;
 using WeightSpace.ZooGen.Training;
 using Xunit;
@@ -14,7 +13,7 @@ public class PopulationTrainerTests
     public void AModelTrainedInAPopulationMatchesTheSameModelTrainedAlone(string optimizer)
     {
         var layout = WeightLayout.TetrisMlp100;
-        using var data = new TrainingData(TetrisDataset.Split(train: 256, test: 128, seed: 3));
+        using var data = new TorchTrainingData(TetrisDataset.Split(train: 256, test: 128, seed: 3));
         var models = new[]
         {
             new ModelSpec { ModelId = 0, Seed = 1, Optimizer = optimizer, LearningRate = 1e-2, BatchSize = 32, Init = "kaiming_uniform" },
@@ -50,7 +49,7 @@ public class PopulationTrainerTests
     public void AModelTrainedInASimdLaneMatchesTheSameModelTrainedAloneWithTorch(string optimizer, string activation)
     {
         var layout = WeightLayout.TetrisMlp100;
-        using var data = new TrainingData(TetrisDataset.Split(train: 256, test: 128, seed: 3));
+        using var data = new TorchTrainingData(TetrisDataset.Split(train: 256, test: 128, seed: 3));
         var models = Enumerable.Range(0, 3).Select(i => new ModelSpec
         {
             ModelId = i, Seed = i + 1, Optimizer = optimizer, Activation = activation, LearningRate = new[] { 1e-2, 3e-3, 1e-3 }[i],
@@ -63,7 +62,7 @@ public class PopulationTrainerTests
     /// Trains the models in lanes and each alone with TorchSharp + torch.optim; at initialisation and after the last epoch
     /// every weight agrees within 2e-4, test loss to 3 decimals and train accuracy to 2, and training changed the weights.
     /// </summary>
-    private static void AssertLanesMatchTorchAlone(WeightLayout layout, TrainingData data, ModelSpec[] models, int epochs)
+    private static void AssertLanesMatchTorchAlone(WeightLayout layout, TorchTrainingData data, ModelSpec[] models, int epochs)
     {
         var checkpoints = new HashSet<int> { 0, epochs };
         var lanes = new List<Checkpoint>();
@@ -89,7 +88,7 @@ public class PopulationTrainerTests
     /// <summary>28×28 images of 10 classes: a bright bar whose place depends on the class, over seeded noise (no flat regions, so max-pool ties are rare).</summary>
     internal static ImageDataset Bars(int count, int seed)
     {
-        var rng = WeightSpace.MLNet.Internal.Rng.For(seed, 77);
+        var rng = WeightSpace.MLNet.Rng.For(seed, 77);
         var px = new float[count * 784];
         var labels = new int[count];
         for (int i = 0; i < count; i++)
@@ -121,7 +120,7 @@ public class PopulationTrainerTests
     public void ACnnTrainedInASimdLaneMatchesTheSameModelTrainedAloneWithTorch(string layoutName, string optimizer, string activation)
     {
         var layout = WeightLayout.BuiltIn[layoutName];
-        using var data = new TrainingData(new DataSplit(Bars(96, 1), Bars(600, 2))); // 600 test rows: evaluation runs in chunks of 256
+        using var data = new TorchTrainingData(new DataSplit(Bars(96, 1), Bars(600, 2))); // 600 test rows: evaluation runs in chunks of 256
         var models = Enumerable.Range(0, 3).Select(i => new ModelSpec
         {
             ModelId = i, Seed = i + 1, Optimizer = optimizer, Activation = activation, LearningRate = new[] { 3e-3, 1e-3, 5e-3 }[i],
@@ -137,7 +136,7 @@ public class PopulationTrainerTests
     public void LaneResultsDoNotDependOnTheGroupAModelTrainsIn(string layoutName)
     {
         var layout = WeightLayout.BuiltIn[layoutName];
-        using var data = new TrainingData(layout == WeightLayout.TetrisMlp100 ? TetrisDataset.Split(train: 128, test: 64, seed: 4) : new DataSplit(Bars(40, 4), Bars(300, 5)));
+        using var data = new TorchTrainingData(layout == WeightLayout.TetrisMlp100 ? TetrisDataset.Split(train: 128, test: 64, seed: 4) : new DataSplit(Bars(40, 4), Bars(300, 5)));
         // Lanes that differ in activation, optimiser and train fraction (so in the number of steps per epoch) share groups.
         var models = Enumerable.Range(0, 11).Select(i => new ModelSpec
         {
@@ -173,7 +172,7 @@ public class PopulationTrainerTests
         var layout = WeightLayout.BuiltIn[layoutName];
         var tetris = TetrisDataset.Split(train: 96, test: 32, seed: 2);
         var split = layout == WeightLayout.TetrisMlp100 ? tetris : new DataSplit(Upscale(tetris.Train), Upscale(tetris.Test));
-        using var data = new TrainingData(split);
+        using var data = new TorchTrainingData(split);
         var model = new ModelSpec { ModelId = 0, Seed = 5, Optimizer = optimizer, LearningRate = 3e-3, WeightDecay = weightDecay, BatchSize = 16 };
         var stock = new List<Checkpoint>();
         var ours = new List<Checkpoint>();
@@ -195,7 +194,7 @@ public class PopulationTrainerTests
     [Fact]
     public void TrainingImprovesTetrisAccuracyAboveChance()
     {
-        using var data = new TrainingData(TetrisDataset.Split(train: 1000, test: 500, seed: 1));
+        using var data = new TorchTrainingData(TetrisDataset.Split(train: 1000, test: 500, seed: 1));
         var models = Enumerable.Range(0, 4).Select(i => new ModelSpec { ModelId = i, Seed = i, LearningRate = 1e-2, BatchSize = 32 }).ToArray();
         var cps = new List<Checkpoint>();
         new PopulationTrainer(WeightLayout.TetrisMlp100, models, data).Train(20, new HashSet<int> { 0, 20 }, cps.AddRange, CancellationToken.None);

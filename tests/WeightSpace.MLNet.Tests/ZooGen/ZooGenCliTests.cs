@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using WeightSpace.MLNet.Zoo;
 using WeightSpace.ZooGen;
 using Xunit;
 

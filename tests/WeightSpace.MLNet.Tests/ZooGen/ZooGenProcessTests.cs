@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using WeightSpace.MLNet.Zoo;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
 using Xunit;

@@ -1,4 +1,3 @@
-using WeightSpace.MLNet.Zoo;
 using WeightSpace.ZooGen.Data;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;

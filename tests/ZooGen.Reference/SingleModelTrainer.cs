@@ -1,5 +1,5 @@
 using TorchSharp;
-using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet;
 using WeightSpace.ZooGen.Networks;
 using static TorchSharp.torch;
 
@@ -26,7 +26,7 @@ internal static class SingleModelTrainer
     /// <see cref="PopulationOptimizer"/> with P = 1 (the same update). Zoo generation uses the latter: TorchSharp's
     /// optimisers pass temporary Scalars to native code, which the GC can finalise mid-call on long multi-threaded runs.
     /// </param>
-    public static void Train(WeightLayout layout, ModelSpec model, TrainingData data, int epochs, ISet<int> checkpoints,
+    public static void Train(WeightLayout layout, ModelSpec model, TorchTrainingData data, int epochs, ISet<int> checkpoints,
         Action<Checkpoint> onCheckpoint, CancellationToken cancel, Action<int>? onEpoch = null, bool stockOptimizer = false)
     {
         model.Validate();

@@ -1,7 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using WeightSpace.MLNet.Layout;
 using static TorchSharp.torch;
+using WeightSpace.MLNet;
 
 namespace WeightSpace.ZooGen.Networks;
 

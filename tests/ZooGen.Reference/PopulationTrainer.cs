@@ -1,5 +1,5 @@
 using TorchSharp;
-using WeightSpace.MLNet.Layout;
+using WeightSpace.MLNet;
 using WeightSpace.ZooGen.Networks;
 using static TorchSharp.torch;
 
@@ -20,9 +20,9 @@ internal sealed class PopulationTrainer
 {
     private readonly WeightLayout _layout;
     private readonly IReadOnlyList<ModelSpec> _models;
-    private readonly TrainingData _data;
+    private readonly TorchTrainingData _data;
 
-    public PopulationTrainer(WeightLayout layout, IReadOnlyList<ModelSpec> models, TrainingData data)
+    public PopulationTrainer(WeightLayout layout, IReadOnlyList<ModelSpec> models, TorchTrainingData data)
     {
         if (layout.Layers.Any(l => l.Kind != LayerKind.Linear))
             throw new ArgumentException($"Population training batches linear layers only; layout '{layout.Name}' has convolutions.");
@@ -32,7 +32,7 @@ internal sealed class PopulationTrainer
         _data = data;
     }
 
-    public static bool Supports(WeightLayout layout) => layout.Layers.All(l => l.Kind == LayerKind.Linear);
+    public static bool Supports(WeightLayout layout) => layout.IsFullyConnected;
 
     /// <summary>Models of one population must be valid and share what one program cannot vary per model.</summary>
     internal static void CheckPopulation(IReadOnlyList<ModelSpec> models)
