@@ -11,7 +11,7 @@ namespace WeightSpace.ZooGen.Training;
 /// </summary>
 internal sealed class PopulationOptimizer : IDisposable
 {
-    private readonly string _kind;
+    private readonly Optimizer _kind;
     private readonly Tensor[] _params;
     private readonly Tensor[] _state1, _state2;
     private readonly Tensor[] _lr, _wd;
@@ -27,7 +27,7 @@ internal sealed class PopulationOptimizer : IDisposable
     private readonly Scalar _alpha = 0.99.ToScalar(), _oneMinusAlpha = (1 - 0.99).ToScalar();
     private readonly Scalar _one = 1.ToScalar(), _minusOne = (-1).ToScalar(); // explicit alphas: add_(x)/sub_(x) alone make a temporary Scalar
 
-    public PopulationOptimizer(string kind, Tensor[] parameters, double[] learningRates, double[] weightDecays)
+    public PopulationOptimizer(Optimizer kind, Tensor[] parameters, double[] learningRates, double[] weightDecays)
     {
         _kind = kind;
         _params = parameters;
@@ -62,7 +62,7 @@ internal sealed class PopulationOptimizer : IDisposable
             var g = p.grad!.add(p * _wd[i], _one);
             switch (_kind)
             {
-                case "adam":
+                case Optimizer.Adam:
                 {
                     _state1[i].mul_(_b1).add_(g, alpha: _oneMinusB1);
                     _state2[i].mul_(_b2).addcmul_(g, g, value: _oneMinusB2);
@@ -72,19 +72,19 @@ internal sealed class PopulationOptimizer : IDisposable
                     p.add_(_lr[i].mul(invBc1) * _state1[i] / denom, _minusOne);
                     break;
                 }
-                case "sgd":
+                case Optimizer.Sgd:
                 {
                     if (_step == 1) _state1[i].copy_(g); else _state1[i].mul_(_momentum).add_(g, _one);
                     p.add_(_lr[i] * _state1[i], _minusOne);
                     break;
                 }
-                case "rmsprop":
+                case Optimizer.RmsProp:
                 {
                     _state2[i].mul_(_alpha).addcmul_(g, g, value: _oneMinusAlpha);
                     p.add_(_lr[i] * g / _state2[i].sqrt().add_(_eps, _one), _minusOne);
                     break;
                 }
-                default: throw new ArgumentException($"optimizer '{_kind}' is not one of {string.Join(", ", ModelSpec.Optimizers)}.");
+                default: throw new ArgumentOutOfRangeException(nameof(_kind), _kind, "not a defined Optimizer");
             }
         }
     }
@@ -96,7 +96,7 @@ internal sealed class PopulationOptimizer : IDisposable
         var g = _singleWd is null ? p.grad! : p.grad!.add(p, _singleWd);
         switch (_kind)
         {
-            case "adam":
+            case Optimizer.Adam:
             {
                 _state1[i].mul_(_b1).add_(g, _oneMinusB1);
                 _state2[i].mul_(_b2).addcmul_(g, g, _oneMinusB2);
@@ -106,15 +106,15 @@ internal sealed class PopulationOptimizer : IDisposable
                 p.addcdiv_(_state1[i], denom, negStep);
                 break;
             }
-            case "sgd":
+            case Optimizer.Sgd:
                 if (_step == 1) _state1[i].copy_(g); else _state1[i].mul_(_momentum).add_(g, _one);
                 p.add_(_state1[i], _singleNegLr!);
                 break;
-            case "rmsprop":
+            case Optimizer.RmsProp:
                 _state2[i].mul_(_alpha).addcmul_(g, g, _oneMinusAlpha);
                 p.addcdiv_(g, _state2[i].sqrt().add_(_eps, _one), _singleNegLr!);
                 break;
-            default: throw new ArgumentException($"optimizer '{_kind}' is not one of {string.Join(", ", ModelSpec.Optimizers)}.");
+            default: throw new ArgumentOutOfRangeException(nameof(_kind), _kind, "not a defined Optimizer");
         }
     }
 

@@ -37,10 +37,10 @@ internal static class SingleModelTrainer
             : new PopulationOptimizer(model.Optimizer, parameters.ToArray(), new[] { model.LearningRate }, new[] { model.WeightDecay });
         using optim.Optimizer? stock = !stockOptimizer ? null : model.Optimizer switch
         {
-            "adam" => optim.Adam(parameters, model.LearningRate, weight_decay: model.WeightDecay),
-            "sgd" => optim.SGD(parameters, model.LearningRate, momentum: 0.9, weight_decay: model.WeightDecay),
-            "rmsprop" => optim.RMSProp(parameters, model.LearningRate, weight_decay: model.WeightDecay),
-            _ => throw new ArgumentException($"optimizer '{model.Optimizer}' is not one of {string.Join(", ", ModelSpec.Optimizers)}."),
+            Optimizer.Adam => optim.Adam(parameters, model.LearningRate, weight_decay: model.WeightDecay),
+            Optimizer.Sgd => optim.SGD(parameters, model.LearningRate, momentum: 0.9, weight_decay: model.WeightDecay),
+            Optimizer.RmsProp => optim.RMSProp(parameters, model.LearningRate, weight_decay: model.WeightDecay),
+            _ => throw new ArgumentOutOfRangeException(nameof(model), model.Optimizer, "not a defined Optimizer"),
         };
         int trainCount = data.Split.Train.Count;
         var subset = TrainingData.Subset(model, trainCount);

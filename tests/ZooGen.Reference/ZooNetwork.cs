@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using WeightSpace.MLNet;
+using WeightSpace.ZooGen.Training;
 
 namespace WeightSpace.ZooGen.Networks;
 
@@ -13,13 +14,13 @@ public sealed class ZooNetwork : nn.Module<Tensor, Tensor>
 {
     private readonly ModuleList<nn.Module<Tensor, Tensor>> layers;
     private readonly WeightLayout _layout;
-    private readonly string _activation;
+    private readonly Activation _activation;
     private readonly double _dropout;
     private readonly Scalar _dropoutScalar, _keepScale; // held for the module's life: see PopulationOptimizer on Scalar lifetimes
 
     /// <summary>Builds the network of a built-in layout.</summary>
     /// <exception cref="NotSupportedException">A layout without a known forward pass.</exception>
-    public ZooNetwork(WeightLayout layout, string activation, double dropout = 0) : base(layout.Name)
+    public ZooNetwork(WeightLayout layout, Activation activation, double dropout = 0) : base(layout.Name)
     {
         if (!WeightLayout.BuiltIn.ContainsKey(layout.Name))
             throw new NotSupportedException($"No network is defined for layout '{layout.Name}'; built in: {string.Join(", ", WeightLayout.BuiltIn.Keys)}.");
@@ -41,13 +42,13 @@ public sealed class ZooNetwork : nn.Module<Tensor, Tensor>
     public WeightLayout Layout => _layout;
 
     /// <summary>Applies the activation by name.</summary>
-    public static Tensor Activate(Tensor x, string activation) => activation switch
+    public static Tensor Activate(Tensor x, Activation activation) => activation switch
     {
-        "tanh" => x.tanh(),
-        "relu" => nn.functional.relu(x),
-        "sigmoid" => x.sigmoid(),
-        "gelu" => nn.functional.gelu(x),
-        _ => throw new ArgumentException($"activation '{activation}' is not one of {string.Join(", ", Training.ModelSpec.Activations)}."),
+        Activation.Tanh => x.tanh(),
+        Activation.Relu => nn.functional.relu(x),
+        Activation.Sigmoid => x.sigmoid(),
+        Activation.Gelu => nn.functional.gelu(x),
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "not a defined Activation"),
     };
 
     /// <summary>Generator of the dropout masks (seeded per model, so concurrent training stays deterministic).</summary>

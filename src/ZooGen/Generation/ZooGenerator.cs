@@ -166,9 +166,9 @@ public static class ZooGenerator
                 r.Numeric[ZooColumns.Hyper.Dropout] = (float)model.Dropout;
                 r.Numeric[ZooColumns.Hyper.TrainFraction] = (float)model.TrainFraction;
                 r.Numeric[ZooColumns.Hyper.BatchSize] = model.BatchSize;
-                r.Text[ZooColumns.Hyper.Activation] = model.Activation;
-                r.Text[ZooColumns.Hyper.Init] = model.Init;
-                r.Text[ZooColumns.Hyper.Optimizer] = model.Optimizer;
+                r.Text[ZooColumns.Hyper.Activation] = model.Activation.Name();
+                r.Text[ZooColumns.Hyper.Init] = model.Init.Name();
+                r.Text[ZooColumns.Hyper.Optimizer] = model.Optimizer.Name();
                 if (recipe.ValidationSize > 0)
                 {
                     r.Numeric[ZooColumns.ValidationAccuracy] = c.ValidationAccuracy;

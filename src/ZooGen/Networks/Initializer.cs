@@ -1,4 +1,5 @@
 using WeightSpace.MLNet;
+using WeightSpace.ZooGen.Training;
 
 namespace WeightSpace.ZooGen.Networks;
 
@@ -11,7 +12,7 @@ namespace WeightSpace.ZooGen.Networks;
 public static class Initializer
 {
     /// <summary>The initial flat weight vector of a model.</summary>
-    public static float[] Create(WeightLayout layout, string init, long seed)
+    public static float[] Create(WeightLayout layout, Init init, long seed)
     {
         var rng = Rng.For(seed, 0x1A17);
         var w = new float[layout.ParameterCount];
@@ -24,13 +25,13 @@ public static class Initializer
             {
                 weights[i] = init switch
                 {
-                    "uniform" => (float)rng.NextDouble(),
-                    "normal" => (float)rng.NextGaussian(),
-                    "kaiming_uniform" => (float)((rng.NextDouble() * 2 - 1) * Math.Sqrt(6.0 / fanIn)),
-                    "kaiming_normal" => (float)(rng.NextGaussian() * Math.Sqrt(2.0 / fanIn)),
-                    "xavier_uniform" => (float)((rng.NextDouble() * 2 - 1) * Math.Sqrt(6.0 / (fanIn + fanOut))),
-                    "xavier_normal" => (float)(rng.NextGaussian() * Math.Sqrt(2.0 / (fanIn + fanOut))),
-                    _ => throw new ArgumentException($"init '{init}' is not one of {string.Join(", ", Training.ModelSpec.Inits)}."),
+                    Init.Uniform => (float)rng.NextDouble(),
+                    Init.Normal => (float)rng.NextGaussian(),
+                    Init.KaimingUniform => (float)((rng.NextDouble() * 2 - 1) * Math.Sqrt(6.0 / fanIn)),
+                    Init.KaimingNormal => (float)(rng.NextGaussian() * Math.Sqrt(2.0 / fanIn)),
+                    Init.XavierUniform => (float)((rng.NextDouble() * 2 - 1) * Math.Sqrt(6.0 / (fanIn + fanOut))),
+                    Init.XavierNormal => (float)(rng.NextGaussian() * Math.Sqrt(2.0 / (fanIn + fanOut))),
+                    _ => throw new ArgumentOutOfRangeException(nameof(init), init, "not a defined Init"),
                 };
             }
             w.AsSpan(layout.BiasOffset(l), spec.BiasCount).Fill(0.01f);

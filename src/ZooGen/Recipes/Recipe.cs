@@ -111,9 +111,9 @@ public sealed class Recipe
             if (c < 0 || c > Epochs) throw new ArgumentException($"checkpoint epoch {c} is outside 0..{Epochs}.");
         if (Grid.Size == 0) throw new ArgumentException("every hyperparameter of the grid needs at least one value.");
         foreach (var m in SampleModels().Take(1)) m.Validate();
-        foreach (var a in Grid.Activation) new ModelSpec { Activation = a }.Validate();
-        foreach (var a in Grid.Init) new ModelSpec { Init = a }.Validate();
-        foreach (var a in Grid.Optimizer) new ModelSpec { Optimizer = a }.Validate();
+        foreach (var a in Grid.Activation) Hyperparameters.ParseActivation(a);
+        foreach (var a in Grid.Init) Hyperparameters.ParseInit(a);
+        foreach (var a in Grid.Optimizer) Hyperparameters.ParseOptimizer(a);
         foreach (var v in Grid.LearningRate) new ModelSpec { LearningRate = v }.Validate();
         foreach (var v in Grid.WeightDecay) new ModelSpec { WeightDecay = v }.Validate();
         foreach (var v in Grid.Dropout) new ModelSpec { Dropout = v }.Validate();
@@ -133,8 +133,9 @@ public sealed class Recipe
                 list.Add(new ModelSpec
                 {
                     ModelId = id, Seed = id + 1,
-                    Activation = g.Activation[rng.NextInt(g.Activation.Count)], Init = g.Init[rng.NextInt(g.Init.Count)],
-                    Optimizer = g.Optimizer[rng.NextInt(g.Optimizer.Count)], LearningRate = g.LearningRate[rng.NextInt(g.LearningRate.Count)],
+                    Activation = Hyperparameters.ParseActivation(g.Activation[rng.NextInt(g.Activation.Count)]),
+                    Init = Hyperparameters.ParseInit(g.Init[rng.NextInt(g.Init.Count)]),
+                    Optimizer = Hyperparameters.ParseOptimizer(g.Optimizer[rng.NextInt(g.Optimizer.Count)]), LearningRate = g.LearningRate[rng.NextInt(g.LearningRate.Count)],
                     WeightDecay = g.WeightDecay[rng.NextInt(g.WeightDecay.Count)], Dropout = g.Dropout[rng.NextInt(g.Dropout.Count)],
                     BatchSize = g.BatchSize[rng.NextInt(g.BatchSize.Count)], TrainFraction = g.TrainFraction[rng.NextInt(g.TrainFraction.Count)],
                 });
@@ -143,7 +144,7 @@ public sealed class Recipe
         var configs = (from a in g.Activation from i in g.Init from o in g.Optimizer from lr in g.LearningRate
                        from wd in g.WeightDecay from d in g.Dropout from b in g.BatchSize from f in g.TrainFraction
                        from s in Enumerable.Range(1, SeedsPerConfig)
-                       select new ModelSpec { Seed = s, Activation = a, Init = i, Optimizer = o, LearningRate = lr, WeightDecay = wd, Dropout = d, BatchSize = b, TrainFraction = f }).ToArray();
+                       select new ModelSpec { Seed = s, Activation = Hyperparameters.ParseActivation(a), Init = Hyperparameters.ParseInit(i), Optimizer = Hyperparameters.ParseOptimizer(o), LearningRate = lr, WeightDecay = wd, Dropout = d, BatchSize = b, TrainFraction = f }).ToArray();
         if (configs.Length > Models)
         {
             // A seeded shuffle before truncation keeps a truncated grid balanced.

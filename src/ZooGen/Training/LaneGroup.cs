@@ -28,13 +28,12 @@ internal abstract class LaneGroup
     protected readonly Vector<float> KeepScale, DropP;
     protected readonly bool Dropout;
     private readonly int[] _seeds;
-    private readonly (Act Kind, Vector<int> Lanes)[] _activations; // each activation present and the lanes using it
-    private readonly (string Name, Vector<int> Lanes)[] _optimizers;
+    private readonly (Activation Kind, Vector<int> Lanes)[] _activations; // each activation present and the lanes using it
+    private readonly (Optimizer Name, Vector<int> Lanes)[] _optimizers;
     private readonly int[] _steps;          // optimiser steps taken, per lane
     private readonly int[] _laneBatch;      // samples of the current step, per lane (0 = the lane sits this step out)
     protected readonly int BatchSize;
 
-    protected enum Act { Tanh, Sigmoid, Relu, Gelu }
 
     protected LaneGroup(WeightLayout layout, ModelSpec[] models)
     {
@@ -58,23 +57,11 @@ internal abstract class LaneGroup
         Dropout = lanes.Any(m => m.Dropout > 0);
         _seeds = lanes.Select(m => m.Seed).ToArray();
         Vector<int> LanesWhere(Func<ModelSpec, bool> f) => new(lanes.Select(m => f(m) ? -1 : 0).ToArray());
-        _activations = lanes.Select(m => m.Activation).Distinct()
-            .Select(a => (ParseActivation(a), LanesWhere(m => m.Activation == a))).ToArray();
-        _optimizers = lanes.Select(m => m.Optimizer).Distinct()
-            .Select(o => ModelSpec.Optimizers.Contains(o) ? (o, LanesWhere(m => m.Optimizer == o))
-                : throw new ArgumentException($"optimizer '{o}' is not one of {string.Join(", ", ModelSpec.Optimizers)}.")).ToArray();
+        _activations = lanes.Select(m => m.Activation).Distinct().Select(a => (a, LanesWhere(m => m.Activation == a))).ToArray();
+        _optimizers = lanes.Select(m => m.Optimizer).Distinct().Select(o => (o, LanesWhere(m => m.Optimizer == o))).ToArray();
         _steps = new int[L];
         _laneBatch = new int[L];
     }
-
-    private static Act ParseActivation(string name) => name switch
-    {
-        "tanh" => Act.Tanh,
-        "sigmoid" => Act.Sigmoid,
-        "relu" => Act.Relu,
-        "gelu" => Act.Gelu,
-        _ => throw new ArgumentException($"activation '{name}' is not one of {string.Join(", ", ModelSpec.Activations)}."),
-    };
 
     /// <summary>
     /// One optimiser step on samples orders[k][start..start+BatchSize) of each lane k (fewer where its order ends)
@@ -177,7 +164,7 @@ internal abstract class LaneGroup
         {
             switch (kind)
             {
-                case Act.Tanh:
+                case Activation.Tanh:
                     for (int i = 0; i < z.Length; i++)
                     {
                         var t = LaneMath.Tanh(z[i]);
@@ -186,7 +173,7 @@ internal abstract class LaneGroup
                         else { h[i] = Vector.ConditionalSelect(lanes, t, h[i]); if (keep) d[i] = Vector.ConditionalSelect(lanes, dt, d[i]); }
                     }
                     break;
-                case Act.Sigmoid:
+                case Activation.Sigmoid:
                     for (int i = 0; i < z.Length; i++)
                     {
                         var s = LaneMath.Sigmoid(z[i]);
@@ -195,7 +182,7 @@ internal abstract class LaneGroup
                         else { h[i] = Vector.ConditionalSelect(lanes, s, h[i]); if (keep) d[i] = Vector.ConditionalSelect(lanes, ds, d[i]); }
                     }
                     break;
-                case Act.Relu:
+                case Activation.Relu:
                     for (int i = 0; i < z.Length; i++)
                     {
                         var x = z[i];
@@ -227,9 +214,9 @@ internal abstract class LaneGroup
         {
             var d = kind switch
             {
-                Act.Tanh => Vector<float>.One - h * h,
-                Act.Sigmoid => h * (Vector<float>.One - h),
-                Act.Relu => Vector.ConditionalSelect(Vector.GreaterThan(z, Vector<float>.Zero), Vector<float>.One, Vector<float>.Zero),
+                Activation.Tanh => Vector<float>.One - h * h,
+                Activation.Sigmoid => h * (Vector<float>.One - h),
+                Activation.Relu => Vector.ConditionalSelect(Vector.GreaterThan(z, Vector<float>.Zero), Vector<float>.One, Vector<float>.Zero),
                 _ => LaneMath.GeluDerivative(z),
             };
             if (_activations.Length == 1) return d;
@@ -279,7 +266,7 @@ internal abstract class LaneGroup
         {
             switch (_optimizers[0].Name)
             {
-                case "adam":
+                case Optimizer.Adam:
                     for (int j = 0; j < p.Length; j++)
                     {
                         var gj = g[j] + _wd * p[j];
@@ -288,7 +275,7 @@ internal abstract class LaneGroup
                         p[j] -= stepSize * m[j] / (Vector.SquareRoot(v[j]) * ibc2 + eps);
                     }
                     break;
-                case "sgd":
+                case Optimizer.Sgd:
                     for (int j = 0; j < p.Length; j++)
                     {
                         var gj = g[j] + _wd * p[j];
@@ -319,7 +306,7 @@ internal abstract class LaneGroup
                 var gj = g[j] + _wd * pj;
                 switch (name)
                 {
-                    case "adam":
+                    case Optimizer.Adam:
                     {
                         var mj = m[j] * 0.9f + gj * 0.1f;
                         var vj = v[j] * 0.999f + gj * gj * 0.001f;
@@ -328,7 +315,7 @@ internal abstract class LaneGroup
                         p[j] = Vector.ConditionalSelect(mine, pj - stepSize * mj / (Vector.SquareRoot(vj) * ibc2 + eps), pj);
                         break;
                     }
-                    case "sgd":
+                    case Optimizer.Sgd:
                     {
                         var mj = Vector.ConditionalSelect(firstStep, gj, m[j] * 0.9f + gj);
                         m[j] = Vector.ConditionalSelect(mine, mj, m[j]);

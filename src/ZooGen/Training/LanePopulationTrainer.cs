@@ -45,7 +45,7 @@ internal sealed class LanePopulationTrainer
     /// </summary>
     public static IEnumerable<ModelSpec[]> LaneGroups(IEnumerable<ModelSpec> models, int width = 0) =>
         models.GroupBy(m => m.BatchSize)
-            .SelectMany(g => g.OrderBy(m => m.TrainFraction).ThenBy(m => m.Activation, StringComparer.Ordinal).ThenBy(m => m.Optimizer, StringComparer.Ordinal)
+            .SelectMany(g => g.OrderBy(m => m.TrainFraction).ThenBy(m => m.Activation.Name(), StringComparer.Ordinal).ThenBy(m => m.Optimizer.Name(), StringComparer.Ordinal)
                 .Chunk(width > 0 ? Math.Min(width, Lanes) : Lanes));
 
     /// <summary>

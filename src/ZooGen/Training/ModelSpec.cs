@@ -7,12 +7,12 @@ public sealed record ModelSpec
     public int ModelId { get; init; }
     /// <summary>Seed of the initialisation, data order and dropout masks.</summary>
     public int Seed { get; init; }
-    /// <summary>tanh, relu, sigmoid or gelu.</summary>
-    public string Activation { get; init; } = "tanh";
-    /// <summary>uniform, normal, kaiming_uniform, kaiming_normal, xavier_uniform or xavier_normal.</summary>
-    public string Init { get; init; } = "kaiming_uniform";
-    /// <summary>adam, sgd (momentum 0.9) or rmsprop.</summary>
-    public string Optimizer { get; init; } = "adam";
+    /// <summary>Hidden-layer activation.</summary>
+    public Activation Activation { get; init; } = Activation.Tanh;
+    /// <summary>Weight initialisation.</summary>
+    public Init Init { get; init; } = Init.KaimingUniform;
+    /// <summary>Optimiser.</summary>
+    public Optimizer Optimizer { get; init; } = Optimizer.Adam;
     /// <summary>Learning rate.</summary>
     public double LearningRate { get; init; } = 1e-3;
     /// <summary>L2 weight decay (added to the gradient, as torch's weight_decay).</summary>
@@ -24,20 +24,13 @@ public sealed record ModelSpec
     /// <summary>Fraction of the training set this model trains on (a seeded subset).</summary>
     public double TrainFraction { get; init; } = 1.0;
 
-    /// <summary>Valid activation names.</summary>
-    public static readonly string[] Activations = { "tanh", "relu", "sigmoid", "gelu" };
-    /// <summary>Valid initialisation names.</summary>
-    public static readonly string[] Inits = { "uniform", "normal", "kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal" };
-    /// <summary>Valid optimiser names.</summary>
-    public static readonly string[] Optimizers = { "adam", "sgd", "rmsprop" };
-
     /// <summary>Throws an error naming the first value outside its domain.</summary>
     public void Validate()
     {
         static void Check(bool ok, string what) { if (!ok) throw new ArgumentException(what); }
-        Check(Activations.Contains(Activation), $"activation '{Activation}' is not one of {string.Join(", ", Activations)}.");
-        Check(Inits.Contains(Init), $"init '{Init}' is not one of {string.Join(", ", Inits)}.");
-        Check(Optimizers.Contains(Optimizer), $"optimizer '{Optimizer}' is not one of {string.Join(", ", Optimizers)}.");
+        Check(Enum.IsDefined(Activation), $"activation {(int)Activation} is not defined.");
+        Check(Enum.IsDefined(Init), $"init {(int)Init} is not defined.");
+        Check(Enum.IsDefined(Optimizer), $"optimizer {(int)Optimizer} is not defined.");
         Check(LearningRate > 0 && double.IsFinite(LearningRate), $"learning rate {LearningRate} must be > 0.");
         Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), $"weight decay {WeightDecay} must be ≥ 0.");
         Check(Dropout >= 0 && Dropout < 1, $"dropout {Dropout} must lie in [0, 1).");

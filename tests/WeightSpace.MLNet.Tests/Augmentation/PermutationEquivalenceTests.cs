@@ -1,6 +1,7 @@
 using TorchSharp;
 using WeightSpace.ZooGen.Data;
 using WeightSpace.ZooGen.Networks;
+using WeightSpace.ZooGen.Training;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -29,8 +30,8 @@ public class PermutationEquivalenceTests
         var data = Images(layout);
         var x = tensor(data.Pixels, new long[] { data.Count, data.Channels, data.Height, data.Width });
         var y = tensor(data.Labels.Select(l => (long)l).ToArray());
-        var net = new ZooNetwork(layout, "tanh");
-        net.LoadVector(Initializer.Create(layout, "kaiming_uniform", seed: 11));
+        var net = new ZooNetwork(layout, Activation.Tanh);
+        net.LoadVector(Initializer.Create(layout, Init.KaimingUniform, seed: 11));
         var opt = optim.Adam(net.parameters(), 1e-2);
         for (int step = 0; step < 20; step++)
         {
@@ -104,7 +105,7 @@ public class PermutationEquivalenceTests
     public void InverseUndoesAndCanonicalFormIsPermutationInvariant()
     {
         var layout = WeightLayout.Cnn2464;
-        var w = Initializer.Create(layout, "kaiming_normal", 3);
+        var w = Initializer.Create(layout, Init.KaimingNormal, 3);
         var p = Permutation.Random(layout, 5);
         Assert.Equal(w, p.Inverse().Apply(p.Apply(w)));
         var canonical = Permutation.Canonical(layout, w).Apply(w);

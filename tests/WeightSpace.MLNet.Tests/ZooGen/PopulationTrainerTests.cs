@@ -16,9 +16,9 @@ public class PopulationTrainerTests
         using var data = new TorchTrainingData(TetrisDataset.Split(train: 256, test: 128, seed: 3));
         var models = new[]
         {
-            new ModelSpec { ModelId = 0, Seed = 1, Optimizer = optimizer, LearningRate = 1e-2, BatchSize = 32, Init = "kaiming_uniform" },
-            new ModelSpec { ModelId = 1, Seed = 2, Optimizer = optimizer, LearningRate = 3e-3, WeightDecay = 1e-3, BatchSize = 32, Init = "xavier_normal" },
-            new ModelSpec { ModelId = 2, Seed = 3, Optimizer = optimizer, LearningRate = 1e-3, BatchSize = 32, Init = "kaiming_normal" },
+            new ModelSpec { ModelId = 0, Seed = 1, Optimizer = Hyperparameters.ParseOptimizer(optimizer), LearningRate = 1e-2, BatchSize = 32, Init = Init.KaimingUniform },
+            new ModelSpec { ModelId = 1, Seed = 2, Optimizer = Hyperparameters.ParseOptimizer(optimizer), LearningRate = 3e-3, WeightDecay = 1e-3, BatchSize = 32, Init = Init.XavierNormal },
+            new ModelSpec { ModelId = 2, Seed = 3, Optimizer = Hyperparameters.ParseOptimizer(optimizer), LearningRate = 1e-3, BatchSize = 32, Init = Init.KaimingNormal },
         };
         var checkpoints = new HashSet<int> { 0, 2, 4 };
         var population = new List<Checkpoint>();
@@ -52,8 +52,8 @@ public class PopulationTrainerTests
         using var data = new TorchTrainingData(TetrisDataset.Split(train: 256, test: 128, seed: 3));
         var models = Enumerable.Range(0, 3).Select(i => new ModelSpec
         {
-            ModelId = i, Seed = i + 1, Optimizer = optimizer, Activation = activation, LearningRate = new[] { 1e-2, 3e-3, 1e-3 }[i],
-            WeightDecay = i == 1 ? 1e-3 : 0, BatchSize = 32, Init = new[] { "kaiming_uniform", "xavier_normal", "kaiming_normal" }[i],
+            ModelId = i, Seed = i + 1, Optimizer = Hyperparameters.ParseOptimizer(optimizer), Activation = Hyperparameters.ParseActivation(activation), LearningRate = new[] { 1e-2, 3e-3, 1e-3 }[i],
+            WeightDecay = i == 1 ? 1e-3 : 0, BatchSize = 32, Init = new[] { Init.KaimingUniform, Init.XavierNormal, Init.KaimingNormal }[i],
         }).ToArray();
         AssertLanesMatchTorchAlone(layout, data, models, epochs: 4);
     }
@@ -123,8 +123,8 @@ public class PopulationTrainerTests
         using var data = new TorchTrainingData(new DataSplit(Bars(96, 1), Bars(600, 2))); // 600 test rows: evaluation runs in chunks of 256
         var models = Enumerable.Range(0, 3).Select(i => new ModelSpec
         {
-            ModelId = i, Seed = i + 1, Optimizer = optimizer, Activation = activation, LearningRate = new[] { 3e-3, 1e-3, 5e-3 }[i],
-            WeightDecay = i == 1 ? 1e-3 : 0, BatchSize = 16, Init = new[] { "kaiming_uniform", "xavier_normal", "xavier_uniform" }[i],
+            ModelId = i, Seed = i + 1, Optimizer = Hyperparameters.ParseOptimizer(optimizer), Activation = Hyperparameters.ParseActivation(activation), LearningRate = new[] { 3e-3, 1e-3, 5e-3 }[i],
+            WeightDecay = i == 1 ? 1e-3 : 0, BatchSize = 16, Init = new[] { Init.KaimingUniform, Init.XavierNormal, Init.XavierUniform }[i],
         }).ToArray();
         AssertLanesMatchTorchAlone(layout, data, models, epochs: 3);
     }
@@ -141,7 +141,7 @@ public class PopulationTrainerTests
         var models = Enumerable.Range(0, 11).Select(i => new ModelSpec
         {
             ModelId = i, Seed = i + 1, Dropout = 0.3, LearningRate = 1e-2, BatchSize = 16,
-            Activation = ModelSpec.Activations[i % 4], Optimizer = ModelSpec.Optimizers[i % 3], TrainFraction = new[] { 1.0, 0.5, 0.3 }[i % 3],
+            Activation = (Activation)(i % 4), Optimizer = (Optimizer)(i % 3), TrainFraction = new[] { 1.0, 0.5, 0.3 }[i % 3],
         }).ToArray();
         Assert.True(LanePopulationTrainer.LaneGroups(models).First().Select(m => m.Activation).Distinct().Count() > 1);
         var all = new List<Checkpoint>();
@@ -173,7 +173,7 @@ public class PopulationTrainerTests
         var tetris = TetrisDataset.Split(train: 96, test: 32, seed: 2);
         var split = layout == WeightLayout.TetrisMlp100 ? tetris : new DataSplit(Upscale(tetris.Train), Upscale(tetris.Test));
         using var data = new TorchTrainingData(split);
-        var model = new ModelSpec { ModelId = 0, Seed = 5, Optimizer = optimizer, LearningRate = 3e-3, WeightDecay = weightDecay, BatchSize = 16 };
+        var model = new ModelSpec { ModelId = 0, Seed = 5, Optimizer = Hyperparameters.ParseOptimizer(optimizer), LearningRate = 3e-3, WeightDecay = weightDecay, BatchSize = 16 };
         var stock = new List<Checkpoint>();
         var ours = new List<Checkpoint>();
         var cps = new HashSet<int> { 2 };

@@ -3,6 +3,7 @@ using WeightSpace.ZooGen;
 using WeightSpace.ZooGen.Data;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
+using WeightSpace.ZooGen.Training;
 using Xunit;
 
 namespace WeightSpace.MLNet.Tests.ZooGen;
@@ -105,7 +106,7 @@ public class ZooGenBadInputTests
         Assert.Equal(new[] { 0, 3 }, r.Checkpoints);
         Assert.Equal(new[] { 1e-3, 1e-2 }, r.Grid.LearningRate);
         Assert.Equal(6, r.SampleModels().Count);
-        Assert.All(r.SampleModels(), m => Assert.Contains(m.Activation, new[] { "tanh", "relu" }));
+        Assert.All(r.SampleModels(), m => Assert.Contains(m.Activation, new[] { Activation.Tanh, Activation.Relu }));
 
         File.WriteAllText(tmp.Sub("bad.yml"), "models: many\n");
         var e = Assert.Throws<ArgumentException>(() => Recipe.Load(tmp.Sub("bad.yml")));
