@@ -4,14 +4,18 @@ namespace WeightSpace.MLNet;
 
 /// <summary>
 /// xoshiro256** seeded through SplitMix64: a small, fast, deterministic generator whose stream is
-/// fixed by this file (System.Random's seeded stream is an implementation detail).
+/// fixed by this file (System.Random's seeded stream is an implementation detail). Public because determinism is:
+/// zoogen draws initialisations, data orders and dropout masks from it, the augmenter its permutations, and a zoo or
+/// an embedding is reproducible from its seed only while this stream stays the same (the preset fingerprint test
+/// guards it).
 /// </summary>
-internal struct Rng
+public struct Rng
 {
     private ulong _s0, _s1, _s2, _s3;
     private double _spare;
     private bool _hasSpare;
 
+    /// <summary>A generator whose state is seeded from <paramref name="seed"/> through SplitMix64.</summary>
     public Rng(ulong seed)
     {
         ulong x = seed;
@@ -39,6 +43,7 @@ internal struct Rng
         return z ^ (z >> 31);
     }
 
+    /// <summary>The next 64 random bits.</summary>
     public ulong NextULong()
     {
         ulong result = BitOperations.RotateLeft(_s1 * 5, 7) * 9;

@@ -67,7 +67,7 @@ public static class NumpyZoo
             {
                 ws.Write(MemoryMarshal.AsBytes(r.Weights.AsSpan()));
                 var cells = new List<string> { r.ModelId.ToString(inv), r.Epoch.ToString(inv), r.Seed.ToString(inv) };
-                for (int m = 0; m < ZooColumns.Metrics.Count; m++) cells.Add(r.Metric(m).ToString("R", inv));
+                for (int m = 0; m < ZooColumns.Metrics.Count; m++) cells.Add(r.Metric(ZooColumns.Metrics[m]).ToString("R", inv));
                 foreach (var c in hyper)
                     cells.Add(c.Type == ZooColumnType.Single ? r.Numeric[c.Name].ToString("R", inv) : Csv(r.Text[c.Name]));
                 ms.WriteLine(string.Join(",", cells));
@@ -143,8 +143,8 @@ public static class NumpyZoo
                 Epoch = epochIdx >= 0 ? (int)Num(epochIdx) : 0,
                 Seed = seedIdx >= 0 ? (int)Num(seedIdx) : 0,
             };
-            for (int m = 0; m < metricIdx.Length; m++) r.SetMetric(m, metricIdx[m] >= 0 ? Num(metricIdx[m]) : float.NaN);
-            if (metricIdx[4] < 0) r.GeneralizationGap = r.TrainAccuracy - r.TestAccuracy;
+            for (int m = 0; m < metricIdx.Length; m++) r.SetMetric(ZooColumns.Metrics[m], metricIdx[m] >= 0 ? Num(metricIdx[m]) : float.NaN);
+            if (Find(ZooColumns.GeneralizationGap) < 0) r.GeneralizationGap = r.Metric(ZooColumns.GeneralizationGap); // NaN above: the one definition
             foreach (var (col, index) in hyper)
                 if (col.Type == ZooColumnType.Single) r.Numeric[col.Name] = Num(index); else r.Text[col.Name] = Cell(index);
             writer.Write(r);

@@ -79,7 +79,7 @@ public sealed class ZooDataset
                         Weights = reader.Weights.Slice(row * p, p).ToArray(),
                         ModelId = ints[0], Epoch = ints[1], Seed = ints[2],
                     };
-                    for (int m = 0; m < ZooColumns.Metrics.Count; m++) r.SetMetric(m, singles[m]);
+                    for (int m = 0; m < ZooColumns.Metrics.Count; m++) r.SetMetric(ZooColumns.Metrics[m], singles[m]);
                     int si = ZooColumns.Metrics.Count, ti = 0;
                     foreach (var c in columns)
                     {

@@ -31,26 +31,31 @@ public sealed class ZooRecord
     /// <summary>Categorical hyperparameters by column name.</summary>
     public Dictionary<string, string> Text { get; init; } = new();
 
-    internal float Metric(int index) => index switch
+    /// <summary>
+    /// The value of a metric column (one of <see cref="ZooColumns.Metrics"/>, by name). The generalisation gap is
+    /// computed here, and only here, when it was left NaN: train accuracy − test accuracy.
+    /// </summary>
+    internal float Metric(string column) => column switch
     {
-        0 => TrainAccuracy,
-        1 => TestAccuracy,
-        2 => TrainLoss,
-        3 => TestLoss,
-        4 => float.IsNaN(GeneralizationGap) ? TrainAccuracy - TestAccuracy : GeneralizationGap,
-        _ => throw new ArgumentOutOfRangeException(nameof(index)),
+        ZooColumns.TrainAccuracy => TrainAccuracy,
+        ZooColumns.TestAccuracy => TestAccuracy,
+        ZooColumns.TrainLoss => TrainLoss,
+        ZooColumns.TestLoss => TestLoss,
+        ZooColumns.GeneralizationGap => float.IsNaN(GeneralizationGap) ? TrainAccuracy - TestAccuracy : GeneralizationGap,
+        _ => throw new ArgumentOutOfRangeException(nameof(column), column, "not a metric column"),
     };
 
-    internal void SetMetric(int index, float value)
+    /// <summary>Sets a metric column (one of <see cref="ZooColumns.Metrics"/>, by name).</summary>
+    internal void SetMetric(string column, float value)
     {
-        switch (index)
+        switch (column)
         {
-            case 0: TrainAccuracy = value; break;
-            case 1: TestAccuracy = value; break;
-            case 2: TrainLoss = value; break;
-            case 3: TestLoss = value; break;
-            case 4: GeneralizationGap = value; break;
-            default: throw new ArgumentOutOfRangeException(nameof(index));
+            case ZooColumns.TrainAccuracy: TrainAccuracy = value; break;
+            case ZooColumns.TestAccuracy: TestAccuracy = value; break;
+            case ZooColumns.TrainLoss: TrainLoss = value; break;
+            case ZooColumns.TestLoss: TestLoss = value; break;
+            case ZooColumns.GeneralizationGap: GeneralizationGap = value; break;
+            default: throw new ArgumentOutOfRangeException(nameof(column), column, "not a metric column");
         }
     }
 }

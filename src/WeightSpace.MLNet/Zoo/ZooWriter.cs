@@ -147,7 +147,7 @@ public sealed class ZooWriter : IDisposable
                 throw new ArgumentException($"Column '{ZooColumns.Weights}' ({where}): value {i} is {w[i]}; zoos hold finite weights only (did the model diverge?).");
         if (_manifest.Shards.Any(s => Array.BinarySearch(s.ModelIds, record.ModelId) >= 0))
             throw new ArgumentException($"Model {record.ModelId} ({where}) is already in the zoo; a model's checkpoints are written together, once.");
-        for (int i = 0; i < ZooColumns.Metrics.Count; i++) _singles[i] = record.Metric(i);
+        for (int i = 0; i < ZooColumns.Metrics.Count; i++) _singles[i] = record.Metric(ZooColumns.Metrics[i]);
         int si = ZooColumns.Metrics.Count, ti = 0;
         foreach (var c in _manifest.Columns)
         {

@@ -158,8 +158,7 @@ public static class ZooGenerator
                 var r = new ZooRecord
                 {
                     Weights = c.Weights, ModelId = model.ModelId, Epoch = c.Epoch, Seed = model.Seed,
-                    TrainAccuracy = c.TrainAccuracy, TestAccuracy = c.TestAccuracy, TrainLoss = c.TrainLoss, TestLoss = c.TestLoss,
-                    GeneralizationGap = c.TrainAccuracy - c.TestAccuracy,
+                    TrainAccuracy = c.TrainAccuracy, TestAccuracy = c.TestAccuracy, TrainLoss = c.TrainLoss, TestLoss = c.TestLoss, // gap: the writer's
                 };
                 r.Numeric[ZooColumns.Hyper.LearningRate] = (float)model.LearningRate;
                 r.Numeric[ZooColumns.Hyper.WeightDecay] = (float)model.WeightDecay;
