@@ -1,7 +1,7 @@
 // Benchmarks (not tests): each prints absolute figures and a ratio against a baseline measured in the same run.
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- zoo-io [--rows 100000]
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- augment [--rows 200000]
-//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- tetris [--models 1000 --epochs 75 --baseline-models 10]  (also times the TorchSharp population on up to 200 models)
+//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- tetris [--models 1000 --epochs 75 --baseline-models 10 --train-images N]  (also times the TorchSharp population on up to 200 models)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- cnn [--models 8 --images 2048]
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- mlp-kernels
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- embed --zoo DIR [--epochs N --dim D --lr X --budget SECONDS ...]  (hyper-representation + probes, 70/15/15)
@@ -16,7 +16,7 @@ switch (args.FirstOrDefault())
 {
     case "zoo-io": ZooIoBench.Run(Opt("rows", 100_000)); break;
     case "augment": AugmentBench.Run(Opt("rows", 200_000)); break;
-    case "tetris": TrainingBench.Tetris(Opt("models", 1000), Opt("epochs", 75), Opt("baseline-models", 10)); break;
+    case "tetris": TrainingBench.Tetris(Opt("models", 1000), Opt("epochs", 75), Opt("baseline-models", 10), Opt("train-images", 0)); break;
     case "mlp-kernels": KernelBench.Run(); break;
     case "cnn": TrainingBench.Cnn(Opt("models", 8), Opt("images", 2048)); break;
     case "embed": EmbedBench.Run(args); break;

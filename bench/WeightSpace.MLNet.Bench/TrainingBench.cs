@@ -9,9 +9,12 @@ namespace WeightSpace.MLNet.Bench;
 /// <summary>Zoo training throughput: lane populations (and the earlier alternatives) vs the plain one-model-at-a-time TorchSharp loop.</summary>
 internal static class TrainingBench
 {
-    public static void Tetris(int models, int epochs, int baselineModels)
+    /// <param name="trainImages">Training images per model (the preset's 300 when 0; 2000 = the Tetris-Seed-2000 zoo docs/benchmarks.md was first measured on).</param>
+    public static void Tetris(int models, int epochs, int baselineModels, int trainImages = 0)
     {
         var recipe = Presets.Get("tetris-seed");
+        if (trainImages > 0) recipe.TrainSubset = trainImages;
+        Console.WriteLine($"training images per model: {(recipe.TrainSubset > 0 ? recipe.TrainSubset : 2000)}");
         recipe.Models = models;
         recipe.Epochs = epochs;
         recipe.Checkpoints = Enumerable.Range(1, epochs).ToList();
