@@ -96,7 +96,7 @@ public sealed class WeightEmbeddingEstimator : IEstimator<WeightEmbeddingTransfo
     {
         ArgumentNullException.ThrowIfNull(input);
         var layout = WeightLayoutAnnotation.Resolve(input.Schema, InputColumnName, _layout);
-        WeightVectorTransformer.CheckInput(input.Schema, InputColumnName, layout);
+        WeightLayoutAnnotation.CheckColumn(input.Schema, InputColumnName, layout);
         if (_pretrained is not null)
         {
             var loaded = WeightEmbeddingTransformer.Load(MLContextFor(_env), _pretrained).Representation;

@@ -29,7 +29,7 @@ public abstract class WeightVectorEstimator<TTransformer> : IEstimator<TTransfor
     public TTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        WeightVectorTransformer.CheckInput(input.Schema, InputColumnName, Layout);
+        WeightLayoutAnnotation.CheckColumn(input.Schema, InputColumnName, Layout);
         var fitted = FitCore(input);
         return fitted.NonFinite == NonFinite ? fitted : (TTransformer)fitted.WithNonFinite(NonFinite);
     }

@@ -39,23 +39,11 @@ public abstract class WeightVectorTransformer : ITransformer
     /// <inheritdoc />
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
-        CheckInput(inputSchema, InputColumnName, Layout);
+        WeightLayoutAnnotation.CheckColumn(inputSchema, InputColumnName, Layout);
         var b = new DataViewSchema.Builder();
         b.AddColumns(inputSchema);
         b.AddColumn(OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, OutputSize));
         return b.ToSchema();
-    }
-
-    /// <summary>Throws an error naming the column, the expected type and size, and what was found.</summary>
-    internal static DataViewSchema.Column CheckInput(DataViewSchema schema, string column, WeightLayout layout)
-    {
-        var col = schema.GetColumnOrNull(column)
-            ?? throw new ArgumentOutOfRangeException(nameof(column), $"Input column '{column}' not found; the data has: {string.Join(", ", schema.Select(c => c.Name))}.");
-        if (col.Type is not VectorDataViewType v || v.ItemType != NumberDataViewType.Single)
-            throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' must be Vector<Single, {layout.ParameterCount}>, but is {col.Type}.");
-        if (v.Size != layout.ParameterCount)
-            throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' has vectors of size {(v.Size == 0 ? "variable" : v.Size.ToString())}, but layout '{layout.Name}' needs {layout.ParameterCount}.");
-        return col;
     }
 
     /// <inheritdoc />

@@ -18,7 +18,7 @@ public sealed record RepresentationData(float[] Weights, int Rows, IReadOnlyDict
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(layout);
-        MLNet.WeightVectorTransformer.CheckInput(data.Schema, column, layout);
+        WeightLayoutAnnotation.CheckColumn(data.Schema, column, layout);
         var weights = Microsoft.ML.Data.ColumnCursorExtensions.GetColumn<float[]>(data, column).ToArray();
         var flat = new float[weights.Length * layout.ParameterCount];
         for (int i = 0; i < weights.Length; i++) weights[i].CopyTo(flat, i * layout.ParameterCount);

@@ -52,4 +52,16 @@ public static class WeightLayoutAnnotation
         return annotated ?? throw new ArgumentException(
             $"Column '{columnName}' carries no '{Name}' annotation (mlContext.Data.LoadZoo adds one); pass the WeightLayout explicitly.");
     }
+
+    /// <summary>Throws an error naming the column, the expected type and size, and what was found.</summary>
+    internal static DataViewSchema.Column CheckColumn(DataViewSchema schema, string column, WeightLayout layout)
+    {
+        var col = schema.GetColumnOrNull(column)
+            ?? throw new ArgumentOutOfRangeException(nameof(column), $"Input column '{column}' not found; the data has: {string.Join(", ", schema.Select(c => c.Name))}.");
+        if (col.Type is not VectorDataViewType v || v.ItemType != NumberDataViewType.Single)
+            throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' must be Vector<Single, {layout.ParameterCount}>, but is {col.Type}.");
+        if (v.Size != layout.ParameterCount)
+            throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' has vectors of size {(v.Size == 0 ? "variable" : v.Size.ToString())}, but layout '{layout.Name}' needs {layout.ParameterCount}.");
+        return col;
+    }
 }

@@ -2,7 +2,6 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using WeightSpace.MLNet;
-using WeightSpace.ZooGen.Networks;
 
 namespace WeightSpace.ZooGen.Training;
 

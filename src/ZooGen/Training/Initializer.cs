@@ -1,7 +1,6 @@
 using WeightSpace.MLNet;
-using WeightSpace.ZooGen.Training;
 
-namespace WeightSpace.ZooGen.Networks;
+namespace WeightSpace.ZooGen.Training;
 
 /// <summary>
 /// Initial weight vectors, drawn in C# from the model's seed (so a model's initialisation does not depend on
