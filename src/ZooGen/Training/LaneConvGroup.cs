@@ -152,8 +152,7 @@ internal sealed class LaneConvGroup : LaneGroup
         // d(mean CE)/dlogits = (softmax − onehot) / batch share; zero for a lane past its share (its gradient vanishes).
         int last = _size.Length - 1;
         var delta = w.DVal[last];
-        w.Val[last].CopyTo(delta, 0);
-        Softmax(delta, _classes);
+        Softmax(w.Val[last], delta, 1, _classes);
         var dv = V(delta);
         var lab = new Vector<int>(labels);
         var weight = SampleWeight(b);
@@ -199,33 +198,13 @@ internal sealed class LaneConvGroup : LaneGroup
     private void EvaluateRows(float[] x, int[] y, int from, int to, Worker w, Span<double> loss, Span<int> correct)
     {
         var input = V(w.Val[0]);
-        var logits = V(w.Val[^1]);
-        Span<float> probs = stackalloc float[_classes * L];
-        var pv = V(probs);
-        Span<float> lse = stackalloc float[L];
+        Span<float> scratch = stackalloc float[(_classes + 1) * L];
         var hits = Vector<int>.Zero;
         for (int r = from; r < to; r++)
         {
             for (int i = 0; i < _inputSize; i++) input[i] = new Vector<float>(x[r * _inputSize + i]);
             foreach (var op in _ops) op.Forward(this, w, training: false);
-            // argmax (first maximum, as torch) and cross-entropy = log Σ exp(z − max) − (z_y − max).
-            var max = logits[0];
-            var best = Vector<int>.Zero;
-            for (int c = 1; c < _classes; c++)
-            {
-                var greater = Vector.GreaterThan(logits[c], max);
-                max = Vector.ConditionalSelect(greater, logits[c], max);
-                best = Vector.ConditionalSelect(greater, new Vector<int>(c), best);
-            }
-            hits -= Vector.Equals(best, new Vector<int>(y[r])); // matching lanes are −1
-            for (int c = 0; c < _classes; c++) pv[c] = logits[c] - max;
-            TensorPrimitives.Exp(probs, probs);
-            var sum = Vector<float>.Zero;
-            for (int c = 0; c < _classes; c++) sum += pv[c];
-            sum.CopyTo(lse);
-            TensorPrimitives.Log(lse, lse);
-            var target = logits[y[r]] - max;
-            for (int k = 0; k < L; k++) loss[k] += lse[k] - target[k];
+            Score(w.Val[^1], 1, _classes, y.AsSpan(r, 1), scratch, ref hits, loss);
         }
         for (int k = 0; k < L; k++) correct[k] = hits[k];
     }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using WeightSpace.MLNet;
 
@@ -224,18 +225,69 @@ internal abstract class LaneGroup
         return result;
     }
 
-    /// <summary>Softmax over the classes of one sample for every lane (in place).</summary>
-    protected static void Softmax(Span<float> logits, int classes)
+    /// <summary>
+    /// Softmax over the classes for every lane and sample, the one softmax of the lane groups: logits
+    /// [samples × classes × lanes] → probabilities of the same shape (the two may be the same span).
+    /// </summary>
+    protected static void Softmax(Span<float> logits, Span<float> probabilities, int samples, int classes)
     {
         var lv = V(logits);
-        var max = lv[0];
-        for (int c = 1; c < classes; c++) max = Vector.Max(max, lv[c]);
-        for (int c = 0; c < classes; c++) lv[c] -= max;
-        TensorPrimitives.Exp(logits, logits);
-        var sum = Vector<float>.Zero;
-        for (int c = 0; c < classes; c++) sum += lv[c];
-        var inv = Vector<float>.One / sum;
-        for (int c = 0; c < classes; c++) lv[c] *= inv;
+        var pv = V(probabilities);
+        for (int b = 0; b < samples; b++)
+        {
+            var max = lv[b * classes];
+            for (int c = 1; c < classes; c++) max = Vector.Max(max, lv[b * classes + c]);
+            for (int c = 0; c < classes; c++) pv[b * classes + c] = lv[b * classes + c] - max;
+        }
+        TensorPrimitives.Exp(probabilities, probabilities);
+        for (int b = 0; b < samples; b++)
+        {
+            var sum = Vector<float>.Zero;
+            for (int c = 0; c < classes; c++) sum += pv[b * classes + c];
+            var inv = Vector<float>.One / sum;
+            for (int c = 0; c < classes; c++) pv[b * classes + c] *= inv;
+        }
+    }
+
+    /// <summary>
+    /// The one evaluation step of the lane groups: for <paramref name="samples"/> rows of logits [samples × classes ×
+    /// lanes] (shifted in place), the argmax (first maximum, as torch) against <paramref name="labels"/> — matching lanes
+    /// subtract 1 from <paramref name="hits"/> (Vector.Equals gives −1) — and the cross-entropy
+    /// log Σ exp(z − max) − (z_y − max), summed over the rows in float and then added to <paramref name="loss"/>.
+    /// <paramref name="scratch"/> holds (samples × classes + samples) × lanes floats.
+    /// </summary>
+    protected void Score(Span<float> logits, int samples, int classes, ReadOnlySpan<int> labels, Span<float> scratch, ref Vector<int> hits, Span<double> loss)
+    {
+        int n = samples * classes * L;
+        var lv = V(logits[..n]);
+        for (int r = 0; r < samples; r++)
+        {
+            var max = lv[r * classes];
+            var best = Vector<int>.Zero;
+            for (int c = 1; c < classes; c++)
+            {
+                var greater = Vector.GreaterThan(lv[r * classes + c], max);
+                max = Vector.ConditionalSelect(greater, lv[r * classes + c], max);
+                best = Vector.ConditionalSelect(greater, new Vector<int>(c), best);
+            }
+            hits -= Vector.Equals(best, new Vector<int>(labels[r]));
+            for (int c = 0; c < classes; c++) lv[r * classes + c] -= max;
+        }
+        var exps = scratch[..n];
+        var sums = scratch.Slice(n, samples * L);
+        TensorPrimitives.Exp(logits[..n], exps);
+        var ev = V(exps);
+        var sv = V(sums);
+        for (int r = 0; r < samples; r++)
+        {
+            var sum = Vector<float>.Zero;
+            for (int c = 0; c < classes; c++) sum += ev[r * classes + c];
+            sv[r] = sum;
+        }
+        TensorPrimitives.Log(sums, sums);
+        var blockLoss = Vector<float>.Zero;
+        for (int r = 0; r < samples; r++) blockLoss += sv[r] - lv[r * classes + labels[r]];
+        for (int k = 0; k < L; k++) loss[k] += blockLoss[k];
     }
 
     /// <summary>Applies each lane's optimiser to its accumulated gradient; lanes that sat the step out stay as they are.</summary>
@@ -263,32 +315,17 @@ internal abstract class LaneGroup
         // Lanes are models: the lr and weight-decay vectors apply to every parameter vector alike.
         if (_optimizers.Length == 1 && allActive)
         {
+            // Every lane active with the same optimiser: no masks.
             switch (_optimizers[0].Name)
             {
                 case Optimizer.Adam:
-                    for (int j = 0; j < p.Length; j++)
-                    {
-                        var gj = g[j] + _wd * p[j];
-                        m[j] = m[j] * 0.9f + gj * 0.1f;
-                        v[j] = v[j] * 0.999f + gj * gj * 0.001f;
-                        p[j] -= stepSize * m[j] / (Vector.SquareRoot(v[j]) * ibc2 + eps);
-                    }
+                    for (int j = 0; j < p.Length; j++) p[j] = AdamStep(p[j], g[j] + _wd * p[j], ref m[j], ref v[j], stepSize, ibc2, eps);
                     break;
                 case Optimizer.Sgd:
-                    for (int j = 0; j < p.Length; j++)
-                    {
-                        var gj = g[j] + _wd * p[j];
-                        m[j] = Vector.ConditionalSelect(firstStep, gj, m[j] * 0.9f + gj);
-                        p[j] -= _lr * m[j];
-                    }
+                    for (int j = 0; j < p.Length; j++) p[j] = SgdStep(p[j], g[j] + _wd * p[j], ref m[j], _lr, firstStep);
                     break;
-                default: // rmsprop
-                    for (int j = 0; j < p.Length; j++)
-                    {
-                        var gj = g[j] + _wd * p[j];
-                        v[j] = v[j] * 0.99f + gj * gj * 0.01f;
-                        p[j] -= _lr * gj / (Vector.SquareRoot(v[j]) + eps);
-                    }
+                default:
+                    for (int j = 0; j < p.Length; j++) p[j] = RmsPropStep(p[j], g[j] + _wd * p[j], ref v[j], _lr, eps);
                     break;
             }
             return;
@@ -301,35 +338,45 @@ internal abstract class LaneGroup
             if (mine == Vector<int>.Zero) continue;
             for (int j = 0; j < p.Length; j++)
             {
-                var pj = p[j];
-                var gj = g[j] + _wd * pj;
-                switch (name)
+                Vector<float> pj = p[j], gj = g[j] + _wd * pj, mj = m[j], vj = v[j];
+                var updated = name switch
                 {
-                    case Optimizer.Adam:
-                    {
-                        var mj = m[j] * 0.9f + gj * 0.1f;
-                        var vj = v[j] * 0.999f + gj * gj * 0.001f;
-                        m[j] = Vector.ConditionalSelect(mine, mj, m[j]);
-                        v[j] = Vector.ConditionalSelect(mine, vj, v[j]);
-                        p[j] = Vector.ConditionalSelect(mine, pj - stepSize * mj / (Vector.SquareRoot(vj) * ibc2 + eps), pj);
-                        break;
-                    }
-                    case Optimizer.Sgd:
-                    {
-                        var mj = Vector.ConditionalSelect(firstStep, gj, m[j] * 0.9f + gj);
-                        m[j] = Vector.ConditionalSelect(mine, mj, m[j]);
-                        p[j] = Vector.ConditionalSelect(mine, pj - _lr * mj, pj);
-                        break;
-                    }
-                    default:
-                    {
-                        var vj = v[j] * 0.99f + gj * gj * 0.01f;
-                        v[j] = Vector.ConditionalSelect(mine, vj, v[j]);
-                        p[j] = Vector.ConditionalSelect(mine, pj - _lr * gj / (Vector.SquareRoot(vj) + eps), pj);
-                        break;
-                    }
-                }
+                    Optimizer.Adam => AdamStep(pj, gj, ref mj, ref vj, stepSize, ibc2, eps),
+                    Optimizer.Sgd => SgdStep(pj, gj, ref mj, _lr, firstStep),
+                    _ => RmsPropStep(pj, gj, ref vj, _lr, eps),
+                };
+                m[j] = Vector.ConditionalSelect(mine, mj, m[j]);
+                v[j] = Vector.ConditionalSelect(mine, vj, v[j]);
+                p[j] = Vector.ConditionalSelect(mine, updated, pj);
             }
         }
+    }
+
+    // The one definition of each optimiser (torch.optim's update; g already holds the weight decay): the new parameter,
+    // with the moments updated in place. Both paths above call them, so masked and unmasked lanes compute alike.
+
+    /// <summary>Adam (β 0.9 / 0.999): m ← 0.9 m + 0.1 g, v ← 0.999 v + 0.001 g², p − lr/bc1 · m / (√v / √bc2 + ε).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> AdamStep(Vector<float> p, Vector<float> g, ref Vector<float> m, ref Vector<float> v, Vector<float> stepSize, Vector<float> invSqrtBc2, Vector<float> eps)
+    {
+        m = m * 0.9f + g * 0.1f;
+        v = v * 0.999f + g * g * 0.001f;
+        return p - stepSize * m / (Vector.SquareRoot(v) * invSqrtBc2 + eps);
+    }
+
+    /// <summary>SGD with momentum 0.9 (torch: the buffer starts as the first gradient): m ← g on the first step, else 0.9 m + g; p − lr · m.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> SgdStep(Vector<float> p, Vector<float> g, ref Vector<float> m, Vector<float> lr, Vector<int> firstStep)
+    {
+        m = Vector.ConditionalSelect(firstStep, g, m * 0.9f + g);
+        return p - lr * m;
+    }
+
+    /// <summary>RMSprop (α 0.99): v ← 0.99 v + 0.01 g², p − lr · g / (√v + ε).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> RmsPropStep(Vector<float> p, Vector<float> g, ref Vector<float> v, Vector<float> lr, Vector<float> eps)
+    {
+        v = v * 0.99f + g * g * 0.01f;
+        return p - lr * g / (Vector.SquareRoot(v) + eps);
     }
 }

@@ -65,7 +65,7 @@ internal sealed class LaneMlpGroup : LaneGroup
         for (int l = 0; l < layers; l++) ForwardLayer(l, bs, training: true);
         // d(mean CE)/dlogits = (softmax − onehot) / bs.
         Span<int> rows = stackalloc int[L];
-        SoftmaxAll(Section(_z, layers, bs), Section(_delta, layers, bs), bs);
+        Softmax(Section(_z, layers, bs), Section(_delta, layers, bs), bs, _classes);
         for (int b = 0; b < bs; b++)
         {
             for (int k = 0; k < L; k++) rows[k] = y[Row(orders, k, start, b)];
@@ -79,27 +79,6 @@ internal sealed class LaneMlpGroup : LaneGroup
         }
         for (int b = 0; b < bs; b++) Backward(b);
         Update();
-    }
-
-    /// <summary>Softmax over classes for every lane and sample: logits [samples × classes × lanes] → probabilities.</summary>
-    private void SoftmaxAll(Span<float> logits, Span<float> probabilities, int samples)
-    {
-        var lv = V(logits);
-        var pv = V(probabilities);
-        for (int b = 0; b < samples; b++)
-        {
-            var max = lv[b * _classes];
-            for (int c = 1; c < _classes; c++) max = Vector.Max(max, lv[b * _classes + c]);
-            for (int c = 0; c < _classes; c++) pv[b * _classes + c] = lv[b * _classes + c] - max;
-        }
-        TensorPrimitives.Exp(probabilities, probabilities);
-        for (int b = 0; b < samples; b++)
-        {
-            var sum = Vector<float>.Zero;
-            for (int c = 0; c < _classes; c++) sum += pv[b * _classes + c];
-            var inv = Vector<float>.One / sum;
-            for (int c = 0; c < _classes; c++) pv[b * _classes + c] *= inv;
-        }
     }
 
     /// <summary>Layer l for the first bs samples: pre-activations, activation (one call for the batch), dropout.</summary>
@@ -181,7 +160,6 @@ internal sealed class LaneMlpGroup : LaneGroup
         int layers = _out.Length, maxWidth = Math.Max(_in0, _out.Max());
         var cur = new float[Block * maxWidth * L];
         var next = new float[Block * maxWidth * L];
-        var lse = new float[Block * L];
         var correct = Vector<int>.Zero;
         var loss = new double[L];
         for (int start = 0; start < y.Length; start += Block)
@@ -213,36 +191,8 @@ internal sealed class LaneMlpGroup : LaneGroup
                 if (l < layers - 1) Activate(next.AsSpan(0, rows * nout * L), next.AsSpan(0, rows * nout * L));
                 (cur, next) = (next, cur);
             }
-            // cur holds logits [rows × classes × lanes]: argmax (first maximum, as torch) and log-sum-exp.
-            var logits = V(cur.AsSpan(0, rows * _classes * L));
-            var maxes = V(lse.AsSpan(0, rows * L));
-            for (int r = 0; r < rows; r++)
-            {
-                var max = logits[r * _classes];
-                var best = Vector<int>.Zero;
-                for (int c = 1; c < _classes; c++)
-                {
-                    var greater = Vector.GreaterThan(logits[r * _classes + c], max);
-                    max = Vector.ConditionalSelect(greater, logits[r * _classes + c], max);
-                    best = Vector.ConditionalSelect(greater, new Vector<int>(c), best);
-                }
-                maxes[r] = max;
-                correct -= Vector.Equals(best, new Vector<int>(y[start + r])); // matching lanes are −1
-                for (int c = 0; c < _classes; c++) logits[r * _classes + c] -= max;
-            }
-            TensorPrimitives.Exp(cur.AsSpan(0, rows * _classes * L), next.AsSpan(0, rows * _classes * L));
-            var exps = V(next.AsSpan(0, rows * _classes * L));
-            var sums = V(next.AsSpan(rows * _classes * L, rows * L));
-            for (int r = 0; r < rows; r++)
-            {
-                var sum = Vector<float>.Zero;
-                for (int c = 0; c < _classes; c++) sum += exps[r * _classes + c];
-                sums[r] = sum;
-            }
-            TensorPrimitives.Log(next.AsSpan(rows * _classes * L, rows * L), next.AsSpan(rows * _classes * L, rows * L));
-            var blockLoss = Vector<float>.Zero;
-            for (int r = 0; r < rows; r++) blockLoss += sums[r] - logits[r * _classes + y[start + r]]; // log Σexp(z−max) − (z_y − max)
-            for (int k = 0; k < L; k++) loss[k] += blockLoss[k];
+            // cur holds logits [rows × classes × lanes].
+            Score(cur, rows, _classes, y.AsSpan(start, rows), next, ref correct, loss);
         }
         int real = Models.Length;
         return (Enumerable.Range(0, real).Select(k => (float)((double)correct[k] / y.Length)).ToArray(),
