@@ -14,6 +14,7 @@ public sealed class ZooNetwork : nn.Module<Tensor, Tensor>
 {
     private readonly ModuleList<nn.Module<Tensor, Tensor>> layers;
     private readonly WeightLayout _layout;
+    private readonly NetworkArchitecture _architecture;
     private readonly Activation _activation;
     private readonly double _dropout;
     private readonly Scalar _dropoutScalar, _keepScale; // held for the module's life: see PopulationOptimizer on Scalar lifetimes
@@ -22,19 +23,21 @@ public sealed class ZooNetwork : nn.Module<Tensor, Tensor>
     /// <exception cref="NotSupportedException">A layout without a known forward pass.</exception>
     public ZooNetwork(WeightLayout layout, Activation activation, double dropout = 0) : base(layout.Name)
     {
-        if (!WeightLayout.BuiltIn.ContainsKey(layout.Name))
-            throw new NotSupportedException($"No network is defined for layout '{layout.Name}'; built in: {string.Join(", ", WeightLayout.BuiltIn.Keys)}.");
+        _architecture = NetworkArchitecture.For(layout);
         _layout = layout;
         _activation = activation;
         _dropout = dropout;
         _dropoutScalar = dropout.ToScalar();
         _keepScale = (dropout < 1 ? 1 / (1 - dropout) : 0).ToScalar();
-        int stride = layout.Name == WeightLayout.Cnn4970.Name ? 2 : 1;
         layers = new ModuleList<nn.Module<Tensor, Tensor>>();
-        foreach (var spec in layout.Layers)
+        for (int l = 0; l < layout.Layers.Count; l++)
+        {
+            var spec = layout.Layers[l];
+            int stride = _architecture.Ops.Single(o => o.Layer == l).Stride;
             layers.Add(spec.Kind == LayerKind.Linear
                 ? nn.Linear(spec.InFeatures, spec.OutFeatures, hasBias: spec.HasBias)
                 : nn.Conv2d(spec.InFeatures, spec.OutFeatures, (spec.KernelHeight, spec.KernelWidth), stride: (stride, stride), bias: spec.HasBias));
+        }
         RegisterComponents();
     }
 
@@ -65,29 +68,18 @@ public sealed class ZooNetwork : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
-        switch (_layout.Name)
-        {
-            case "tetris-mlp-100":
+        // The architecture's op chain, op by op (torch's ops: max_pool2d drops odd edges, flatten is channel-major).
+        var x = input;
+        foreach (var op in _architecture.Ops)
+            x = op.Kind switch
             {
-                var x = input.reshape(input.shape[0], -1);
-                return layers[1].call(Act(layers[0].call(x)));
-            }
-            case "cnn-2464":
-            {
-                var x = Act(nn.functional.max_pool2d(layers[0].call(input), 2));
-                x = Act(nn.functional.max_pool2d(layers[1].call(x), 2));
-                x = Act(layers[2].call(x)).flatten(1);
-                x = Act(layers[3].call(x));
-                return layers[4].call(x);
-            }
-            default: // cnn-4970
-            {
-                var x = Act(layers[0].call(input));
-                x = Act(layers[1].call(x));
-                x = Act(layers[2].call(x));
-                return layers[3].call(x.mean(new long[] { 2, 3 }));
-            }
-        }
+                NetworkOpKind.Conv or NetworkOpKind.Linear => layers[op.Layer].call(x),
+                NetworkOpKind.MaxPool => nn.functional.max_pool2d(x, op.Size),
+                NetworkOpKind.Activation => Act(x),
+                NetworkOpKind.Flatten => x.reshape(x.shape[0], -1),
+                _ => x.mean(new long[] { 2, 3 }),
+            };
+        return x;
     }
 
     private IEnumerable<(Tensor Param, int Offset, long Count)> ParameterSlots()

@@ -90,14 +90,13 @@ public static class ZooGenerator
         if (recipe.LabelNoise > 0) train = train.WithLabelNoise(recipe.LabelNoise, recipe.Seed);
         if (recipe.ScaleToSymmetric) { train = train.Affine(2, -1); test = test.Affine(2, -1); validation = validation?.Affine(2, -1); }
         var layout = recipe.Layout;
-        bool fits = recipe.Architecture switch
-        {
-            "tetris-mlp-100" => train.ImageSize == 16 && train.Classes == 4,
-            "cnn-2464" => train.Height == 28 && train.Width == 28 && train.Channels == 1 && train.Classes == 10,
-            _ => train.Channels == 1 && train.Height >= 15 && train.Width >= 15 && train.Classes == 10,
-        };
-        if (!fits)
-            throw new ArgumentException($"architecture '{layout.Name}' does not fit data set '{recipe.Dataset}' ({train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes).");
+        // The data-fit check is the architecture's own shape calculation (NetworkArchitecture.Shapes).
+        var architecture = NetworkArchitecture.For(layout);
+        string data = $"{train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes";
+        try { architecture.Shapes(train.Channels, train.Height, train.Width); }
+        catch (ArgumentException e) { throw new ArgumentException($"architecture '{layout.Name}' does not fit data set '{recipe.Dataset}' ({data}): {e.Message}", e); }
+        if (train.Classes != architecture.Classes)
+            throw new ArgumentException($"architecture '{layout.Name}' does not fit data set '{recipe.Dataset}' ({data}): it has {architecture.Classes} outputs.");
         return new DataSplit(train, test, validation);
     }
 

@@ -14,9 +14,8 @@ namespace WeightSpace.ZooGen.Training;
 /// gradient (<see cref="Worker"/>); the shares run one after another or, when the trainer has idle cores, at once,
 /// and their gradients are added in share order — so the result never depends on the number of threads. Dropout
 /// masks come from a generator per (lane, epoch, position in the epoch), for the same reason.
-/// The network is that of ZooNetwork (the TorchSharp reference in tests/ZooGen.Reference): CNN-2464 = conv 5×5 → max-pool 2 → act, conv 5×5 →
-/// max-pool 2 → act, conv 2×2 → act, flatten, linear → act, linear; CNN-4970 = three 3×3 convs of stride 2 → act,
-/// global average pool, linear. Max-pool sends the gradient to the first maximum of each window, as torch does.
+/// The network is the layout's <see cref="NetworkArchitecture"/> (which the TorchSharp reference ZooNetwork in
+/// tests/ZooGen.Reference reads too). Max-pool sends the gradient to the first maximum of each window, as torch does.
 /// </summary>
 internal sealed class LaneConvGroup : LaneGroup
 {
@@ -32,54 +31,34 @@ internal sealed class LaneConvGroup : LaneGroup
 
     public LaneConvGroup(WeightLayout layout, ModelSpec[] models, ImageDataset shape) : base(layout, models)
     {
-        var shapes = new List<(int C, int H, int W)> { (shape.Channels, shape.Height, shape.Width) };
+        // The network is the layout's NetworkArchitecture: its Shapes() is the fit check (errors name the layer), and each
+        // op of the chain becomes a lane op; flatten is free (the buffer is the same, channel-major).
+        var architecture = NetworkArchitecture.For(layout);
+        var all = architecture.Shapes(shape.Channels, shape.Height, shape.Width);
+        var shapes = new List<(int C, int H, int W)> { all[0] };
         var ops = new List<Op>();
-        void Add(Op op, (int C, int H, int W) outShape)
+        for (int i = 0; i < architecture.Ops.Count; i++)
         {
+            var a = architecture.Ops[i];
+            var (c, h, w) = all[i];
+            var spec = a.Layer >= 0 ? layout.Layers[a.Layer] : null;
+            Op? op = a.Kind switch
+            {
+                NetworkOpKind.Conv when spec!.KernelHeight == spec.KernelWidth => new ConvOp(a.Layer, c, h, w, spec.OutFeatures, spec.KernelHeight, a.Stride, spec.HasBias),
+                NetworkOpKind.Linear => new LinearOp(a.Layer, spec!.InFeatures, spec.OutFeatures, spec.HasBias),
+                NetworkOpKind.MaxPool when a.Size == 2 => new PoolOp(c, h, w),
+                NetworkOpKind.Activation => new ActOp(),
+                NetworkOpKind.GlobalMeanPool => new MeanOp(c, h * w),
+                NetworkOpKind.Flatten => null,
+                _ => throw new ArgumentException($"The lane trainer has no kernel for op {a} of '{layout.Name}' (square kernels and 2x2 pooling only)."),
+            };
+            if (op is null) { shapes[^1] = all[i + 1]; continue; }
             op.Index = ops.Count;
             op.In = shapes.Count - 1;
             op.Out = shapes.Count;
-            shapes.Add(outShape);
+            shapes.Add(all[i + 1]);
             ops.Add(op);
         }
-        (int C, int H, int W) Last() => shapes[^1];
-        void Conv(int l, int stride)
-        {
-            var spec = layout.Layers[l];
-            var (c, h, w) = Last();
-            if (spec.Kind != LayerKind.Conv2d || spec.InFeatures != c || h < spec.KernelHeight || w < spec.KernelWidth || spec.KernelHeight != spec.KernelWidth)
-                throw new ArgumentException($"Layer '{spec.Name}' ({spec.InFeatures} channels, {spec.KernelHeight}x{spec.KernelWidth}) does not fit its input of {c}x{h}x{w}.");
-            int k = spec.KernelHeight;
-            Add(new ConvOp(l, c, h, w, spec.OutFeatures, k, stride, spec.HasBias), (spec.OutFeatures, (h - k) / stride + 1, (w - k) / stride + 1));
-        }
-        void Pool() { var (c, h, w) = Last(); Add(new PoolOp(c, h, w), (c, h / 2, w / 2)); }
-        void Act() { Add(new ActOp(), Last()); }
-        void Linear(int l)
-        {
-            var spec = layout.Layers[l];
-            var (c, h, w) = Last();
-            if (spec.Kind != LayerKind.Linear || spec.InFeatures != c * h * w)
-                throw new ArgumentException($"Layer '{spec.Name}' takes {spec.InFeatures} inputs, but the layer before it gives {c}x{h}x{w} = {c * h * w}.");
-            Add(new LinearOp(l, spec.InFeatures, spec.OutFeatures, spec.HasBias), (spec.OutFeatures, 1, 1));
-        }
-        if (layout.Name == WeightLayout.Cnn2464.Name)
-        {
-            Conv(0, 1); Pool(); Act();
-            Conv(1, 1); Pool(); Act();
-            Conv(2, 1); Act();
-            Linear(3); Act();
-            Linear(4);
-        }
-        else if (layout.Name == WeightLayout.Cnn4970.Name)
-        {
-            Conv(0, 2); Act();
-            Conv(1, 2); Act();
-            Conv(2, 2); Act();
-            var (c, h, w) = Last();
-            Add(new MeanOp(c, h * w), (c, 1, 1));
-            Linear(3);
-        }
-        else throw new ArgumentException($"No lane network for layout '{layout.Name}'.");
         _ops = ops.ToArray();
         _size = shapes.Select(s => s.C * s.H * s.W).ToArray();
         _inputSize = _size[0];

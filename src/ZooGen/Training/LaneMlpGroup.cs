@@ -21,6 +21,16 @@ internal sealed class LaneMlpGroup : LaneGroup
     public LaneMlpGroup(WeightLayout layout, ModelSpec[] models, int inputSize) : base(layout, models)
     {
         int layers = layout.Layers.Count;
+        // This group runs flatten → (linear → act)* → linear; the architecture must say so.
+        var architecture = NetworkArchitecture.For(layout);
+        var mlp = new List<NetworkOp> { new(NetworkOpKind.Flatten) };
+        for (int l = 0; l < layers; l++)
+        {
+            mlp.Add(new NetworkOp(NetworkOpKind.Linear, l));
+            if (l < layers - 1) mlp.Add(new NetworkOp(NetworkOpKind.Activation));
+        }
+        if (!architecture.Ops.SequenceEqual(mlp))
+            throw new ArgumentException($"The MLP lane group runs {string.Join(" → ", mlp)}; '{layout.Name}' is {architecture}.");
         _in = layout.Layers.Select(l => l.InFeatures).ToArray();
         _out = layout.Layers.Select(l => l.OutFeatures).ToArray();
         _hasBias = layout.Layers.Select(l => l.HasBias).ToArray();

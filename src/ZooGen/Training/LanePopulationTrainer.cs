@@ -25,7 +25,7 @@ internal sealed class LanePopulationTrainer
     public LanePopulationTrainer(WeightLayout layout, IReadOnlyList<ModelSpec> models, TrainingData data)
     {
         if (!Supports(layout))
-            throw new ArgumentException($"Lane training knows the forward pass of the built-in layouts only ({string.Join(", ", WeightLayout.BuiltIn.Keys)}), not '{layout.Name}'.");
+            throw new ArgumentException($"Lane training knows the forward pass of the built-in architectures only ({string.Join(", ", NetworkArchitecture.BuiltIn.Keys)}), not '{layout.Name}'.");
         if (models.Count == 0) throw new ArgumentException("An empty population.");
         foreach (var m in models) m.Validate();
         _layout = layout;
@@ -34,7 +34,7 @@ internal sealed class LanePopulationTrainer
     }
 
     /// <summary>Whether the layout is one whose network the lane groups implement (the built-in MLP and CNNs).</summary>
-    public static bool Supports(WeightLayout layout) => WeightLayout.BuiltIn.TryGetValue(layout.Name, out var builtIn) && builtIn.Equals(layout);
+    public static bool Supports(WeightLayout layout) => NetworkArchitecture.BuiltIn.TryGetValue(layout.Name, out var a) && a.Layout.Equals(layout);
 
     /// <summary>
     /// The lane groups of a set of models: the lanes of a group share the batch size (their steps start together);

@@ -1,0 +1,159 @@
+namespace WeightSpace.MLNet;
+
+/// <summary>What one step of a network's forward pass does.</summary>
+public enum NetworkOpKind
+{
+    /// <summary>The convolution of a <see cref="LayerKind.Conv2d"/> layer (no padding, square kernel, <see cref="NetworkOp.Stride"/>).</summary>
+    Conv,
+    /// <summary>The affine map of a <see cref="LayerKind.Linear"/> layer.</summary>
+    Linear,
+    /// <summary>Max-pool over windows of <see cref="NetworkOp.Size"/> × <see cref="NetworkOp.Size"/>, stride = size, odd edges dropped (as torch).</summary>
+    MaxPool,
+    /// <summary>The model's hidden activation (tanh, ReLU, …; a hyperparameter of the zoo), followed by dropout when training with it.</summary>
+    Activation,
+    /// <summary>C × H × W → C·H·W (channel-major, as torch's flatten).</summary>
+    Flatten,
+    /// <summary>The mean over H × W of each channel: C × H × W → C.</summary>
+    GlobalMeanPool,
+}
+
+/// <summary>One step of a forward pass.</summary>
+/// <param name="Kind">What it does.</param>
+/// <param name="Layer">The layout's layer index for <see cref="NetworkOpKind.Conv"/> and <see cref="NetworkOpKind.Linear"/>; −1 otherwise.</param>
+/// <param name="Stride">Convolution stride.</param>
+/// <param name="Size">Pooling window.</param>
+public readonly record struct NetworkOp(NetworkOpKind Kind, int Layer = -1, int Stride = 1, int Size = 2)
+{
+    /// <inheritdoc />
+    public override string ToString() => Kind switch
+    {
+        NetworkOpKind.Conv => Stride == 1 ? $"conv[{Layer}]" : $"conv[{Layer}]/{Stride}",
+        NetworkOpKind.Linear => $"linear[{Layer}]",
+        NetworkOpKind.MaxPool => $"max-pool {Size}",
+        NetworkOpKind.Activation => "act",
+        NetworkOpKind.Flatten => "flatten",
+        _ => "global mean",
+    };
+}
+
+/// <summary>
+/// The one description of a zoo architecture: its <see cref="WeightLayout"/> (the parameters) plus the op chain of its
+/// forward pass (convolutions and their strides, pooling, where activations go, flatten / global mean, linear layers).
+/// zoogen's lane trainer builds its networks from it, the TorchSharp reference engines in tests/ZooGen.Reference read
+/// it, the data-fit check is <see cref="Shapes"/>, and <see cref="ToString"/> is what docs and <c>zoogen presets</c> show.
+/// </summary>
+public sealed class NetworkArchitecture
+{
+    /// <summary>An architecture from a layout and its forward pass.</summary>
+    /// <exception cref="ArgumentException">The chain does not use every layer once, in order, with the op that matches its kind.</exception>
+    public NetworkArchitecture(WeightLayout layout, IReadOnlyList<NetworkOp> ops)
+    {
+        Layout = layout;
+        Ops = ops.ToArray();
+        var used = Ops.Where(o => o.Kind is NetworkOpKind.Conv or NetworkOpKind.Linear).ToList();
+        if (!used.Select(o => o.Layer).SequenceEqual(Enumerable.Range(0, layout.Layers.Count)))
+            throw new ArgumentException($"The forward pass of '{layout.Name}' must use its {layout.Layers.Count} layers once each, in order; it uses [{string.Join(", ", used.Select(o => o.Layer))}].");
+        foreach (var o in used)
+            if ((o.Kind == NetworkOpKind.Conv) != (layout.Layers[o.Layer].Kind == LayerKind.Conv2d))
+                throw new ArgumentException($"Op {o} of '{layout.Name}' does not match layer '{layout.Layers[o.Layer].Name}' ({layout.Layers[o.Layer].Kind}).");
+        if (Ops.Any(o => o.Stride < 1 || o.Size < 1)) throw new ArgumentException($"Strides and pooling windows of '{layout.Name}' must be ≥ 1.");
+    }
+
+    /// <summary>The parameters.</summary>
+    public WeightLayout Layout { get; }
+
+    /// <summary>The forward pass, input to logits.</summary>
+    public IReadOnlyList<NetworkOp> Ops { get; }
+
+    /// <summary>Number of outputs (classes): the last layer's units.</summary>
+    public int Classes => Layout.Layers[^1].OutFeatures;
+
+    /// <summary>Whether the network is an MLP (flatten, then linear layers with activations between them).</summary>
+    public bool IsFullyConnected => Layout.IsFullyConnected;
+
+    /// <summary>
+    /// The shape after every op for an input of <paramref name="channels"/> × <paramref name="height"/> × <paramref name="width"/>
+    /// (element 0 is the input; element i + 1 the output of op i). This is the data-fit check: an input the network
+    /// cannot take is an error that names the op, the layer and the shapes.
+    /// </summary>
+    /// <exception cref="ArgumentException">A layer that does not fit its input.</exception>
+    public IReadOnlyList<(int Channels, int Height, int Width)> Shapes(int channels, int height, int width)
+    {
+        var shapes = new List<(int C, int H, int W)> { (channels, height, width) };
+        foreach (var op in Ops)
+        {
+            var (c, h, w) = shapes[^1];
+            switch (op.Kind)
+            {
+                case NetworkOpKind.Conv:
+                {
+                    var spec = Layout.Layers[op.Layer];
+                    if (spec.InFeatures != c || h < spec.KernelHeight || w < spec.KernelWidth)
+                        throw new ArgumentException($"Layer '{spec.Name}' of '{Layout.Name}' ({spec.InFeatures} channels, {spec.KernelHeight}x{spec.KernelWidth}) does not fit its input of {c}x{h}x{w}.");
+                    shapes.Add((spec.OutFeatures, (h - spec.KernelHeight) / op.Stride + 1, (w - spec.KernelWidth) / op.Stride + 1));
+                    break;
+                }
+                case NetworkOpKind.Linear:
+                {
+                    var spec = Layout.Layers[op.Layer];
+                    if (h != 1 || w != 1 || spec.InFeatures != c)
+                        throw new ArgumentException($"Layer '{spec.Name}' of '{Layout.Name}' takes {spec.InFeatures} inputs, but the op before it gives {c}x{h}x{w}.");
+                    shapes.Add((spec.OutFeatures, 1, 1));
+                    break;
+                }
+                case NetworkOpKind.MaxPool:
+                    if (h < op.Size || w < op.Size) throw new ArgumentException($"'{Layout.Name}': a {op.Size}x{op.Size} max-pool does not fit an input of {c}x{h}x{w}.");
+                    shapes.Add((c, h / op.Size, w / op.Size));
+                    break;
+                case NetworkOpKind.Activation:
+                    shapes.Add((c, h, w));
+                    break;
+                case NetworkOpKind.Flatten:
+                    shapes.Add((c * h * w, 1, 1));
+                    break;
+                default:
+                    shapes.Add((c, 1, 1));
+                    break;
+            }
+        }
+        return shapes;
+    }
+
+    /// <summary>The forward pass in words, e.g. "conv[0] → max-pool 2 → act → … → linear[4]".</summary>
+    public override string ToString() => string.Join(" → ", Ops);
+
+    private static NetworkOp Conv(int layer, int stride = 1) => new(NetworkOpKind.Conv, layer, stride);
+    private static NetworkOp Linear(int layer) => new(NetworkOpKind.Linear, layer);
+    private static readonly NetworkOp Act = new(NetworkOpKind.Activation);
+    private static readonly NetworkOp Pool = new(NetworkOpKind.MaxPool, Size: 2);
+    private static readonly NetworkOp Flatten = new(NetworkOpKind.Flatten);
+
+    /// <summary>Tetris MLP-100 on 4×4 images: flatten → linear(16→5) → act → linear(5→4).</summary>
+    public static NetworkArchitecture TetrisMlp100 { get; } = new(WeightLayout.TetrisMlp100, new[] { Flatten, Linear(0), Act, Linear(1) });
+
+    /// <summary>CNN-2464 on 28×28: conv 5×5 → max-pool 2 → act, conv 5×5 → max-pool 2 → act, conv 2×2 → act, flatten, linear → act, linear.</summary>
+    public static NetworkArchitecture Cnn2464 { get; } = new(WeightLayout.Cnn2464, new[]
+    {
+        Conv(0), Pool, Act, Conv(1), Pool, Act, Conv(2), Act, Flatten, Linear(3), Act, Linear(4),
+    });
+
+    /// <summary>CNN-4970 (Unterthiner et al.): three 3×3 convs of stride 2, each → act, global average pool, linear.</summary>
+    public static NetworkArchitecture Cnn4970 { get; } = new(WeightLayout.Cnn4970, new[]
+    {
+        Conv(0, 2), Act, Conv(1, 2), Act, Conv(2, 2), Act, new NetworkOp(NetworkOpKind.GlobalMeanPool), Linear(3),
+    });
+
+    /// <summary>The built-in architectures by layout name.</summary>
+    public static IReadOnlyDictionary<string, NetworkArchitecture> BuiltIn { get; } = new Dictionary<string, NetworkArchitecture>
+    {
+        [TetrisMlp100.Layout.Name] = TetrisMlp100,
+        [Cnn2464.Layout.Name] = Cnn2464,
+        [Cnn4970.Layout.Name] = Cnn4970,
+    };
+
+    /// <summary>The built-in architecture of <paramref name="layout"/>.</summary>
+    /// <exception cref="ArgumentException">The layout is not (exactly) one of the built-in ones.</exception>
+    public static NetworkArchitecture For(WeightLayout layout) =>
+        BuiltIn.TryGetValue(layout.Name, out var a) && a.Layout.Equals(layout) ? a
+            : throw new ArgumentException($"No forward pass is known for layout '{layout.Name}'; the built-in architectures are {string.Join(", ", BuiltIn.Keys)}.");
+}
