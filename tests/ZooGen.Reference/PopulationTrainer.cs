@@ -48,7 +48,7 @@ internal sealed class PopulationTrainer
     }
 
     /// <summary>Trains for <paramref name="epochs"/> epochs and reports every checkpoint epoch (0 = initialisation) for all models.</summary>
-    public void Train(int epochs, ISet<int> checkpoints, Action<IReadOnlyList<Checkpoint>> onCheckpoint, CancellationToken cancel, Action<int>? onEpoch = null)
+    public void Train(int epochs, ISet<int> checkpoints, Action<IReadOnlyList<ZooRecord>> onCheckpoint, CancellationToken cancel, Action<int>? onEpoch = null)
     {
         int P = _models.Count, L = _layout.Layers.Count;
         var spec0 = _models[0];
@@ -125,7 +125,7 @@ internal sealed class PopulationTrainer
                 var bl = b[l]!.detach().data<float>().ToArray();
                 for (int p = 0; p < P; p++) Array.Copy(bl, p * s.OutFeatures, flat[p], _layout.BiasOffset(l), s.OutFeatures);
             }
-            onCheckpoint(Enumerable.Range(0, P).Select(p => new Checkpoint(_models[p], epoch, flat[p], trainAcc[p], testAcc[p], trainLoss[p], testLoss[p])).ToList());
+            onCheckpoint(Enumerable.Range(0, P).Select(p => _models[p].Checkpoint(epoch, flat[p], trainAcc[p], testAcc[p], trainLoss[p], testLoss[p])).ToList());
         }
 
         if (checkpoints.Contains(0)) Report(0);

@@ -27,7 +27,7 @@ internal static class SingleModelTrainer
     /// optimisers pass temporary Scalars to native code, which the GC can finalise mid-call on long multi-threaded runs.
     /// </param>
     public static void Train(WeightLayout layout, ModelSpec model, TorchTrainingData data, int epochs, ISet<int> checkpoints,
-        Action<Checkpoint> onCheckpoint, CancellationToken cancel, Action<int>? onEpoch = null, bool stockOptimizer = false)
+        Action<ZooRecord> onCheckpoint, CancellationToken cancel, Action<int>? onEpoch = null, bool stockOptimizer = false)
     {
         model.Validate();
         using var net = new ZooNetwork(layout, model.Activation, model.Dropout) { DropoutGenerator = new Generator((ulong)model.Seed * 31UL + 17) };
@@ -54,7 +54,7 @@ internal static class SingleModelTrainer
             var (testAcc, testLoss) = Evaluate(net, data.TestX, data.TestY);
             var (valAcc, valLoss) = data.ValidationX is null ? (float.NaN, float.NaN) : Evaluate(net, data.ValidationX, data.ValidationY!);
             net.train();
-            onCheckpoint(new Checkpoint(model, epoch, net.ToVector(), trainAcc, testAcc, trainLoss, testLoss, valAcc, valLoss));
+            onCheckpoint(model.Checkpoint(epoch, net.ToVector(), trainAcc, testAcc, trainLoss, testLoss, valAcc, valLoss));
         }
 
         if (checkpoints.Contains(0)) Report(0);

@@ -69,7 +69,8 @@ public static class NumpyZoo
                 var cells = new List<string> { r.ModelId.ToString(inv), r.Epoch.ToString(inv), r.Seed.ToString(inv) };
                 for (int m = 0; m < ZooColumns.Metrics.Count; m++) cells.Add(r.Metric(ZooColumns.Metrics[m]).ToString("R", inv));
                 foreach (var c in hyper)
-                    cells.Add(c.Type == ZooColumnType.Single ? r.Numeric[c.Name].ToString("R", inv) : Csv(r.Text[c.Name]));
+                    cells.Add(c.Type != ZooColumnType.Single ? Csv(r.Text[c.Name])
+                        : (ZooColumns.OptionalMetrics.Contains(c.Name) ? r.Metric(c.Name) : r.Numeric[c.Name]).ToString("R", inv));
                 ms.WriteLine(string.Join(",", cells));
             }
             ws.Flush(flushToDisk: true);

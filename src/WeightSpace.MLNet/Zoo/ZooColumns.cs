@@ -47,6 +47,12 @@ public static class ZooColumns
     /// <summary>The numeric label columns stored for every checkpoint, in storage order.</summary>
     public static IReadOnlyList<string> Metrics { get; } = new[] { TrainAccuracy, TestAccuracy, TrainLoss, TestLoss, GeneralizationGap };
 
+    /// <summary>
+    /// Label columns a zoo may declare (as Single columns after the hyperparameters) that are metrics of the checkpoint,
+    /// not hyperparameters: on a <see cref="ZooRecord"/> they are properties (<see cref="ZooRecord.ValidationAccuracy"/>, …).
+    /// </summary>
+    public static IReadOnlyList<string> OptionalMetrics { get; } = new[] { ValidationAccuracy, ValidationLoss };
+
     /// <summary>Usual hyperparameter columns (a zoo declares the ones it has).</summary>
     public static class Hyper
     {

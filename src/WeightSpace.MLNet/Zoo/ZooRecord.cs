@@ -26,26 +26,32 @@ public sealed class ZooRecord
     public float TestLoss { get; set; }
     /// <summary>Train accuracy − test accuracy (set it, or leave NaN to have the writer compute it).</summary>
     public float GeneralizationGap { get; set; } = float.NaN;
+    /// <summary>Accuracy on the held-out validation set, for zoos that declare <see cref="ZooColumns.ValidationAccuracy"/> (NaN otherwise).</summary>
+    public float ValidationAccuracy { get; set; } = float.NaN;
+    /// <summary>Mean cross-entropy on the held-out validation set, for zoos that declare <see cref="ZooColumns.ValidationLoss"/> (NaN otherwise).</summary>
+    public float ValidationLoss { get; set; } = float.NaN;
     /// <summary>Numeric hyperparameters by column name.</summary>
     public Dictionary<string, float> Numeric { get; init; } = new();
     /// <summary>Categorical hyperparameters by column name.</summary>
     public Dictionary<string, string> Text { get; init; } = new();
 
     /// <summary>
-    /// The value of a metric column (one of <see cref="ZooColumns.Metrics"/>, by name). The generalisation gap is
+    /// The value of a metric column (one of <see cref="ZooColumns.Metrics"/> or <see cref="ZooColumns.OptionalMetrics"/>, by name). The generalisation gap is
     /// computed here, and only here, when it was left NaN: train accuracy − test accuracy.
     /// </summary>
-    internal float Metric(string column) => column switch
+    public float Metric(string column) => column switch
     {
         ZooColumns.TrainAccuracy => TrainAccuracy,
         ZooColumns.TestAccuracy => TestAccuracy,
         ZooColumns.TrainLoss => TrainLoss,
         ZooColumns.TestLoss => TestLoss,
         ZooColumns.GeneralizationGap => float.IsNaN(GeneralizationGap) ? TrainAccuracy - TestAccuracy : GeneralizationGap,
+        ZooColumns.ValidationAccuracy => ValidationAccuracy,
+        ZooColumns.ValidationLoss => ValidationLoss,
         _ => throw new ArgumentOutOfRangeException(nameof(column), column, "not a metric column"),
     };
 
-    /// <summary>Sets a metric column (one of <see cref="ZooColumns.Metrics"/>, by name).</summary>
+    /// <summary>Sets a metric column (one of <see cref="ZooColumns.Metrics"/> or <see cref="ZooColumns.OptionalMetrics"/>, by name).</summary>
     internal void SetMetric(string column, float value)
     {
         switch (column)
@@ -55,6 +61,8 @@ public sealed class ZooRecord
             case ZooColumns.TrainLoss: TrainLoss = value; break;
             case ZooColumns.TestLoss: TestLoss = value; break;
             case ZooColumns.GeneralizationGap: GeneralizationGap = value; break;
+            case ZooColumns.ValidationAccuracy: ValidationAccuracy = value; break;
+            case ZooColumns.ValidationLoss: ValidationLoss = value; break;
             default: throw new ArgumentOutOfRangeException(nameof(column), column, "not a metric column");
         }
     }

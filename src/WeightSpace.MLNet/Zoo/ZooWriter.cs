@@ -151,7 +151,9 @@ public sealed class ZooWriter : IDisposable
         int si = ZooColumns.Metrics.Count, ti = 0;
         foreach (var c in _manifest.Columns)
         {
-            if (c.Type == ZooColumnType.Single)
+            if (c.Type == ZooColumnType.Single && ZooColumns.OptionalMetrics.Contains(c.Name))
+                _singles[si++] = record.Metric(c.Name); // NaN where the record has none: missing, never invented
+            else if (c.Type == ZooColumnType.Single)
             {
                 if (!record.Numeric.TryGetValue(c.Name, out var v))
                     throw new ArgumentException($"Column '{c.Name}' ({where}): the record has no value for this numeric hyperparameter.");
@@ -164,7 +166,9 @@ public sealed class ZooWriter : IDisposable
                 _texts[ti++] = s;
             }
         }
-        if (record.Numeric.Count + record.Text.Count != _manifest.Columns.Count)
+        if (record.Numeric.Keys.FirstOrDefault(ZooColumns.OptionalMetrics.Contains) is { } misplaced)
+            throw new ArgumentException($"Column '{misplaced}' ({where}): a metric, set it as record.{misplaced}, not as a numeric hyperparameter.");
+        if (record.Numeric.Count + record.Text.Count != _manifest.Columns.Count(c => !ZooColumns.OptionalMetrics.Contains(c.Name)))
         {
             var unknown = record.Numeric.Keys.Concat(record.Text.Keys).Except(_manifest.Columns.Select(c => c.Name)).FirstOrDefault();
             throw new ArgumentException($"Column '{unknown}' ({where}): not a column of this zoo (declared: {string.Join(", ", _manifest.Columns.Select(c => c.Name))}).");

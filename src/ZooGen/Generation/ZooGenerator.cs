@@ -150,29 +150,11 @@ public static class ZooGenerator
             options.Progress?.Report(new GenerationProgress(Interlocked.Read(ref progressDone), total, modelsDone, todo.Count, sw.Elapsed));
         }
 
-        void WriteModel(ModelSpec model, IEnumerable<Checkpoint> cps)
+        void WriteModel(ModelSpec model, IEnumerable<ZooRecord> checkpoints)
         {
-            foreach (var c in cps.OrderBy(c => c.Epoch))
+            foreach (var r in checkpoints.OrderBy(c => c.Epoch))
             {
-                var r = new ZooRecord
-                {
-                    Weights = c.Weights, ModelId = model.ModelId, Epoch = c.Epoch, Seed = model.Seed,
-                    TrainAccuracy = c.TrainAccuracy, TestAccuracy = c.TestAccuracy, TrainLoss = c.TrainLoss, TestLoss = c.TestLoss, // gap: the writer's
-                };
-                r.Numeric[ZooColumns.Hyper.LearningRate] = (float)model.LearningRate;
-                r.Numeric[ZooColumns.Hyper.WeightDecay] = (float)model.WeightDecay;
-                r.Numeric[ZooColumns.Hyper.Dropout] = (float)model.Dropout;
-                r.Numeric[ZooColumns.Hyper.TrainFraction] = (float)model.TrainFraction;
-                r.Numeric[ZooColumns.Hyper.BatchSize] = model.BatchSize;
-                r.Text[ZooColumns.Hyper.Activation] = model.Activation.Name();
-                r.Text[ZooColumns.Hyper.Init] = model.Init.Name();
-                r.Text[ZooColumns.Hyper.Optimizer] = model.Optimizer.Name();
-                if (recipe.ValidationSize > 0)
-                {
-                    r.Numeric[ZooColumns.ValidationAccuracy] = c.ValidationAccuracy;
-                    r.Numeric[ZooColumns.ValidationLoss] = c.ValidationLoss;
-                }
-                writer.Write(r);
+                writer.Write(r); // validation metrics are NaN without a validation set, and written only where the zoo declares them
                 rows++;
             }
         }
@@ -219,7 +201,7 @@ public static class ZooGenerator
     }
 
     private static void RunPopulations(WeightLayout layout, List<ModelSpec> todo, TrainingData data, int epochs, ISet<int> checkpoints, int populationSize, int workers,
-        ZooWriter writer, Action<ModelSpec, IEnumerable<Checkpoint>> writeModel, Action<long, int> progress, CancellationToken cancel)
+        ZooWriter writer, Action<ModelSpec, IEnumerable<ZooRecord>> writeModel, Action<long, int> progress, CancellationToken cancel)
     {
         // Lane groups of compatible models, packed into populations of up to populationSize models (whole groups), so
         // that groups of different activations or optimisers share the cores when each has few models.
@@ -231,9 +213,9 @@ public static class ZooGenerator
         }
         foreach (var population in populations)
         {
-            var results = population.ToDictionary(m => m.ModelId, _ => new List<Checkpoint>());
+            var results = population.ToDictionary(m => m.ModelId, _ => new List<ZooRecord>());
             new LanePopulationTrainer(layout, population, data).Train(epochs, checkpoints,
-                cps => { foreach (var c in cps) results[c.Model.ModelId].Add(c); }, cancel, n => progress(n, 0), workers);
+                cps => { foreach (var c in cps) results[c.ModelId].Add(c); }, cancel, n => progress(n, 0), workers);
             foreach (var m in population.OrderBy(m => m.ModelId)) writeModel(m, results[m.ModelId]);
             writer.CompleteShard();
             progress(0, population.Count);

@@ -52,7 +52,7 @@ internal sealed class LanePopulationTrainer
     /// Trains every model, lane groups (<see cref="LaneGroups"/>) on all cores at once; checkpoints are reported per
     /// lane group (calls are serialised).
     /// </summary>
-    public void Train(int epochs, ISet<int> checkpoints, Action<IReadOnlyList<Checkpoint>> onCheckpoint, CancellationToken cancel,
+    public void Train(int epochs, ISet<int> checkpoints, Action<IReadOnlyList<ZooRecord>> onCheckpoint, CancellationToken cancel,
         Action<int>? onModelEpochs = null, int workers = 0)
     {
         var groups = LaneGroups(_models).ToArray();
@@ -81,9 +81,9 @@ internal sealed class LanePopulationTrainer
                 var (teAcc, teLoss) = g.Evaluate(testX, testY, threads);
                 var val = _data.Split.Validation;
                 var (vaAcc, vaLoss) = val is null ? (null, null) : g.Evaluate(val.Pixels, val.Labels, threads);
-                var list = new List<Checkpoint>(group.Length);
+                var list = new List<ZooRecord>(group.Length);
                 for (int k = 0; k < group.Length; k++)
-                    list.Add(new Checkpoint(group[k], epoch, g.Weights(k), trAcc[k], teAcc[k], trLoss[k], teLoss[k],
+                    list.Add(group[k].Checkpoint(epoch, g.Weights(k), trAcc[k], teAcc[k], trLoss[k], teLoss[k],
                         vaAcc?[k] ?? float.NaN, vaLoss?[k] ?? float.NaN));
                 lock (gate) onCheckpoint(list);
             }

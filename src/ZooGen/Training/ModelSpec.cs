@@ -1,3 +1,5 @@
+using WeightSpace.MLNet;
+
 namespace WeightSpace.ZooGen.Training;
 
 /// <summary>Everything that defines one model of a zoo: its id, seed and hyperparameters.</summary>
@@ -23,6 +25,31 @@ public sealed record ModelSpec
     public int BatchSize { get; init; } = 32;
     /// <summary>Fraction of the training set this model trains on (a seeded subset).</summary>
     public double TrainFraction { get; init; } = 1.0;
+
+    /// <summary>
+    /// The zoo record of this model at one saved epoch — the one checkpoint record, written as it is by the library's
+    /// ZooWriter: weights, the metrics on the full train and test sets (and on the validation set when one is held out;
+    /// NaN otherwise) and the model's hyperparameters. The generalisation gap is left to the record's one definition.
+    /// </summary>
+    public ZooRecord Checkpoint(int epoch, float[] weights, float trainAccuracy, float testAccuracy, float trainLoss, float testLoss,
+        float validationAccuracy = float.NaN, float validationLoss = float.NaN)
+    {
+        var r = new ZooRecord
+        {
+            Weights = weights, ModelId = ModelId, Epoch = epoch, Seed = Seed,
+            TrainAccuracy = trainAccuracy, TestAccuracy = testAccuracy, TrainLoss = trainLoss, TestLoss = testLoss,
+            ValidationAccuracy = validationAccuracy, ValidationLoss = validationLoss,
+        };
+        r.Numeric[ZooColumns.Hyper.LearningRate] = (float)LearningRate;
+        r.Numeric[ZooColumns.Hyper.WeightDecay] = (float)WeightDecay;
+        r.Numeric[ZooColumns.Hyper.Dropout] = (float)Dropout;
+        r.Numeric[ZooColumns.Hyper.TrainFraction] = (float)TrainFraction;
+        r.Numeric[ZooColumns.Hyper.BatchSize] = BatchSize;
+        r.Text[ZooColumns.Hyper.Activation] = Activation.Name();
+        r.Text[ZooColumns.Hyper.Init] = Init.Name();
+        r.Text[ZooColumns.Hyper.Optimizer] = Optimizer.Name();
+        return r;
+    }
 
     /// <summary>Throws an error naming the first value outside its domain.</summary>
     public void Validate()

@@ -176,4 +176,30 @@ public class ZooDatasetTests
         Assert.Equal(5, zoo.Records().Last().ModelId);
         Assert.Throws<IOException>(() => ZooWriter.Create(tmp.Sub("zoo"), WeightLayout.TetrisMlp100, "x"));
     }
+
+    [Fact]
+    public void ValidationMetricsAreLabelsOfTheRecordNotHyperparameters()
+    {
+        using var tmp = new TempDir();
+        var layout = WeightLayout.TetrisMlp100;
+        var columns = ZooTestData.Hyper.Append(new(ZooColumns.ValidationAccuracy, ZooColumnType.Single)).Append(new(ZooColumns.ValidationLoss, ZooColumnType.Single)).ToArray();
+        using (var w = ZooWriter.Create(tmp.Sub("zoo"), layout, "synthetic", columns))
+        {
+            var r = ZooTestData.Record(layout, 0, 1);
+            r.ValidationAccuracy = 0.75f;
+            r.ValidationLoss = 0.5f;
+            w.Write(r);
+            var misplaced = ZooTestData.Record(layout, 1, 1);
+            misplaced.Numeric[ZooColumns.ValidationAccuracy] = 0.7f;
+            Assert.Contains("record.ValidationAccuracy", Assert.Throws<ArgumentException>(() => w.Write(misplaced)).Message);
+        }
+        var back = ZooDataset.Open(tmp.Sub("zoo")).Records().Single();
+        Assert.Equal(0.75f, back.ValidationAccuracy);
+        Assert.Equal(0.5f, back.ValidationLoss);
+        Assert.DoesNotContain(ZooColumns.ValidationAccuracy, back.Numeric.Keys);
+        Assert.Equal(0.75f, back.Metric(ZooColumns.ValidationAccuracy));
+        // In the IDataView it is an ordinary Single column, usable as a label.
+        var view = new Microsoft.ML.MLContext(1).Data.LoadZoo(tmp.Sub("zoo"));
+        Assert.Equal(new[] { 0.75f }, view.GetColumn<float>(ZooColumns.ValidationAccuracy).ToArray());
+    }
 }

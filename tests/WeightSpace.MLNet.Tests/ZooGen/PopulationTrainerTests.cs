@@ -21,17 +21,17 @@ public class PopulationTrainerTests
             new ModelSpec { ModelId = 2, Seed = 3, Optimizer = Hyperparameters.ParseOptimizer(optimizer), LearningRate = 1e-3, BatchSize = 32, Init = Init.KaimingNormal },
         };
         var checkpoints = new HashSet<int> { 0, 2, 4 };
-        var population = new List<Checkpoint>();
+        var population = new List<ZooRecord>();
         new PopulationTrainer(layout, models, data).Train(4, checkpoints, population.AddRange, CancellationToken.None);
         Assert.Equal(9, population.Count);
 
         foreach (var model in models)
         {
-            var alone = new List<Checkpoint>();
+            var alone = new List<ZooRecord>();
             SingleModelTrainer.Train(layout, model, data, 4, checkpoints, alone.Add, CancellationToken.None, stockOptimizer: true);
             foreach (var single in alone)
             {
-                var batched = population.Single(c => c.Model.ModelId == model.ModelId && c.Epoch == single.Epoch);
+                var batched = population.Single(c => c.ModelId == model.ModelId && c.Epoch == single.Epoch);
                 for (int i = 0; i < single.Weights.Length; i++)
                     Assert.True(Math.Abs(single.Weights[i] - batched.Weights[i]) < 1e-4, $"model {model.ModelId} epoch {single.Epoch} weight {i}: {single.Weights[i]} vs {batched.Weights[i]}");
                 Assert.Equal(single.TestAccuracy, batched.TestAccuracy, 3);
@@ -65,16 +65,16 @@ public class PopulationTrainerTests
     private static void AssertLanesMatchTorchAlone(WeightLayout layout, TorchTrainingData data, ModelSpec[] models, int epochs)
     {
         var checkpoints = new HashSet<int> { 0, epochs };
-        var lanes = new List<Checkpoint>();
+        var lanes = new List<ZooRecord>();
         new LanePopulationTrainer(layout, models, data).Train(epochs, checkpoints, lanes.AddRange, CancellationToken.None);
         Assert.Equal(2 * models.Length, lanes.Count);
         foreach (var model in models)
         {
-            var alone = new List<Checkpoint>();
+            var alone = new List<ZooRecord>();
             SingleModelTrainer.Train(layout, model, data, epochs, checkpoints, alone.Add, CancellationToken.None, stockOptimizer: true);
             foreach (var single in alone)
             {
-                var lane = lanes.Single(c => c.Model.ModelId == model.ModelId && c.Epoch == single.Epoch);
+                var lane = lanes.Single(c => c.ModelId == model.ModelId && c.Epoch == single.Epoch);
                 int at = Enumerable.Range(0, single.Weights.Length).MaxBy(i => Math.Abs(single.Weights[i] - lane.Weights[i]));
                 Assert.True(Math.Abs(single.Weights[at] - lane.Weights[at]) < 2e-4,
                     $"model {model.ModelId} epoch {single.Epoch}: largest weight difference at {at}: {single.Weights[at]} vs {lane.Weights[at]}");
@@ -144,9 +144,9 @@ public class PopulationTrainerTests
             Activation = (Activation)(i % 4), Optimizer = (Optimizer)(i % 3), TrainFraction = new[] { 1.0, 0.5, 0.3 }[i % 3],
         }).ToArray();
         Assert.True(LanePopulationTrainer.LaneGroups(models).First().Select(m => m.Activation).Distinct().Count() > 1);
-        var all = new List<Checkpoint>();
+        var all = new List<ZooRecord>();
         new LanePopulationTrainer(layout, models, data).Train(2, new HashSet<int> { 2 }, all.AddRange, CancellationToken.None);
-        var few = new List<Checkpoint>();
+        var few = new List<ZooRecord>();
         new LanePopulationTrainer(layout, models[7..9], data).Train(2, new HashSet<int> { 2 }, few.AddRange, CancellationToken.None);
         foreach (var alone in new[] { 4, 10 })
             new LanePopulationTrainer(layout, new[] { models[alone] }, data).Train(2, new HashSet<int> { 2 }, few.AddRange, CancellationToken.None);
@@ -155,7 +155,7 @@ public class PopulationTrainerTests
         Assert.Equal(5, few.Count);
         foreach (var c in few)
         {
-            var same = all.Single(a => a.Model.ModelId == c.Model.ModelId);
+            var same = all.Single(a => a.ModelId == c.ModelId);
             Assert.Equal(same.Weights, c.Weights);   // bit for bit, dropout included
             Assert.Equal(same.TestLoss, c.TestLoss);
         }
@@ -174,8 +174,8 @@ public class PopulationTrainerTests
         var split = layout == WeightLayout.TetrisMlp100 ? tetris : new DataSplit(Upscale(tetris.Train), Upscale(tetris.Test));
         using var data = new TorchTrainingData(split);
         var model = new ModelSpec { ModelId = 0, Seed = 5, Optimizer = Hyperparameters.ParseOptimizer(optimizer), LearningRate = 3e-3, WeightDecay = weightDecay, BatchSize = 16 };
-        var stock = new List<Checkpoint>();
-        var ours = new List<Checkpoint>();
+        var stock = new List<ZooRecord>();
+        var ours = new List<ZooRecord>();
         var cps = new HashSet<int> { 2 };
         SingleModelTrainer.Train(layout, model, data, 2, cps, stock.Add, CancellationToken.None, stockOptimizer: true);
         SingleModelTrainer.Train(layout, model, data, 2, cps, ours.Add, CancellationToken.None, stockOptimizer: false);
@@ -196,13 +196,13 @@ public class PopulationTrainerTests
     {
         using var data = new TorchTrainingData(TetrisDataset.Split(train: 1000, test: 500, seed: 1));
         var models = Enumerable.Range(0, 4).Select(i => new ModelSpec { ModelId = i, Seed = i, LearningRate = 1e-2, BatchSize = 32 }).ToArray();
-        var cps = new List<Checkpoint>();
+        var cps = new List<ZooRecord>();
         new PopulationTrainer(WeightLayout.TetrisMlp100, models, data).Train(20, new HashSet<int> { 0, 20 }, cps.AddRange, CancellationToken.None);
         foreach (var last in cps.Where(c => c.Epoch == 20))
         {
-            var first = cps.Single(c => c.Epoch == 0 && c.Model.ModelId == last.Model.ModelId);
-            Assert.True(last.TestAccuracy > 0.5, $"model {last.Model.ModelId}: test accuracy {last.TestAccuracy} (chance 0.25)");
-            Assert.True(last.TestLoss < first.TestLoss - 0.2, $"model {last.Model.ModelId}: test loss {first.TestLoss} -> {last.TestLoss}");
+            var first = cps.Single(c => c.Epoch == 0 && c.ModelId == last.ModelId);
+            Assert.True(last.TestAccuracy > 0.5, $"model {last.ModelId}: test accuracy {last.TestAccuracy} (chance 0.25)");
+            Assert.True(last.TestLoss < first.TestLoss - 0.2, $"model {last.ModelId}: test loss {first.TestLoss} -> {last.TestLoss}");
         }
     }
 }

@@ -73,11 +73,11 @@ public class ZooGeneratorTests
         var zoo = ZooDataset.Open(tmp.Sub("zoo"));
         Assert.Contains(zoo.Manifest.Columns, c => c.Name == ZooColumns.ValidationAccuracy);
         var records = zoo.Records().ToList();
-        Assert.All(records, r => Assert.InRange(r.Numeric[ZooColumns.ValidationAccuracy], 0f, 1f));
-        Assert.All(records, r => Assert.True(r.Numeric[ZooColumns.ValidationLoss] > 0));
+        Assert.All(records, r => Assert.InRange(r.ValidationAccuracy, 0f, 1f));
+        Assert.All(records, r => Assert.True(r.ValidationLoss > 0));
         // Held-out images behave like test images, not like the training images the model fitted.
         var last = records.Where(r => r.Epoch == 2).ToList();
-        Assert.True(Math.Abs(last.Average(r => r.Numeric[ZooColumns.ValidationAccuracy]) - last.Average(r => r.TestAccuracy)) < 0.1);
+        Assert.True(Math.Abs(last.Average(r => r.ValidationAccuracy) - last.Average(r => r.TestAccuracy)) < 0.1);
 
         recipe.ValidationSize = plain.Train.Count;
         Assert.Contains("leaves no training images", Assert.Throws<ArgumentException>(() => ZooGenerator.LoadData(recipe, null)).Message);
