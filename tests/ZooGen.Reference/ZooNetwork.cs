@@ -115,13 +115,4 @@ public sealed class ZooNetwork : nn.Module<Tensor, Tensor>
             p.detach().cpu().data<float>().CopyTo(w, offset);
         return w;
     }
-
-    /// <summary>The gradients as a flat vector (layout order); zeros where none.</summary>
-    public float[] GradientVector()
-    {
-        var g = new float[_layout.ParameterCount];
-        foreach (var (p, offset, count) in ParameterSlots())
-            p.grad?.cpu().data<float>().CopyTo(g, offset);
-        return g;
-    }
 }
