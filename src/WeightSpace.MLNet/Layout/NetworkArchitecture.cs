@@ -68,9 +68,6 @@ public sealed class NetworkArchitecture
     /// <summary>Number of outputs (classes): the last layer's units.</summary>
     public int Classes => Layout.Layers[^1].OutFeatures;
 
-    /// <summary>Whether the network is an MLP (flatten, then linear layers with activations between them).</summary>
-    public bool IsFullyConnected => Layout.IsFullyConnected;
-
     /// <summary>
     /// The shape after every op for an input of <paramref name="channels"/> × <paramref name="height"/> × <paramref name="width"/>
     /// (element 0 is the input; element i + 1 the output of op i). This is the data-fit check: an input the network

@@ -70,7 +70,7 @@ public static class NumpyZoo
                 for (int m = 0; m < ZooColumns.Metrics.Count; m++) cells.Add(r.Metric(ZooColumns.Metrics[m]).ToString("R", inv));
                 foreach (var c in hyper)
                     cells.Add(c.Type != ZooColumnType.Single ? Csv(r.Text[c.Name])
-                        : (ZooColumns.OptionalMetrics.Contains(c.Name) ? r.Metric(c.Name) : r.Numeric[c.Name]).ToString("R", inv));
+                        : (r.TryGetSingle(c.Name, out var v) ? v : float.NaN).ToString("R", inv));
                 ms.WriteLine(string.Join(",", cells));
             }
             ws.Flush(flushToDisk: true);

@@ -83,8 +83,7 @@ public sealed class ZooDataset
                     int si = ZooColumns.Metrics.Count, ti = 0;
                     foreach (var c in columns)
                     {
-                        if (c.Type == ZooColumnType.Single && ZooColumns.OptionalMetrics.Contains(c.Name)) r.SetMetric(c.Name, singles[si++]);
-                        else if (c.Type == ZooColumnType.Single) r.Numeric[c.Name] = singles[si++];
+                        if (c.Type == ZooColumnType.Single) r.SetSingle(c.Name, singles[si++]);
                         else r.Text[c.Name] = reader.Texts[row * t + ti++];
                     }
                     yield return r;

@@ -51,6 +51,25 @@ public sealed class ZooRecord
         _ => throw new ArgumentOutOfRangeException(nameof(column), column, "not a metric column"),
     };
 
+    private static readonly HashSet<string> MetricColumns = ZooColumns.Metrics.Concat(ZooColumns.OptionalMetrics).ToHashSet();
+
+    /// <summary>
+    /// The value of a Single column of the zoo, wherever the record keeps it: a metric property, or a numeric
+    /// hyperparameter (false when the record has none). The one place that decides which.
+    /// </summary>
+    internal bool TryGetSingle(string column, out float value)
+    {
+        if (MetricColumns.Contains(column)) { value = Metric(column); return true; }
+        return Numeric.TryGetValue(column, out value);
+    }
+
+    /// <summary>Sets a Single column of the zoo where the record keeps it (see <see cref="TryGetSingle"/>).</summary>
+    internal void SetSingle(string column, float value)
+    {
+        if (MetricColumns.Contains(column)) SetMetric(column, value);
+        else Numeric[column] = value;
+    }
+
     /// <summary>Sets a metric column (one of <see cref="ZooColumns.Metrics"/> or <see cref="ZooColumns.OptionalMetrics"/>, by name).</summary>
     internal void SetMetric(string column, float value)
     {

@@ -25,6 +25,7 @@ public sealed class ZooWriter : IDisposable
     private readonly ZooLock _lock;
     private readonly int _numericHyper, _textHyper;
     private readonly float[] _singles;
+    private readonly int _hyperparameterColumns; // declared columns a record keeps in Numeric / Text (the rest are metric properties)
     private readonly string[] _texts;
     private ShardWriter? _shard;
     private string _shardTemp = "", _shardName = "";
@@ -38,6 +39,7 @@ public sealed class ZooWriter : IDisposable
         _lock = @lock;
         _numericHyper = manifest.Columns.Count(c => c.Type == ZooColumnType.Single);
         _textHyper = manifest.Columns.Count - _numericHyper;
+        _hyperparameterColumns = manifest.Columns.Count(c => !ZooColumns.OptionalMetrics.Contains(c.Name));
         _singles = new float[ZooColumns.Metrics.Count + _numericHyper];
         _texts = new string[_textHyper];
         // Leftovers of a writer that died; safe to remove only because we hold the lock.
@@ -151,11 +153,10 @@ public sealed class ZooWriter : IDisposable
         int si = ZooColumns.Metrics.Count, ti = 0;
         foreach (var c in _manifest.Columns)
         {
-            if (c.Type == ZooColumnType.Single && ZooColumns.OptionalMetrics.Contains(c.Name))
-                _singles[si++] = record.Metric(c.Name); // NaN where the record has none: missing, never invented
-            else if (c.Type == ZooColumnType.Single)
+            if (c.Type == ZooColumnType.Single)
             {
-                if (!record.Numeric.TryGetValue(c.Name, out var v))
+                // A validation metric the record lacks is NaN (missing, never invented); a missing hyperparameter is an error.
+                if (!record.TryGetSingle(c.Name, out var v))
                     throw new ArgumentException($"Column '{c.Name}' ({where}): the record has no value for this numeric hyperparameter.");
                 _singles[si++] = v;
             }
@@ -168,7 +169,7 @@ public sealed class ZooWriter : IDisposable
         }
         if (record.Numeric.Keys.FirstOrDefault(ZooColumns.OptionalMetrics.Contains) is { } misplaced)
             throw new ArgumentException($"Column '{misplaced}' ({where}): a metric, set it as record.{misplaced}, not as a numeric hyperparameter.");
-        if (record.Numeric.Count + record.Text.Count != _manifest.Columns.Count(c => !ZooColumns.OptionalMetrics.Contains(c.Name)))
+        if (record.Numeric.Count + record.Text.Count != _hyperparameterColumns)
         {
             var unknown = record.Numeric.Keys.Concat(record.Text.Keys).Except(_manifest.Columns.Select(c => c.Name)).FirstOrDefault();
             throw new ArgumentException($"Column '{unknown}' ({where}): not a column of this zoo (declared: {string.Join(", ", _manifest.Columns.Select(c => c.Name))}).");

@@ -150,7 +150,7 @@ public static class ZooGenerator
             options.Progress?.Report(new GenerationProgress(Interlocked.Read(ref progressDone), total, modelsDone, todo.Count, sw.Elapsed));
         }
 
-        void WriteModel(ModelSpec model, IEnumerable<ZooRecord> checkpoints)
+        void WriteModel(IEnumerable<ZooRecord> checkpoints)
         {
             foreach (var r in checkpoints.OrderBy(c => c.Epoch))
             {
@@ -201,7 +201,7 @@ public static class ZooGenerator
     }
 
     private static void RunPopulations(WeightLayout layout, List<ModelSpec> todo, TrainingData data, int epochs, ISet<int> checkpoints, int populationSize, int workers,
-        ZooWriter writer, Action<ModelSpec, IEnumerable<ZooRecord>> writeModel, Action<long, int> progress, CancellationToken cancel)
+        ZooWriter writer, Action<IEnumerable<ZooRecord>> writeModel, Action<long, int> progress, CancellationToken cancel)
     {
         // Lane groups of compatible models, packed into populations of up to populationSize models (whole groups), so
         // that groups of different activations or optimisers share the cores when each has few models.
@@ -216,7 +216,7 @@ public static class ZooGenerator
             var results = population.ToDictionary(m => m.ModelId, _ => new List<ZooRecord>());
             new LanePopulationTrainer(layout, population, data).Train(epochs, checkpoints,
                 cps => { foreach (var c in cps) results[c.ModelId].Add(c); }, cancel, n => progress(n, 0), workers);
-            foreach (var m in population.OrderBy(m => m.ModelId)) writeModel(m, results[m.ModelId]);
+            foreach (var m in population.OrderBy(m => m.ModelId)) writeModel(results[m.ModelId]);
             writer.CompleteShard();
             progress(0, population.Count);
         }

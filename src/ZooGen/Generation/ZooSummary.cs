@@ -60,7 +60,7 @@ public sealed class ZooSummary
             Add(ZooColumns.TrainAccuracy, r.TrainAccuracy); Add(ZooColumns.TestAccuracy, r.TestAccuracy);
             Add(ZooColumns.TrainLoss, r.TrainLoss); Add(ZooColumns.TestLoss, r.TestLoss); Add(ZooColumns.GeneralizationGap, r.GeneralizationGap);
             foreach (var (k, v) in r.Numeric) Add(k, v);
-            foreach (var k in ZooColumns.OptionalMetrics) if (!float.IsNaN(r.Metric(k))) Add(k, r.Metric(k));
+            foreach (var k in ZooColumns.OptionalMetrics) if (r.Metric(k) is var v && !float.IsNaN(v)) Add(k, v);
             if (!last.TryGetValue(r.ModelId, out var l) || r.Epoch >= l.Epoch) last[r.ModelId] = (r.Epoch, r.TestAccuracy);
             gapSum += r.GeneralizationGap; gapSumSq += (double)r.GeneralizationGap * r.GeneralizationGap;
             var g = gapEnds.TryGetValue(r.ModelId, out var ge) ? ge : (int.MaxValue, 0f, int.MinValue, 0f);

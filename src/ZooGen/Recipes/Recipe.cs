@@ -110,10 +110,7 @@ public sealed class Recipe
         foreach (var c in Checkpoints)
             if (c < 0 || c > Epochs) throw new ArgumentException($"checkpoint epoch {c} is outside 0..{Epochs}.");
         if (Grid.Size == 0) throw new ArgumentException("every hyperparameter of the grid needs at least one value.");
-        foreach (var m in SampleModels().Take(1)) m.Validate();
-        foreach (var a in Grid.Activation) Hyperparameters.ParseActivation(a);
-        foreach (var a in Grid.Init) Hyperparameters.ParseInit(a);
-        foreach (var a in Grid.Optimizer) Hyperparameters.ParseOptimizer(a);
+        foreach (var m in SampleModels().Take(1)) m.Validate(); // SampleModels parses every activation, init and optimizer name
         foreach (var v in Grid.LearningRate) new ModelSpec { LearningRate = v }.Validate();
         foreach (var v in Grid.WeightDecay) new ModelSpec { WeightDecay = v }.Validate();
         foreach (var v in Grid.Dropout) new ModelSpec { Dropout = v }.Validate();
@@ -125,6 +122,10 @@ public sealed class Recipe
     public IReadOnlyList<ModelSpec> SampleModels()
     {
         var g = Grid;
+        // The grid's names, parsed once (an unknown name is an error that lists the valid ones).
+        var activations = g.Activation.Select(Hyperparameters.ParseActivation).ToList();
+        var inits = g.Init.Select(Hyperparameters.ParseInit).ToList();
+        var optimizers = g.Optimizer.Select(Hyperparameters.ParseOptimizer).ToList();
         var list = new List<ModelSpec>(Models);
         if (Sampling == SamplingMode.Random)
         {
@@ -133,18 +134,17 @@ public sealed class Recipe
                 list.Add(new ModelSpec
                 {
                     ModelId = id, Seed = id + 1,
-                    Activation = Hyperparameters.ParseActivation(g.Activation[rng.NextInt(g.Activation.Count)]),
-                    Init = Hyperparameters.ParseInit(g.Init[rng.NextInt(g.Init.Count)]),
-                    Optimizer = Hyperparameters.ParseOptimizer(g.Optimizer[rng.NextInt(g.Optimizer.Count)]), LearningRate = g.LearningRate[rng.NextInt(g.LearningRate.Count)],
+                    Activation = activations[rng.NextInt(activations.Count)], Init = inits[rng.NextInt(inits.Count)],
+                    Optimizer = optimizers[rng.NextInt(optimizers.Count)], LearningRate = g.LearningRate[rng.NextInt(g.LearningRate.Count)],
                     WeightDecay = g.WeightDecay[rng.NextInt(g.WeightDecay.Count)], Dropout = g.Dropout[rng.NextInt(g.Dropout.Count)],
                     BatchSize = g.BatchSize[rng.NextInt(g.BatchSize.Count)], TrainFraction = g.TrainFraction[rng.NextInt(g.TrainFraction.Count)],
                 });
             return list;
         }
-        var configs = (from a in g.Activation from i in g.Init from o in g.Optimizer from lr in g.LearningRate
+        var configs = (from a in activations from i in inits from o in optimizers from lr in g.LearningRate
                        from wd in g.WeightDecay from d in g.Dropout from b in g.BatchSize from f in g.TrainFraction
                        from s in Enumerable.Range(1, SeedsPerConfig)
-                       select new ModelSpec { Seed = s, Activation = Hyperparameters.ParseActivation(a), Init = Hyperparameters.ParseInit(i), Optimizer = Hyperparameters.ParseOptimizer(o), LearningRate = lr, WeightDecay = wd, Dropout = d, BatchSize = b, TrainFraction = f }).ToArray();
+                       select new ModelSpec { Seed = s, Activation = a, Init = i, Optimizer = o, LearningRate = lr, WeightDecay = wd, Dropout = d, BatchSize = b, TrainFraction = f }).ToArray();
         if (configs.Length > Models)
         {
             // A seeded shuffle before truncation keeps a truncated grid balanced.

@@ -58,13 +58,6 @@ public static class Hyperparameters
     private static readonly (Optimizer Value, string Name)[] OptimizerNames =
         { (Optimizer.Adam, "adam"), (Optimizer.Sgd, "sgd"), (Optimizer.RmsProp, "rmsprop") };
 
-    /// <summary>Valid activation names.</summary>
-    public static IReadOnlyList<string> Activations { get; } = ActivationNames.Select(p => p.Name).ToArray();
-    /// <summary>Valid initialisation names.</summary>
-    public static IReadOnlyList<string> Inits { get; } = InitNames.Select(p => p.Name).ToArray();
-    /// <summary>Valid optimiser names.</summary>
-    public static IReadOnlyList<string> Optimizers { get; } = OptimizerNames.Select(p => p.Name).ToArray();
-
     /// <summary>The name of an activation ("tanh", …).</summary>
     public static string Name(this Activation value) => NameOf(ActivationNames, value);
     /// <summary>The name of an initialisation ("kaiming_uniform", …).</summary>
@@ -73,13 +66,13 @@ public static class Hyperparameters
     public static string Name(this Optimizer value) => NameOf(OptimizerNames, value);
 
     /// <summary>Parses an activation name.</summary>
-    /// <exception cref="ArgumentException">Not one of <see cref="Activations"/>.</exception>
+    /// <exception cref="ArgumentException">Not an activation name (the message lists them).</exception>
     public static Activation ParseActivation(string name) => Parse(ActivationNames, name, "activation");
     /// <summary>Parses an initialisation name.</summary>
-    /// <exception cref="ArgumentException">Not one of <see cref="Inits"/>.</exception>
+    /// <exception cref="ArgumentException">Not an initialisation name (the message lists them).</exception>
     public static Init ParseInit(string name) => Parse(InitNames, name, "init");
     /// <summary>Parses an optimiser name.</summary>
-    /// <exception cref="ArgumentException">Not one of <see cref="Optimizers"/>.</exception>
+    /// <exception cref="ArgumentException">Not an optimiser name (the message lists them).</exception>
     public static Optimizer ParseOptimizer(string name) => Parse(OptimizerNames, name, "optimizer");
 
     private static string NameOf<T>((T Value, string Name)[] table, T value) where T : struct, Enum
