@@ -102,8 +102,11 @@ public static class RidgeRegression
 
     private static double RSquared(Tensor y, Tensor predicted)
     {
-        double sse = y.sub(predicted).square().sum().item<double>();
-        double sst = y.sub(y.mean()).square().sum().item<double>();
+        // d.mul(d), not square(): TorchSharp's square() is pow(2) with a temporary Scalar (TorchScalars).
+        var residual = y.sub(predicted);
+        var centred = y.sub(y.mean());
+        double sse = residual.mul(residual).sum().item<double>();
+        double sst = centred.mul(centred).sum().item<double>();
         return sst > 0 ? 1 - sse / sst : double.NaN;
     }
 
@@ -130,7 +133,7 @@ public static class RidgeRegression
             {
                 _mean = x.mean(new long[] { 0 }, false, null);
                 var std = x.std(0, false, false, null);
-                _scale = where(std.gt(0), std, ones_like(std));          // constant features keep weight 0
+                _scale = where(std.gt(Zero), std, ones_like(std));          // constant features keep weight 0
                 x = x.sub(_mean).div(_scale);
                 _yMean = y.mean().item<double>();
                 using var yMean = _yMean.ToScalar();
