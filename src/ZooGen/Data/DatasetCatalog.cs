@@ -7,12 +7,12 @@ public static class DatasetCatalog
     public static readonly string[] Names = { "tetris", "mnist", "mnist-digits", "fashion-mnist", "cifar10" };
 
     /// <summary>Loads a data set; <paramref name="dataDirectory"/> overrides its default location.</summary>
-    public static DataSplit Load(string name, string? dataDirectory, int seed, double tetrisNoise)
+    public static DataSplit Load(string name, string? dataDirectory, int seed, double tetrisNoise, int tetrisTestImages = 0)
     {
         switch (name)
         {
             case "tetris":
-                return TetrisDataset.Split(seed: seed, noise: tetrisNoise);
+                return TetrisDataset.Split(test: tetrisTestImages > 0 ? tetrisTestImages : TetrisDataset.DefaultTestImages, seed: seed, noise: tetrisNoise);
             case "fashion-mnist":
                 return IdxReader.ReadSplit(dataDirectory ?? IdxReader.FashionMnistDebianDirectory, "fashion-mnist",
                     "Install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data DIR.");

@@ -16,6 +16,9 @@ public static class TetrisDataset
     /// <summary>Default pixel noise σ.</summary>
     public const double DefaultNoise = 0.1;
 
+    /// <summary>Default test set size.</summary>
+    public const int DefaultTestImages = 1000;
+
     private static readonly int[][][] Shapes =
     {
         new[] { new[] { 0, 0, 0, 1, 0, 2, 0, 3 } },                                   // I (rotations added below)
@@ -81,6 +84,6 @@ public static class TetrisDataset
     }
 
     /// <summary>The default split: train and test drawn from independent streams of one seed.</summary>
-    public static DataSplit Split(int train = 2000, int test = 1000, long seed = 0, double noise = DefaultNoise) =>
+    public static DataSplit Split(int train = 2000, int test = DefaultTestImages, long seed = 0, double noise = DefaultNoise) =>
         new(Generate(train, seed * 2 + 1, noise, "tetris-train"), Generate(test, seed * 2 + 2, noise, "tetris-test"));
 }

@@ -72,7 +72,7 @@ public static class ZooGenerator
     /// <summary>Loads the recipe's data with its subsets and scaling, checking it fits the architecture.</summary>
     public static DataSplit LoadData(Recipe recipe, string? dataDirectory)
     {
-        var split = DatasetCatalog.Load(recipe.Dataset, dataDirectory, recipe.Seed, recipe.TetrisNoise);
+        var split = DatasetCatalog.Load(recipe.Dataset, dataDirectory, recipe.Seed, recipe.TetrisNoise, recipe.TetrisTestImages);
         var train = recipe.TrainSubset > 0 ? split.Train.Take(recipe.TrainSubset) : split.Train;
         var test = recipe.TestSubset > 0 ? split.Test.Take(recipe.TestSubset) : split.Test;
         ImageDataset? validation = null;

@@ -84,6 +84,12 @@ public sealed class Recipe
     public int Seed { get; set; }
     /// <summary>Tetris pixel noise σ.</summary>
     public double TetrisNoise { get; set; } = Data.TetrisDataset.DefaultNoise;
+    /// <summary>
+    /// Size of the generated Tetris test set (0 = the default 1,000). A larger test set makes each checkpoint's test accuracy
+    /// (and so its generalisation gap) a closer estimate of the model's expected accuracy, i.e. a less noisy label.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int TetrisTestImages { get; set; }
     /// <summary>Map pixels from [0, 1] to [-1, 1] (Unterthiner et al.).</summary>
     public bool ScaleToSymmetric { get; set; }
 
@@ -105,6 +111,7 @@ public sealed class Recipe
         if (TrainSubset < 0 || TestSubset < 0) throw new ArgumentException("train/test subsets must be ≥ 0.");
         if (ValidationSize < 0) throw new ArgumentException($"validation size must be ≥ 0 (got {ValidationSize}).");
         if (LabelNoise is < 0 or > 1 || double.IsNaN(LabelNoise)) throw new ArgumentException($"labelNoise must lie in [0, 1] (got {LabelNoise}).");
+        if (TetrisTestImages < 0) throw new ArgumentException($"tetrisTestImages must be ≥ 0 (got {TetrisTestImages}).");
         if (TetrisNoise < 0 || !double.IsFinite(TetrisNoise)) throw new ArgumentException($"tetrisNoise must be finite and ≥ 0 (got {TetrisNoise}).");
         if (Checkpoints.Count == 0) throw new ArgumentException("at least one checkpoint epoch is needed.");
         foreach (var c in Checkpoints)

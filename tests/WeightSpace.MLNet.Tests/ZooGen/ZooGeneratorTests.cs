@@ -50,6 +50,22 @@ public class ZooGeneratorTests
     }
 
     [Fact]
+    public void TheTetrisTestSetSizeIsARecipeFieldThatDefaultsTo1000AndIsValidated()
+    {
+        var recipe = SmallTetris(models: 2, epochs: 1);
+        recipe.TestSubset = 0;
+        Assert.Equal(TetrisDataset.DefaultTestImages, ZooGenerator.LoadData(recipe, null).Test.Count);
+        Assert.DoesNotContain("tetrisTestImages", recipe.ToJsonObject().ToJsonString()); // the default is not written: old manifests stay as they were
+        recipe.TetrisTestImages = 4000;
+        var test = ZooGenerator.LoadData(recipe, null).Test;
+        Assert.Equal(4000, test.Count);
+        Assert.Equal(new[] { 1000, 1000, 1000, 1000 }, test.Labels.GroupBy(l => l).OrderBy(g => g.Key).Select(g => g.Count())); // class balanced
+        Assert.Contains("\"tetrisTestImages\": 4000", recipe.ToJsonObject().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        recipe.TetrisTestImages = -1;
+        Assert.Contains("tetrisTestImages", Assert.Throws<ArgumentException>(() => recipe.Validate()).Message);
+    }
+
+    [Fact]
     public void AValidationSetIsHeldOutOfTheTrainingImagesAndLabelsEveryCheckpoint()
     {
         var recipe = SmallTetris(models: 4, epochs: 2);
