@@ -3,7 +3,8 @@
 //   augmentation --zoo DIR            Tetris-Seed: augmentations (−, P, E, N and combinations) × tasks (E_c, ED, E_cD, E_c+D)
 //   hyp --zoo DIR                     a hyperparameter zoo: W / s(W) / E_cD × epoch, accuracy, gap and the hyperparameters
 //   ood --zoo A --zoo B [--zoo C ...]  Kendall's τ of probes fitted on one zoo and applied to the others
-// Options: --budget SECONDS per hyper-representation (default 180), --out DIR (default ./paper-tables), --probes linear[,LightGbm,...]
+// Options: --budget SECONDS per hyper-representation (default 180), --out DIR (default ./paper-tables), --probes linear[,LightGbm,...],
+//          --norm None|PerLayer|PerParameter and --lr RATE (default: the library's CPU default, WeightEmbeddingOptions.CpuDefault)
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -11,13 +12,14 @@ using WeightSpace.MLNet;
 
 if (args.Length == 0 || args[0] is not ("architecture" or "augmentation" or "hyp" or "ood"))
 {
-    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS] [--out DIR] [--probes linear,LightGbm]");
+    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE]");
     return 2;
 }
 var zoos = new List<string>();
 int budget = 180;
 string outDir = "paper-tables";
 var probes = new List<ProbeKind> { ProbeKind.Linear };
+var cpu = WeightEmbeddingOptions.CpuDefault;
 for (int i = 1; i < args.Length; i += 2)
 {
     string? v = i + 1 < args.Length ? args[i + 1] : null;
@@ -27,6 +29,9 @@ for (int i = 1; i < args.Length; i += 2)
         case "--budget" when int.TryParse(v, out var b) && b > 0: budget = b; break;
         case "--out" when v is not null: outDir = v; break;
         case "--probes" when v is not null: probes = v.Split(',').Select(p => Enum.Parse<ProbeKind>(p, ignoreCase: true)).ToList(); break;
+        case "--norm" when Enum.TryParse<WeightNormalization>(v, ignoreCase: true, out var norm) && Enum.IsDefined(norm): cpu = cpu with { Normalization = norm }; break;
+        case "--lr" when double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var lr) && lr > 0 && double.IsFinite(lr):
+            cpu = cpu with { LearningRate = lr }; break;
         default: Console.Error.WriteLine($"PaperTables: bad option '{args[i]} {v}'."); return 2;
     }
 }
@@ -39,7 +44,7 @@ var ml = new MLContext(seed: 1);
 var clock = Stopwatch.StartNew();
 var log = new Progress<string>(l => Console.Error.WriteLine("  " + l));
 var comparison = new ProbeComparison(ml) { Probes = probes, Progress = log };
-var cpu = WeightEmbeddingOptions.CpuDefault with { TimeBudget = TimeSpan.FromSeconds(budget), Epochs = 1000 };
+cpu = cpu with { TimeBudget = TimeSpan.FromSeconds(budget), Epochs = 1000 };
 string[] tetrisTargets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap };
 string table = args[0] switch
 {
