@@ -118,7 +118,7 @@ string Augmentation(string zooDir)
         rows.Add($"| {taskName} | " + string.Join(" | ", cells) + " |");
     }
     return $"# Tetris-Seed: augmentation ablation (mean test R² × 100 over epoch, accuracy and gap; linear probes)\n\nZoo: {zooDir}. P = permutation (pool of 120), " +
-           $"E = erasing (p 0.5), N = noise (σ 0.05, in normalised units). Each hyper-representation trained for {budget} s.\n\n" + string.Join("\n", rows) + "\n";
+           $"E = erasing (p 0.5), N = noise (σ 0.05, in the units the autoencoder sees: {(cpu.Normalization == WeightNormalization.None ? "raw weights" : cpu.Normalization + " normalised")}). Each hyper-representation trained for {budget} s.\n\n" + string.Join("\n", rows) + "\n";
 }
 
 // The hyperparameter-zoo table: W / s(W) / E_cD over every characteristic the zoo varies.
