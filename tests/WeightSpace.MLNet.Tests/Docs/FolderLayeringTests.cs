@@ -39,9 +39,7 @@ public class FolderLayeringTests
 
     private static void AssertLayered(string project, Dictionary<string, string[]> allowed)
     {
-        var root = AppContext.BaseDirectory;
-        while (!Directory.Exists(Path.Combine(root, "src", project))) root = Path.GetDirectoryName(root)!;
-        var dir = Path.Combine(root, "src", project);
+        var dir = Path.Combine(RepoRoot.Path, "src", project);
         var folders = Directory.GetDirectories(dir).Where(d => Directory.GetFiles(d, "*.cs").Length > 0).Select(Path.GetFileName).Where(f => f is not ("bin" or "obj")).ToList();
         Assert.Equal(allowed.Keys.OrderBy(k => k), folders.OrderBy(f => f)); // a new folder needs its place in the table
         var declaration = new Regex(@"^(?:public |internal )?(?:(?:sealed|static|abstract|readonly|partial) )*(?:class|record struct|record|enum|struct|interface) (\w+)", RegexOptions.Multiline);

@@ -14,8 +14,7 @@ public class ReadmeSnippetTests : IClassFixture<SmallZoo>
     [Fact]
     public void EverySnippetRegionIsInTheReadme()
     {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "README.md")) || !Directory.Exists(Path.Combine(root, "src"))) root = Path.GetDirectoryName(root)!;
+        var root = RepoRoot.Path;
         var readme = File.ReadAllLines(Path.Combine(root, "README.md")).Select(l => l.Trim()).ToArray();
         var source = File.ReadAllLines(Path.Combine(root, "tests", "WeightSpace.MLNet.Tests", "Docs", "ReadmeSnippets.cs"));
         var regions = Regions(source);

@@ -9,8 +9,7 @@ public class RecipeFilesTests
     [Fact]
     public void EveryRecipeInTheDocsLoadsAndValidates()
     {
-        var root = AppContext.BaseDirectory;
-        while (!Directory.Exists(Path.Combine(root, "docs", "recipes"))) root = Path.GetDirectoryName(root)!;
+        var root = RepoRoot.Path;
         var files = Directory.GetFiles(Path.Combine(root, "docs", "recipes"), "*.json");
         Assert.True(files.Length >= 2, $"expected the documented recipes, found {files.Length}");
         foreach (var file in files)

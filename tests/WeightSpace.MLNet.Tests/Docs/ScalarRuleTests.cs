@@ -19,9 +19,7 @@ public class ScalarRuleTests
     [Fact]
     public void TheLibraryPassesNoTemporaryScalarToTorchSharp()
     {
-        var root = AppContext.BaseDirectory;
-        while (!Directory.Exists(Path.Combine(root, "src", "WeightSpace.MLNet"))) root = Path.GetDirectoryName(root)!;
-        var dir = Path.Combine(root, "src", "WeightSpace.MLNet");
+        var dir = Path.Combine(RepoRoot.Path, "src", "WeightSpace.MLNet");
         var files = Directory.GetFiles(dir, "*.cs", SearchOption.AllDirectories).Where(p => !p.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}")).ToList();
         Assert.True(files.Count > 20, $"found only {files.Count} sources under {dir}");
         var violations = new List<string>();

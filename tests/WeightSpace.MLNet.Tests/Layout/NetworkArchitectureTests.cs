@@ -43,9 +43,7 @@ public class NetworkArchitectureTests
     [Fact]
     public void TheZooDocsShowTheArchitecturesAsTheCodeDescribesThem()
     {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "docs", "zoos.md"))) root = Path.GetDirectoryName(root)!;
-        var doc = File.ReadAllText(Path.Combine(root, "docs", "zoos.md"));
+        var doc = File.ReadAllText(Path.Combine(RepoRoot.Path, "docs", "zoos.md"));
         foreach (var (name, architecture) in NetworkArchitecture.BuiltIn)
             Assert.Contains($"| `{name}` | `{architecture}` |", doc);
     }

@@ -55,12 +55,12 @@ public class ZooGeneratorTests
         var recipe = SmallTetris(models: 2, epochs: 1);
         recipe.TestSubset = 0;
         Assert.Equal(TetrisDataset.DefaultTestImages, ZooGenerator.LoadData(recipe, null).Test.Count);
-        Assert.DoesNotContain("tetrisTestImages", recipe.ToJsonObject().ToJsonString()); // the default is not written: old manifests stay as they were
+        Assert.False(recipe.ToJsonObject().ContainsKey("tetrisTestImages")); // the default is not written: old manifests stay as they were
         recipe.TetrisTestImages = 4000;
         var test = ZooGenerator.LoadData(recipe, null).Test;
         Assert.Equal(4000, test.Count);
         Assert.Equal(new[] { 1000, 1000, 1000, 1000 }, test.Labels.GroupBy(l => l).OrderBy(g => g.Key).Select(g => g.Count())); // class balanced
-        Assert.Contains("\"tetrisTestImages\": 4000", recipe.ToJsonObject().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        Assert.Equal(4000, (int)recipe.ToJsonObject()["tetrisTestImages"]!);
         recipe.TetrisTestImages = -1;
         Assert.Contains("tetrisTestImages", Assert.Throws<ArgumentException>(() => recipe.Validate()).Message);
     }
