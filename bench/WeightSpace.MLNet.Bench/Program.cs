@@ -10,7 +10,7 @@
 using WeightSpace.MLNet.Bench;
 
 var options = new Dictionary<string, int>();
-if (args.FirstOrDefault() != "embed") for (int i = 1; i + 1 < args.Length; i += 2) { if (args[i] == "--layout") continue; options[args[i].TrimStart('-')] = int.Parse(args[i + 1]); }
+if (args.FirstOrDefault() is not ("embed" or "label-oracle")) for (int i = 1; i + 1 < args.Length; i += 2) { if (args[i] == "--layout") continue; options[args[i].TrimStart('-')] = int.Parse(args[i + 1]); }
 int Opt(string name, int fallback) => options.TryGetValue(name, out var v) ? v : fallback;
 switch (args.FirstOrDefault())
 {
@@ -20,9 +20,10 @@ switch (args.FirstOrDefault())
     case "mlp-kernels": KernelBench.Run(); break;
     case "cnn": TrainingBench.Cnn(Opt("models", 8), Opt("images", 2048)); break;
     case "embed": EmbedBench.Run(args); break;
+    case "label-oracle": LabelOracle.Run(args); break;
     case "kill-campaign": KillCampaign.Run(Opt("kills", 20), Opt("seed", 1)); break;
     case "embed-profile": EmbedProfile.Run(); break;
     case "embed-speed": EmbedSpeedBench.Run(args.Length > 2 && args[1] == "--layout" ? args[2] : "tetris-mlp-100", Opt("rows", 20_000), Opt("epochs", 2), Opt("dim", 64), Opt("ff", 128), Opt("batch", 500)); break;
-    default: Console.Error.WriteLine("usage: bench zoo-io|augment|tetris|cnn [--option N ...]"); return 2;
+    default: Console.Error.WriteLine("usage: bench zoo-io|augment|tetris|cnn|embed|label-oracle [--option N ...]"); return 2;
 }
 return 0;
