@@ -14,22 +14,15 @@ internal static class LabelOracle
         var rows = zoo.Records().Select(r => (r.ModelId, r.Epoch, Acc: (double)r.TestAccuracy, Gap: (double)(r.TrainAccuracy - r.TestAccuracy))).ToList();
         Console.WriteLine($"zoo {zoo.Directory}: {rows.Count:N0} rows, {rows.Select(r => r.ModelId).Distinct().Count():N0} models, {rows.Select(r => r.Epoch).Distinct().Count()} checkpoints");
         Console.WriteLine($"{"label",-18} {"epoch-mean R²",14} {"+ model offset R²",18} {"mean at first / middle / last checkpoint",42}");
-        foreach (var (name, label) in new (string, Func<(int ModelId, int Epoch, double Acc, double Gap), double>)[] { ("TestAccuracy", r => r.Acc), ("GeneralizationGap", r => r.Gap) })
+        foreach (var (name, y) in new[] { ("TestAccuracy", rows.Select(r => r.Acc).ToArray()), ("GeneralizationGap", rows.Select(r => r.Gap).ToArray()) })
         {
-            var y = rows.Select(label).ToArray();
-            var byEpoch = rows.Select((r, i) => (r.Epoch, y[i])).GroupBy(t => t.Epoch).ToDictionary(g => g.Key, g => g.Average(t => t.Item2));
+            var byEpoch = rows.Select((r, i) => (r.Epoch, Y: y[i])).GroupBy(t => t.Epoch).ToDictionary(g => g.Key, g => g.Average(t => t.Y));
             var epochFit = rows.Select(r => byEpoch[r.Epoch]).ToArray();
             var offset = rows.Select((r, i) => (r.ModelId, Residual: y[i] - epochFit[i])).GroupBy(t => t.ModelId).ToDictionary(g => g.Key, g => g.Average(t => t.Residual));
             var withOffset = rows.Select((r, i) => epochFit[i] + offset[r.ModelId]).ToArray();
             var epochs = byEpoch.Keys.Order().ToArray();
-            Console.WriteLine($"{name,-18} {R2(y, epochFit),14:F3} {R2(y, withOffset),18:F3} {$"{byEpoch[epochs[0]]:F3} / {byEpoch[epochs[epochs.Length / 2]]:F3} / {byEpoch[epochs[^1]]:F3}",42}");
+            Console.WriteLine($"{name,-18} {ProbeMetrics.RSquared(y, epochFit),14:F3} {ProbeMetrics.RSquared(y, withOffset),18:F3} " +
+                $"{$"{byEpoch[epochs[0]]:F3} / {byEpoch[epochs[epochs.Length / 2]]:F3} / {byEpoch[epochs[^1]]:F3}",42}");
         }
-    }
-
-    private static double R2(double[] y, double[] p)
-    {
-        double mean = y.Average(), sse = 0, sst = 0;
-        for (int i = 0; i < y.Length; i++) { sse += (y[i] - p[i]) * (y[i] - p[i]); sst += (y[i] - mean) * (y[i] - mean); }
-        return 1 - sse / sst;
     }
 }
