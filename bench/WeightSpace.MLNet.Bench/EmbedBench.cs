@@ -43,24 +43,26 @@ internal static class EmbedBench
             Schedule = Enum.Parse<LearningRateSchedule>(S("schedule", o.Schedule.ToString()), true), WarmupEpochs = D("warmup", o.WarmupEpochs),
             TimeBudget = a.ContainsKey("budget") ? TimeSpan.FromSeconds(D("budget", 0)) : o.TimeBudget,
             ValidationLabels = S("labels", "TestAccuracy,Epoch").Split(',', StringSplitOptions.RemoveEmptyEntries),
-            Seed = I("seed", o.Seed), Threads = I("threads", o.Threads), Augmentation = aug,
+            Seed = I("seed", o.Seed), Threads = I("threads", o.Threads), Augmentation = aug, EmbeddingViews = I("views", o.EmbeddingViews),
         };
         Console.WriteLine($"zoo {zoo.Directory}: {zoo.Layout}, {train.Rows:N0} train / {validation.Rows:N0} validation / {test.Rows:N0} test rows");
         Console.WriteLine($"options: {o with { ValidationLabels = o.ValidationLabels }}".Replace("System.String[]", string.Join(",", o.ValidationLabels)));
         var sw = Stopwatch.StartNew();
-        using var rep = HyperRepresentation.Train(zoo.Layout, train, validation, o, new TrainingProgressBar(Console.Out));
+        using var rep = a.TryGetValue("load", out var load) ? HyperRepresentation.Load(load)
+            : HyperRepresentation.Train(zoo.Layout, train, validation, o, new TrainingProgressBar(Console.Out));
         double fit = sw.Elapsed.TotalSeconds;
         Console.WriteLine($"fit: {fit:F1} s ({rep.History.Count} epochs)");
         if (a.TryGetValue("plot", out var plot)) ProbePlots.LearningCurves(plot, rep.History, $"{zoo.Manifest.Recipe["name"]}: hyper-representation training");
         if (a.TryGetValue("save", out var save)) rep.Save(save);
 
         sw.Restart();
-        var embTrain = rep.Embed(train.Weights, train.Rows);
-        var embVal = rep.Embed(validation.Weights, validation.Rows);
-        var embTest = rep.Embed(test.Weights, test.Rows);
+        int views = I("views", rep.Options.EmbeddingViews);
+        var embTrain = rep.Embed(train.Weights, train.Rows, views);
+        var embVal = rep.Embed(validation.Weights, validation.Rows, views);
+        var embTest = rep.Embed(test.Weights, test.Rows, views);
         double embedSeconds = sw.Elapsed.TotalSeconds;
         int embedded = train.Rows + validation.Rows + test.Rows;
-        Console.WriteLine($"embedding: {embedded / embedSeconds:N0} rows/s ({embedded:N0} rows in {embedSeconds:F2} s); " +
+        Console.WriteLine($"embedding ({views} view{(views == 1 ? "" : "s")} per row): {embedded / embedSeconds:N0} rows/s ({embedded:N0} rows in {embedSeconds:F2} s); " +
             $"mean |z| {embTest.Average(v => Math.Abs(v)):F3}, saturated (|z| > 0.99) {embTest.Count(v => Math.Abs(v) > 0.99) / (double)embTest.Length:P1}");
         var rec = rep.Reconstruct(test.Weights, test.Rows);
         Console.WriteLine($"test reconstruction R²: {ProbeMetrics.ReconstructionR2(test.Weights, rec, zoo.Layout.ParameterCount):F3}");

@@ -10,7 +10,7 @@ namespace WeightSpace.MLNet.Bench;
 /// </summary>
 internal static class EmbedSpeedBench
 {
-    public static void Run(string layoutName, int rows, int epochs, int dim, int ff, int batch)
+    public static void Run(string layoutName, int rows, int epochs, int dim, int ff, int batch, int views)
     {
         var layout = WeightLayout.BuiltIn[layoutName];
         double peak = SgemmGflops();
@@ -33,6 +33,14 @@ internal static class EmbedSpeedBench
         rep.Embed(w, rows);
         seconds = sw.Elapsed.TotalSeconds;
         Console.WriteLine($"embed  {layout.Name}: {rows / seconds,8:N0} rows/s, {rows * enc / seconds / 1e9:F1} GFLOP/s = {rows * enc / seconds / 1e9 / peak:P0} of sgemm");
+        if (views > 1)
+        {
+            sw.Restart();
+            rep.Embed(w, rows, views);
+            double many = sw.Elapsed.TotalSeconds;
+            int used = HyperRepresentation.EmbeddingPermutations(layout, views, o.Seed).Count + 1;
+            Console.WriteLine($"embed  {layout.Name}, {used} views per row: {rows / many,8:N0} rows/s = {many / seconds:F1}× the single view's time (ideal {used}×)");
+        }
     }
 
     private static double SgemmGflops()

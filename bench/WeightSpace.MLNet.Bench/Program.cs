@@ -23,7 +23,7 @@ switch (args.FirstOrDefault())
     case "label-oracle": LabelOracle.Run(args); break;
     case "kill-campaign": KillCampaign.Run(Opt("kills", 20), Opt("seed", 1)); break;
     case "embed-profile": EmbedProfile.Run(); break;
-    case "embed-speed": EmbedSpeedBench.Run(args.Length > 2 && args[1] == "--layout" ? args[2] : "tetris-mlp-100", Opt("rows", 20_000), Opt("epochs", 2), Opt("dim", 64), Opt("ff", 128), Opt("batch", 500)); break;
+    case "embed-speed": EmbedSpeedBench.Run(args.Length > 2 && args[1] == "--layout" ? args[2] : "tetris-mlp-100", Opt("rows", 20_000), Opt("epochs", 2), Opt("dim", 64), Opt("ff", 128), Opt("batch", 500), Opt("views", 10)); break;
     default: Console.Error.WriteLine("usage: bench zoo-io|augment|tetris|cnn|embed|label-oracle [--option N ...]"); return 2;
 }
 return 0;

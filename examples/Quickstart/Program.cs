@@ -1,9 +1,10 @@
 // Quickstart: the whole method on an embedded default, no downloads.
 //   1. generate a Tetris-Seed zoo (1000 MLPs × 75 epochs, population training: seconds) or reuse it,
-//   2. train the default hyper-representation (E_cD) on the zoo's training models, or reuse it,
+//   2. train the default hyper-representation (E_cD) on the zoo's training models, or reuse it; it embeds a model as the
+//      mean latent of 10 views (the weights and 9 neuron permutations of them, --views; 1 = R21's protocol),
 //   3. compare W, s(W) and the embedding with linear and non-linear probes on held-out models (split 70/15/15 by model),
 //   4. print one table and write results.json, results.md and the plots into --out.
-// Usage: dotnet run -c Release --project examples/Quickstart [-- --models N --epochs N --ae-epochs N --out DIR]
+// Usage: dotnet run -c Release --project examples/Quickstart [-- --models N --epochs N --ae-epochs N --views N --out DIR]
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
@@ -11,7 +12,7 @@ using WeightSpace.MLNet;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
 
-int models = 1000, epochs = 75, aeEpochs = 12;
+int models = 1000, epochs = 75, aeEpochs = 12, views = 10;
 string outDir = "quickstart-out";
 for (int i = 0; i < args.Length; i += 2)
 {
@@ -21,12 +22,13 @@ for (int i = 0; i < args.Length; i += 2)
         "--models" => int.TryParse(value, out models) && models >= 10,
         "--epochs" => int.TryParse(value, out epochs) && epochs >= 2,
         "--ae-epochs" => int.TryParse(value, out aeEpochs) && aeEpochs >= 1,
+        "--views" => int.TryParse(value, out views) && views >= 1,
         "--out" => (outDir = value ?? "") != "",
         _ => false,
     };
     if (!ok)
     {
-        Console.Error.WriteLine($"Quickstart: bad option '{args[i]} {value}'. Options: --models N (≥ 10) --epochs N (≥ 2) --ae-epochs N (≥ 1) --out DIR");
+        Console.Error.WriteLine($"Quickstart: bad option '{args[i]} {value}'. Options: --models N (≥ 10) --epochs N (≥ 2) --ae-epochs N (≥ 1) --views N (≥ 1) --out DIR");
         return 2;
     }
 }
@@ -57,8 +59,11 @@ var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear, Pr
 var (train, validation, _) = comparison.Parts(zoo);
 
 // 2. The hyper-representation (E_cD, the CPU default with fewer epochs), trained on the training models, or reused.
-var options = WeightEmbeddingOptions.CpuDefault with { Epochs = aeEpochs, ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch } };
-string embeddingPath = folder.PathOf($"embedding-{models}x{epochs}-{aeEpochs}.wsemb");
+var options = WeightEmbeddingOptions.CpuDefault with
+{
+    Epochs = aeEpochs, EmbeddingViews = views, ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch },
+};
+string embeddingPath = folder.PathOf($"embedding-{models}x{epochs}-{aeEpochs}-v{views}.wsemb");
 HyperRepresentation representation;
 if (File.Exists(embeddingPath))
 {
@@ -67,7 +72,7 @@ if (File.Exists(embeddingPath))
 }
 else
 {
-    Console.WriteLine($"2. Training the hyper-representation (E_cD, {options.Blocks} blocks, d = {options.ModelDim}, latent {options.LatentDim}) for {aeEpochs} epochs ...");
+    Console.WriteLine($"2. Training the hyper-representation (E_cD, {options.Blocks} blocks, d = {options.ModelDim}, latent {options.LatentDim}) for {aeEpochs} epochs; {views} view(s) per embedding ...");
     string[] labels = options.ValidationLabels.ToArray();
     representation = HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, labels), RepresentationData.FromDataView(validation, layout, labels),
         options, new TrainingProgressBar(Console.Error));
@@ -94,7 +99,7 @@ folder.WriteText("results.json", ProbeComparison.ToJson(results));
 folder.WriteText("results.md",
     $"# Quickstart results\n\nTetris-Seed, {models} models × {epochs} epochs, split 70/15/15 by model; test R² (bold: best per target).\n\n" +
     ProbeComparison.ToMarkdown(results) + "\n" +
-    $"Command: `dotnet run -c Release --project examples/Quickstart -- --models {models} --epochs {epochs} --ae-epochs {aeEpochs}`\n");
+    $"Command: `dotnet run -c Release --project examples/Quickstart -- --models {models} --epochs {epochs} --ae-epochs {aeEpochs} --views {views}`\n");
 var accuracy = results.Where(r => r.Target == ZooColumns.TestAccuracy && r.Probe == "linear")
     .Select(r => (r.Featurizer, r.Truth!, r.Predicted!)).ToList();
 ProbePlots.PredictedVsTrue(folder.PathOf("test-accuracy.png"), ZooColumns.TestAccuracy, accuracy);

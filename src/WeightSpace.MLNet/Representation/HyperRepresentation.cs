@@ -59,16 +59,72 @@ public sealed class HyperRepresentation : IDisposable
         return new RepresentationTrainer(layout, options ?? WeightEmbeddingOptions.CpuDefault).Train(train, validation, progress, cancel);
     }
 
-    /// <summary>Embeds <paramref name="rows"/> weight vectors (row-major) into rows × <see cref="LatentDim"/> values.</summary>
+    /// <summary>
+    /// Embeds <paramref name="rows"/> weight vectors (row-major) into rows × <see cref="LatentDim"/> values, each the mean over
+    /// <see cref="WeightEmbeddingOptions.EmbeddingViews"/> views of the model (see there; 1 = the weights as given).
+    /// </summary>
     /// <exception cref="ArgumentException">The vectors do not have the layout's length, or hold NaN/∞.</exception>
-    public float[] Embed(ReadOnlySpan<float> weights, int rows)
+    public float[] Embed(ReadOnlySpan<float> weights, int rows) => Embed(weights, rows, Options.EmbeddingViews);
+
+    /// <summary>
+    /// Embeds with an explicit number of views: the mean latent of the weights as given and up to <paramref name="views"/> − 1
+    /// distinct neuron permutations of them (a fixed set drawn from the options' seed, the same for every row and call; all
+    /// of them when the layout has fewer). A permuted network computes the same function, so the mean over all permutations
+    /// is a permutation-invariant embedding; 1 is R21's protocol (the un-augmented weights).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="views"/> is below 1.</exception>
+    public float[] Embed(ReadOnlySpan<float> weights, int rows, int views)
     {
         Check(weights, rows);
+        var permutations = EmbeddingPermutations(Layout, views, Options.Seed);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return Run(_model, _normalizer, weights, rows, LatentDim, Options.InferenceBatchSize, reconstruct: false).Latent;
+            var latent = Run(_model, _normalizer, weights, rows, LatentDim, Options.InferenceBatchSize, reconstruct: false).Latent;
+            if (permutations.Count == 0) return latent;
+            int p = Layout.ParameterCount, batch = Options.InferenceBatchSize;
+            var permuted = new float[Math.Min(rows, batch) * p];
+            for (int start = 0; start < rows; start += batch)
+            {
+                int n = Math.Min(batch, rows - start);
+                var sum = latent.AsSpan(start * LatentDim, n * LatentDim);
+                foreach (var permutation in permutations)
+                {
+                    for (int r = 0; r < n; r++)
+                        permutation.Apply(weights.Slice((start + r) * p, p), permuted.AsSpan(r * p, p));
+                    var z = Run(_model, _normalizer, permuted.AsSpan(0, n * p), n, LatentDim, batch, reconstruct: false).Latent;
+                    for (int i = 0; i < z.Length; i++) sum[i] += z[i];
+                }
+                float scale = 1f / (permutations.Count + 1);
+                for (int i = 0; i < sum.Length; i++) sum[i] *= scale;
+            }
+            return latent;
         }
+    }
+
+    /// <summary>
+    /// The permutations an embedding of <paramref name="views"/> views averages over besides the weights as given: distinct,
+    /// not the identity, drawn from <paramref name="seed"/> rejecting repeats (so the set depends only on the layout, the
+    /// count and the seed); every non-identity permutation when the layout has fewer than <paramref name="views"/> in all.
+    /// </summary>
+    internal static IReadOnlyList<Permutation> EmbeddingPermutations(WeightLayout layout, int views, long seed)
+    {
+        if (views < 1) throw new ArgumentOutOfRangeException(nameof(views), views, "An embedding needs at least 1 view (the weights as given).");
+        long distinct = 1;
+        for (int l = 0; l < layout.Layers.Count - 1 && distinct < views; l++)
+            for (int k = 2; k <= layout.Layers[l].OutFeatures && distinct < views; k++) distinct *= k;
+        views = (int)Math.Min(views, distinct);
+        var chosen = new List<Permutation>(views - 1);
+        var seen = new HashSet<string> { Key(Permutation.Identity(layout)) };
+        var rng = Rng.For(seed, 0x56494557);
+        while (chosen.Count < views - 1)
+        {
+            var candidate = Permutation.Random(layout, ref rng);
+            if (seen.Add(Key(candidate))) chosen.Add(candidate);
+        }
+        return chosen;
+
+        string Key(Permutation q) => string.Join('|', Enumerable.Range(0, layout.Layers.Count - 1).Select(l => string.Join(',', q.ForLayer(l))));
     }
 
     /// <summary>Encodes and decodes: the reconstructed weight vectors (rows × parameters).</summary>

@@ -138,6 +138,17 @@ public sealed record WeightEmbeddingOptions
     /// <summary>Rows per inference batch when embedding.</summary>
     public int InferenceBatchSize { get; init; } = 2048;
 
+    // ---- embedding ----
+    /// <summary>
+    /// Views of each model whose latents an embedding averages: the weights as given plus up to <c>EmbeddingViews − 1</c>
+    /// distinct neuron permutations (a fixed set from <see cref="Seed"/>; all of them when the layout has fewer, e.g. the
+    /// 120 of a Tetris MLP). Permuted networks compute the same function, so the mean is closer to invariant to the order
+    /// of the neurons and less noisy; 1 = the un-augmented weights only (R21's protocol, the <see cref="Paper"/> preset).
+    /// Costs one encoder pass per view; training (and its validation probe) is unaffected, and a trained representation can
+    /// embed with another count (<see cref="HyperRepresentation.Embed(System.ReadOnlySpan{float}, int, int)"/>).
+    /// </summary>
+    public int EmbeddingViews { get; init; } = 1;
+
     /// <summary>
     /// The CPU default: a small transformer (N = 2, d = 64, 4 heads, d_ff 128) with a wide latent (512), no dropout, permutation
     /// without erasing, no weight normalisation, AdamW 3e-3 with warm-up + cosine, batch 500, 30 epochs (docs/results.md).
@@ -178,6 +189,7 @@ public sealed record WeightEmbeddingOptions
         Positive(Blocks, nameof(Blocks)); Positive(ModelDim, nameof(ModelDim)); Positive(Heads, nameof(Heads));
         Positive(FeedForwardDim, nameof(FeedForwardDim)); Positive(LatentDim, nameof(LatentDim)); Positive(Epochs, nameof(Epochs));
         Positive(BatchSize, nameof(BatchSize)); Positive(InferenceBatchSize, nameof(InferenceBatchSize)); Positive(ProbeTrainingRows, nameof(ProbeTrainingRows));
+        Positive(EmbeddingViews, nameof(EmbeddingViews));
         if (ModelDim % Heads != 0) throw new ArgumentOutOfRangeException(nameof(Heads), Heads, $"ModelDim {ModelDim} must be a multiple of Heads {Heads}.");
         if (Dropout is < 0 or >= 1 || double.IsNaN(Dropout)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must lie in [0, 1).");
         if (Gamma is < 0 or > 1 || double.IsNaN(Gamma)) throw new ArgumentOutOfRangeException(nameof(Gamma), Gamma, "Gamma must lie in [0, 1].");

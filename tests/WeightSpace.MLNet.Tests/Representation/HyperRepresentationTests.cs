@@ -72,6 +72,49 @@ public class HyperRepresentationTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void AveragingOverAllPermutationsGivesTheSameEmbeddingForEveryPermutedCopy()
+    {
+        var (train, _) = Data();
+        using var rep = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, SmallZoo.Tiny with { Epochs = 1, EmbeddingViews = 1 });
+        var rows = train.Weights.AsSpan(0, 10 * 100).ToArray();
+        var permuted = new float[rows.Length];
+        var permutation = Permutation.Random(WeightLayout.TetrisMlp100, seed: 77);
+        for (int r = 0; r < 10; r++) permutation.Apply(rows.AsSpan(r * 100, 100), permuted.AsSpan(r * 100, 100));
+
+        // One view: the encoder alone is not invariant, so a permuted copy embeds elsewhere.
+        var single = rep.Embed(rows, 10, views: 1);
+        Assert.Equal(single, rep.Embed(rows, 10));                    // the options' count
+        Assert.True(MaxAbsDifference(single, rep.Embed(permuted, 10, views: 1)) > 1e-3);
+        // All 120 permutations of the 5 hidden units (asking for more caps at 120): exactly invariant up to float rounding.
+        var all = rep.Embed(rows, 10, views: 1000);
+        Assert.True(MaxAbsDifference(all, rep.Embed(permuted, 10, views: 120)) < 1e-5);
+        Assert.True(MaxAbsDifference(all, single) > 1e-3);
+        // A partial set is fixed by the seed: the same for every call, and for a row embedded alone.
+        var some = rep.Embed(rows, 10, views: 8);
+        Assert.Equal(some, rep.Embed(rows, 10, views: 8));
+        Assert.True(MaxAbsDifference(some.AsSpan(3 * 8, 8).ToArray(), rep.Embed(rows.AsSpan(3 * 100, 100), 1, views: 8)) < 1e-5); // GEMM rounding differs by batch
+        Assert.Contains("at least 1 view", Assert.Throws<ArgumentOutOfRangeException>(() => rep.Embed(rows, 10, views: 0)).Message);
+    }
+
+    [Fact]
+    public void TheViewCountIsAnOptionThatIsSavedAndChecked()
+    {
+        var (train, _) = Data();
+        using var tmp = new TempDir();
+        Assert.Throws<ArgumentOutOfRangeException>(() => HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, SmallZoo.Tiny with { EmbeddingViews = 0 }));
+        using var rep = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, SmallZoo.Tiny with { Epochs = 1, EmbeddingViews = 6 });
+        var rows = train.Weights.AsSpan(0, 4 * 100);
+        Assert.Equal(rep.Embed(rows, 4, views: 6), rep.Embed(rows, 4));
+        rep.Save(tmp.Sub("rep.wsemb"));
+        using var loaded = HyperRepresentation.Load(tmp.Sub("rep.wsemb"));
+        Assert.Equal(6, loaded.Options.EmbeddingViews);
+        Assert.Equal(rep.Embed(rows, 4), loaded.Embed(rows, 4));
+        Assert.Equal(1, WeightEmbeddingOptions.Paper(WeightLayout.TetrisMlp100).EmbeddingViews);
+    }
+
+    private static double MaxAbsDifference(float[] a, float[] b) => a.Zip(b, (x, y) => Math.Abs((double)x - y)).Max();
+
+    [Fact]
     public void TruncatedCorruptAndForeignFilesAreNamedErrors()
     {
         var (train, _) = Data();
