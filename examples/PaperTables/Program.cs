@@ -4,7 +4,8 @@
 //   hyp --zoo DIR                     a hyperparameter zoo: W / s(W) / E_cD × epoch, accuracy, gap and the hyperparameters
 //   ood --zoo A --zoo B [--zoo C ...]  Kendall's τ of probes fitted on one zoo and applied to the others
 // Options: --budget SECONDS per hyper-representation (default 180), --out DIR (default ./paper-tables), --probes linear[,LightGbm,...],
-//          --norm None|PerLayer|PerParameter and --lr RATE (default: the library's CPU default, WeightEmbeddingOptions.CpuDefault)
+//          --norm None|PerLayer|PerParameter and --lr RATE (default: the library's CPU default, WeightEmbeddingOptions.CpuDefault),
+//          --views K: embed every model as the mean of K views (the weights and K − 1 neuron permutations; default 1 = R21)
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -12,7 +13,7 @@ using WeightSpace.MLNet;
 
 if (args.Length == 0 || args[0] is not ("architecture" or "augmentation" or "hyp" or "ood"))
 {
-    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE]");
+    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--views K]");
     return 2;
 }
 var zoos = new List<string>();
@@ -32,6 +33,7 @@ for (int i = 1; i < args.Length; i += 2)
         case "--norm" when Enum.TryParse<WeightNormalization>(v, ignoreCase: true, out var norm) && Enum.IsDefined(norm): cpu = cpu with { Normalization = norm }; break;
         case "--lr" when double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var lr) && lr > 0 && double.IsFinite(lr):
             cpu = cpu with { LearningRate = lr }; break;
+        case "--views" when int.TryParse(v, out var views) && views >= 1: cpu = cpu with { EmbeddingViews = views }; break;
         default: Console.Error.WriteLine($"PaperTables: bad option '{args[i]} {v}'."); return 2;
     }
 }
