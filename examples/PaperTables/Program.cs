@@ -3,7 +3,8 @@
 //   augmentation --zoo DIR            Tetris-Seed: augmentations (−, P, E, N and combinations) × tasks (E_c, ED, E_cD, E_c+D)
 //   hyp --zoo DIR                     a hyperparameter zoo: W / s(W) / E_cD × epoch, accuracy, gap and the hyperparameters
 //   ood --zoo A --zoo B [--zoo C ...]  Kendall's τ of probes fitted on one zoo and applied to the others
-// Options: --budget SECONDS per hyper-representation (default 180), --out DIR (default ./paper-tables), --probes linear[,LightGbm,...],
+// Options: --budget SECONDS per hyper-representation (default 180) or --epochs N (a fixed length: reproducible run to run,
+//          unlike a time budget, whose epochs depend on the machine's speed), --out DIR (default ./paper-tables), --probes linear[,LightGbm,...],
 //          --norm None|PerLayer|PerParameter and --lr RATE (default: the library's CPU default, WeightEmbeddingOptions.CpuDefault),
 //          --views K: embed every model as the mean of K views (the weights and K − 1 neuron permutations; default 1 = R21)
 using System.Diagnostics;
@@ -13,11 +14,11 @@ using WeightSpace.MLNet;
 
 if (args.Length == 0 || args[0] is not ("architecture" or "augmentation" or "hyp" or "ood"))
 {
-    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--views K]");
+    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--views K]");
     return 2;
 }
 var zoos = new List<string>();
-int budget = 180;
+int budget = 180, epochs = 0;
 string outDir = "paper-tables";
 var probes = new List<ProbeKind> { ProbeKind.Linear };
 var cpu = WeightEmbeddingOptions.CpuDefault;
@@ -28,6 +29,7 @@ for (int i = 1; i < args.Length; i += 2)
     {
         case "--zoo" when v is not null: zoos.Add(v); break;
         case "--budget" when int.TryParse(v, out var b) && b > 0: budget = b; break;
+        case "--epochs" when int.TryParse(v, out var e) && e > 0: epochs = e; break;
         case "--out" when v is not null: outDir = v; break;
         case "--probes" when v is not null: probes = v.Split(',').Select(p => Enum.Parse<ProbeKind>(p, ignoreCase: true)).ToList(); break;
         case "--norm" when Enum.TryParse<WeightNormalization>(v, ignoreCase: true, out var norm) && Enum.IsDefined(norm): cpu = cpu with { Normalization = norm }; break;
@@ -46,7 +48,8 @@ var ml = new MLContext(seed: 1);
 var clock = Stopwatch.StartNew();
 var log = new Progress<string>(l => Console.Error.WriteLine("  " + l));
 var comparison = new ProbeComparison(ml) { Probes = probes, Progress = log };
-cpu = cpu with { TimeBudget = TimeSpan.FromSeconds(budget), Epochs = 1000 };
+cpu = epochs > 0 ? cpu with { TimeBudget = null, Epochs = epochs } : cpu with { TimeBudget = TimeSpan.FromSeconds(budget), Epochs = 1000 };
+string length = epochs > 0 ? $"{epochs} epochs" : $"{budget} s";
 string[] tetrisTargets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap };
 string table = args[0] switch
 {
@@ -84,7 +87,7 @@ string Architecture(string zooDir)
         rows.Add($"| {name} | {100 * rec:F1} | " + string.Join(" | ", tetrisTargets.Select(t => $"{100 * results.Single(r => r.Target == t && r.Probe == "linear").Value:F1}")) + " |");
         rep.Dispose();
     }
-    return $"# Tetris-Seed: architecture ablation (R² × 100 on test models; linear probes)\n\nZoo: {zooDir}. Each hyper-representation trained for {budget} s (CPU default otherwise).\n\n" + string.Join("\n", rows) + "\n";
+    return $"# Tetris-Seed: architecture ablation (R² × 100 on test models; linear probes)\n\nZoo: {zooDir}. Each hyper-representation trained for {length} (CPU default otherwise).\n\n" + string.Join("\n", rows) + "\n";
 }
 
 // Tetris-Seed augmentation ablation (poster: mean over tasks of the probes' R²).
@@ -120,7 +123,7 @@ string Augmentation(string zooDir)
         rows.Add($"| {taskName} | " + string.Join(" | ", cells) + " |");
     }
     return $"# Tetris-Seed: augmentation ablation (mean test R² × 100 over epoch, accuracy and gap; linear probes)\n\nZoo: {zooDir}. P = permutation (pool of 120), " +
-           $"E = erasing (p 0.5), N = noise (σ 0.05, in the units the autoencoder sees: {(cpu.Normalization == WeightNormalization.None ? "raw weights" : cpu.Normalization + " normalised")}). Each hyper-representation trained for {budget} s.\n\n" + string.Join("\n", rows) + "\n";
+           $"E = erasing (p 0.5), N = noise (σ 0.05, in the units the autoencoder sees: {(cpu.Normalization == WeightNormalization.None ? "raw weights" : cpu.Normalization + " normalised")}). Each hyper-representation trained for {length}.\n\n" + string.Join("\n", rows) + "\n";
 }
 
 // The hyperparameter-zoo table: W / s(W) / E_cD over every characteristic the zoo varies.
@@ -137,7 +140,7 @@ string Hyp(string zooDir)
         options, new TrainingProgressBar(Console.Error));
     var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", rep) }, targets);
     return $"# Hyperparameter zoo: W / s(W) / E_cD (test R² for numeric, accuracy for categorical targets)\n\nZoo: {zooDir} ({layout}); constant columns skipped. " +
-           $"E_cD trained for {budget} s.\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
+           $"E_cD trained for {length}.\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
 }
 
 // Out of distribution: fit on one zoo, Kendall's τ on each other (and on its own test models, the diagonal).
@@ -165,12 +168,12 @@ string OutOfDistribution(List<string> dirs)
         lines.Add($"| {Path.GetFileName(dirs[a])} | " + string.Join(" | ", cells) + " |");
     }
     return $"# Out of distribution: Kendall's τ of test-accuracy predictions (linear probes)\n\nRows: the zoo representation and probe were fitted on; " +
-           $"columns: the zoo they were applied to (the diagonal: its own test models). E_cD trained for {budget} s per zoo.\n\n" + string.Join("\n", lines) + "\n";
+           $"columns: the zoo they were applied to (the diagonal: its own test models). E_cD trained for {length} per zoo.\n\n" + string.Join("\n", lines) + "\n";
 }
 
 (HyperRepresentation, IReadOnlyList<ProbeResult>) TrainAndProbe(IDataView zoo, WeightLayout layout, string name, WeightEmbeddingOptions options, string[] targets)
 {
-    Console.Error.WriteLine($"{name}: training for up to {budget} s ...");
+    Console.Error.WriteLine($"{name}: training for {(epochs > 0 ? length : "up to " + length)} ...");
     var (train, validation, _) = comparison.Parts(zoo);
     var labels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch };
     var rep = HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, labels), RepresentationData.FromDataView(validation, layout, labels),
