@@ -39,6 +39,28 @@ public class WeightEmbeddingTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void TheTransformEmbedsWithTheOptionsViewCountAndKeepsItWhenSaved()
+    {
+        var ml = new MLContext(1);
+        var zoo = ml.Data.LoadZoo(_zoo.Path);
+        using var t = ml.Transforms.WeightEmbedding("Embedding", options: Options with { EmbeddingViews = 5 }).Fit(zoo);
+        var weights = zoo.GetColumn<float[]>(ZooColumns.Weights).Take(12).ToArray();
+        var embedded = t.Transform(zoo).GetColumn<float[]>("Embedding").Take(12).ToArray();
+        using var tmp = new TempDir();
+        t.Save(tmp.Sub("e.wsemb"));
+        using var loaded = WeightEmbeddingTransformer.Load(ml, tmp.Sub("e.wsemb"));
+        var reloaded = loaded.Transform(zoo).GetColumn<float[]>("Embedding").Take(12).ToArray();
+        for (int i = 0; i < weights.Length; i++)
+        {
+            var five = t.Representation.Embed(weights[i], 1, views: 5);
+            Assert.Equal(five, embedded[i], (x, y) => Math.Abs(x - y) < 1e-5f);
+            Assert.Equal(five, reloaded[i], (x, y) => Math.Abs(x - y) < 1e-5f);
+        }
+        // ... and that is not what one view gives.
+        Assert.True(weights.Select((w, i) => t.Representation.Embed(w, 1, views: 1).Zip(embedded[i], (x, y) => Math.Abs(x - y)).Max()).Max() > 1e-3);
+    }
+
+    [Fact]
     public void AChainWithAStockProbeSavesAndReloadsWithIdenticalPredictions()
     {
         var ml = new MLContext(1);
