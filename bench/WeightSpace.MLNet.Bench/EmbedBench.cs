@@ -102,7 +102,7 @@ internal static class EmbedBench
             part.W.AddRange(r.Weights);
             part.L[ZooColumns.TestAccuracy].Add(r.TestAccuracy);
             part.L[ZooColumns.Epoch].Add(r.Epoch);
-            part.L[ZooColumns.GeneralizationGap].Add(r.TrainAccuracy - r.TestAccuracy);
+            part.L[ZooColumns.GeneralizationGap].Add(r.Metric(ZooColumns.GeneralizationGap));
         }
         RepresentationData Make(SplitPart p) => new(parts[p].W.ToArray(), parts[p].L[ZooColumns.Epoch].Count, parts[p].L.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray()));
         return (Make(SplitPart.Train), Make(SplitPart.Validation), Make(SplitPart.Test));

@@ -11,7 +11,7 @@ internal static class LabelOracle
     {
         string dir = args.Length > 2 && args[1] == "--zoo" ? args[2] : "zoos/tetris-seed";
         var zoo = ZooDataset.Open(dir);
-        var rows = zoo.Records().Select(r => (r.ModelId, r.Epoch, Acc: (double)r.TestAccuracy, Gap: (double)(r.TrainAccuracy - r.TestAccuracy))).ToList();
+        var rows = zoo.Records().Select(r => (r.ModelId, r.Epoch, Acc: (double)r.TestAccuracy, Gap: (double)r.Metric(ZooColumns.GeneralizationGap))).ToList();
         Console.WriteLine($"zoo {zoo.Directory}: {rows.Count:N0} rows, {rows.Select(r => r.ModelId).Distinct().Count():N0} models, {rows.Select(r => r.Epoch).Distinct().Count()} checkpoints");
         Console.WriteLine($"{"label",-18} {"epoch-mean R²",14} {"+ model offset R²",18} {"mean at first / middle / last checkpoint",42}");
         foreach (var (name, y) in new[] { ("TestAccuracy", rows.Select(r => r.Acc).ToArray()), ("GeneralizationGap", rows.Select(r => r.Gap).ToArray()) })

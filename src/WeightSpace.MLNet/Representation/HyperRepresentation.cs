@@ -27,6 +27,7 @@ public sealed class HyperRepresentation : IDisposable
     private readonly WeightAutoencoder _model;
     private readonly WeightNormalizer _normalizer;
     private readonly object _gate = new();
+    private (int Count, IReadOnlyList<Permutation> Set)? _views; // the permutations of the last view count embedded with
     private bool _disposed;
 
     internal HyperRepresentation(WeightLayout layout, WeightEmbeddingOptions options, WeightNormalizer normalizer, WeightAutoencoder model, IReadOnlyList<TrainingReport> history)
@@ -76,10 +77,12 @@ public sealed class HyperRepresentation : IDisposable
     public float[] Embed(ReadOnlySpan<float> weights, int rows, int views)
     {
         Check(weights, rows);
-        var permutations = EmbeddingPermutations(Layout, views, Options.Seed);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            // The set depends only on (layout, views, seed): drawn once per view count, not per batch or row.
+            if (_views?.Count != views) _views = (views, EmbeddingPermutations(Layout, views, Options.Seed));
+            var permutations = _views.Value.Set;
             var latent = Run(_model, _normalizer, weights, rows, LatentDim, Options.InferenceBatchSize, reconstruct: false).Latent;
             if (permutations.Count == 0) return latent;
             int p = Layout.ParameterCount, batch = Options.InferenceBatchSize;
