@@ -115,6 +115,18 @@ public sealed class ZooWriter : IDisposable
             if (manifest.FormatVersion < 2)
                 throw new ZooFormatException(Path.Combine(directory, ZooManifest.FileName),
                     "the zoo has format 1 (written by an older WeightSpace.MLNet) and can only be read; finish it with that version, or merge it into a new zoo (zoogen merge) and continue that.");
+            // The manifest's model ids are what a resumed run skips: a shard that is gone or cut short would leave its
+            // models neither in the zoo nor retrained, with the run reporting the zoo complete. Checking each listed
+            // file's presence and size is cheap; the checksums are `zoogen verify`'s job.
+            foreach (var shard in manifest.Shards)
+            {
+                var path = Path.Combine(directory, shard.File);
+                if (!File.Exists(path))
+                    throw new ZooFormatException(path, $"shard file listed in the manifest is missing, so its {shard.ModelIds.Length} models would be neither in the zoo nor retrained; restore the file, or generate into a new folder.");
+                long length = new FileInfo(path).Length;
+                if (length != shard.Bytes)
+                    throw new ZooFormatException(path, $"shard is {length} bytes on disk, the manifest says {shard.Bytes} (truncated or replaced); restore the file, or generate into a new folder.");
+            }
             return new ZooWriter(directory, manifest, @lock);
         }
         catch

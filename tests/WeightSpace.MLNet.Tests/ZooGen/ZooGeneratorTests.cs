@@ -182,6 +182,38 @@ public class ZooGeneratorTests
     }
 
     [Fact]
+    public void ResumeRefusesAZooWhoseShardIsGoneOrCutShortInsteadOfCallingItComplete()
+    {
+        // Found on a 400-model zoo: with a listed shard deleted, --resume skipped that shard's models (the manifest names
+        // them as done) and reported "0 models trained, 400 already present" while the zoo could no longer be read.
+        using var tmp = new TempDir();
+        var dir = tmp.Sub("zoo");
+        ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = dir, PopulationSize = 4 });
+        var manifest = File.ReadAllText(Path.Combine(dir, ZooManifest.FileName));
+        var shards = ZooDataset.Open(dir).Manifest.Shards;
+        Assert.True(shards.Count >= 2);
+        var last = Path.Combine(dir, shards[^1].File);
+        var bytes = File.ReadAllBytes(last);
+
+        File.Delete(last);
+        var gone = Assert.Throws<ZooFormatException>(() => ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = dir, Resume = true, PopulationSize = 4 }));
+        Assert.Contains(shards[^1].File, gone.Message);
+        Assert.Contains("missing", gone.Message);
+        Assert.Contains($"its {shards[^1].ModelIds.Length} models", gone.Message);
+
+        File.WriteAllBytes(last, bytes[..^7]);
+        var cut = Assert.Throws<ZooFormatException>(() => ZooWriter.Append(dir));
+        Assert.Contains(shards[^1].File, cut.Message);
+        Assert.Contains($"{bytes.Length - 7} bytes on disk, the manifest says {bytes.Length}", cut.Message);
+
+        Assert.Equal(manifest, File.ReadAllText(Path.Combine(dir, ZooManifest.FileName))); // refused before writing anything
+        File.WriteAllBytes(last, bytes);
+        var resumed = ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(), Output = dir, Resume = true, PopulationSize = 4 });
+        Assert.Equal(12, resumed.ModelsSkipped); // the restored file: complete, readable, nothing retrained
+        Assert.Equal(12 * 3, ZooDataset.Open(dir).Records().Count());
+    }
+
+    [Fact]
     public void ResumeWithAnotherRecipeIsRefused()
     {
         using var tmp = new TempDir();
