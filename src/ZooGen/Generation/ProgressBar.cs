@@ -17,7 +17,7 @@ public sealed class ProgressBar(TextWriter output) : IProgress<GenerationProgres
         lock (_gate)
         {
             _last = p;
-            double fraction = p.ModelEpochsTotal == 0 ? 1 : (double)p.ModelEpochsDone / p.ModelEpochsTotal;
+            double fraction = p.Fraction;
             int decile = (int)(fraction * 10);
             if (_interactive ? _sinceDraw.ElapsedMilliseconds < 250 && fraction < 1 : decile == _lastDecile) return;
             _lastDecile = decile;

@@ -36,8 +36,19 @@ public sealed class GenerateOptions
     public IProgress<GenerationProgress>? Progress { get; init; }
 }
 
-/// <summary>Progress of a run.</summary>
-public readonly record struct GenerationProgress(long ModelEpochsDone, long ModelEpochsTotal, int ModelsDone, int ModelsTotal, TimeSpan Elapsed);
+/// <summary>
+/// Progress of a run. <see cref="SamplesDone"/> / <see cref="SamplesTotal"/> count training samples (a model-epoch weighs
+/// its training-set size, TrainFraction × images), the measure of work that the fraction done and the ETA follow: in a
+/// hyperparameter zoo a model with train fraction 1 costs ten times one with 0.1, and populations are packed by train
+/// fraction, so counting models put the ETA of a 400-model CNN-4970 zoo at 4 minutes when it took 14 (docs/zoos.md).
+/// </summary>
+public readonly record struct GenerationProgress(long ModelEpochsDone, long ModelEpochsTotal, int ModelsDone, int ModelsTotal, TimeSpan Elapsed,
+    long SamplesDone = 0, long SamplesTotal = 0)
+{
+    /// <summary>The fraction of the work done: by training samples when known, else by model-epochs.</summary>
+    public double Fraction => SamplesTotal > 0 ? (double)SamplesDone / SamplesTotal
+        : ModelEpochsTotal > 0 ? (double)ModelEpochsDone / ModelEpochsTotal : 1;
+}
 
 /// <summary>What a run did.</summary>
 public sealed record GenerateResult(int ModelsTrained, int ModelsSkipped, long RowsWritten, TimeSpan Elapsed, bool Cancelled);
@@ -140,14 +151,19 @@ public static class ZooGenerator
         var checkpoints = recipe.Checkpoints.ToHashSet();
         var sw = Stopwatch.StartNew();
         long total = (long)todo.Count * recipe.Epochs, progressDone = 0;
+        var data = new TrainingData(split);
+        int trainImages = split.Train.Labels.Length;
+        long samplesTotal = todo.Sum(m => (long)TrainingData.SubsetSize(m, trainImages)) * recipe.Epochs, samplesDone = 0;
         int modelsDone = 0;
         long rows = 0;
         bool cancelled = false;
-        void Progress(long modelEpochs, int models)
+        void Progress(long modelEpochs, long samples, int models)
         {
             Interlocked.Add(ref progressDone, modelEpochs);
+            Interlocked.Add(ref samplesDone, samples);
             Interlocked.Add(ref modelsDone, models);
-            options.Progress?.Report(new GenerationProgress(Interlocked.Read(ref progressDone), total, modelsDone, todo.Count, sw.Elapsed));
+            options.Progress?.Report(new GenerationProgress(Interlocked.Read(ref progressDone), total, modelsDone, todo.Count, sw.Elapsed,
+                Interlocked.Read(ref samplesDone), samplesTotal));
         }
 
         void WriteModel(IEnumerable<ZooRecord> checkpoints)
@@ -159,7 +175,6 @@ public static class ZooGenerator
             }
         }
 
-        var data = new TrainingData(split);
         try
         {
             int populationSize = options.PopulationSize > 0 ? options.PopulationSize : GenerateOptions.DefaultPopulationSize(layout, options.Workers);
@@ -201,7 +216,7 @@ public static class ZooGenerator
     }
 
     private static void RunPopulations(WeightLayout layout, List<ModelSpec> todo, TrainingData data, int epochs, ISet<int> checkpoints, int populationSize, int workers,
-        ZooWriter writer, Action<IEnumerable<ZooRecord>> writeModel, Action<long, int> progress, CancellationToken cancel)
+        ZooWriter writer, Action<IEnumerable<ZooRecord>> writeModel, Action<long, long, int> progress, CancellationToken cancel)
     {
         // Lane groups of compatible models, packed into populations of up to populationSize models (whole groups), so
         // that groups of different activations or optimisers share the cores when each has few models.
@@ -215,10 +230,10 @@ public static class ZooGenerator
         {
             var results = population.ToDictionary(m => m.ModelId, _ => new List<ZooRecord>());
             new LanePopulationTrainer(layout, population, data).Train(epochs, checkpoints,
-                cps => { foreach (var c in cps) results[c.ModelId].Add(c); }, cancel, n => progress(n, 0), workers);
+                cps => { foreach (var c in cps) results[c.ModelId].Add(c); }, cancel, (n, samples) => progress(n, samples, 0), workers);
             foreach (var m in population.OrderBy(m => m.ModelId)) writeModel(results[m.ModelId]);
             writer.CompleteShard();
-            progress(0, population.Count);
+            progress(0, 0, population.Count);
         }
     }
 }

@@ -53,7 +53,7 @@ internal sealed class LanePopulationTrainer
     /// lane group (calls are serialised).
     /// </summary>
     public void Train(int epochs, ISet<int> checkpoints, Action<IReadOnlyList<ZooRecord>> onCheckpoint, CancellationToken cancel,
-        Action<int>? onModelEpochs = null, int workers = 0)
+        Action<int, long>? onModelEpochs = null, int workers = 0)
     {
         var groups = LaneGroups(_models).ToArray();
         var gate = new object();
@@ -98,7 +98,7 @@ internal sealed class LanePopulationTrainer
                     cancel.ThrowIfCancellationRequested();
                     g.Step(trainX, trainY, orders, start, epoch, Threads());
                 }
-                if (onModelEpochs is not null) lock (gate) onModelEpochs(group.Length);
+                if (onModelEpochs is not null) lock (gate) onModelEpochs(group.Length, subsets.Sum(x => (long)x.Length));
                 if (checkpoints.Contains(epoch)) Report(epoch);
             }
         }

@@ -10,10 +10,13 @@ internal sealed class TrainingData
 
     public DataSplit Split { get; }
 
-    /// <summary>The training indices a model uses (TrainFraction of the set, seeded, in ascending order).</summary>
+    /// <summary>How many training images a model uses per epoch: TrainFraction of the set, at least one, at most all.</summary>
+    public static int SubsetSize(ModelSpec model, int trainCount) => Math.Min(trainCount, Math.Max(1, (int)Math.Round(model.TrainFraction * trainCount)));
+
+    /// <summary>The training indices a model uses (<see cref="SubsetSize"/> of the set, seeded, in ascending order).</summary>
     public static int[] Subset(ModelSpec model, int trainCount)
     {
-        int n = Math.Max(1, (int)Math.Round(model.TrainFraction * trainCount));
+        int n = SubsetSize(model, trainCount);
         if (n >= trainCount) return Enumerable.Range(0, trainCount).ToArray();
         var all = Enumerable.Range(0, trainCount).ToArray();
         var rng = Rng.For(model.Seed, 0x5B5E7);

@@ -182,6 +182,38 @@ public class ZooGeneratorTests
     }
 
     [Fact]
+    public void ProgressWeighsEachModelByItsTrainingSamplesSoTheEtaFollowsTheWork()
+    {
+        using var tmp = new TempDir();
+        var recipe = SmallTetris(models: 8, epochs: 2);
+        recipe.Grid.TrainFraction = new() { 0.25, 1.0 };
+        var reports = new List<GenerationProgress>();
+        ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = tmp.Sub("zoo"), PopulationSize = 4, Progress = new Progress(p => { lock (reports) reports.Add(p); }) });
+
+        var zoo = ZooDataset.Open(tmp.Sub("zoo"));
+        var fraction = zoo.Records().GroupBy(r => r.ModelId).ToDictionary(g => g.Key, g => g.First().Numeric[ZooColumns.Hyper.TrainFraction]);
+        Assert.Contains(0.25f, fraction.Values);
+        Assert.Contains(1f, fraction.Values);
+        long Samples(IEnumerable<int> models) => models.Sum(m => (long)Math.Round(fraction[m] * 300)) * 2; // tetris-seed: 300 images, 2 epochs
+        long expected = Samples(fraction.Keys);
+        Assert.All(reports, p => Assert.Equal(expected, p.SamplesTotal));
+        Assert.Equal(expected, reports[^1].SamplesDone);
+        Assert.Equal(1.0, reports[^1].Fraction);
+        Assert.True(reports.Zip(reports.Skip(1)).All(w => w.Second.SamplesDone >= w.First.SamplesDone));
+        // Each population is one shard and they train one after another: when a population's models are reported done, the
+        // work done is exactly the samples of the shards so far, whatever their mix of train fractions.
+        var doneAfterShard = new List<int>();
+        foreach (var shard in zoo.Manifest.Shards)
+        {
+            doneAfterShard.AddRange(shard.ModelIds);
+            var report = reports.First(p => p.ModelsDone == doneAfterShard.Count);
+            Assert.Equal(Samples(doneAfterShard), report.SamplesDone);
+            Assert.Equal((double)Samples(doneAfterShard) / expected, report.Fraction, 12);
+        }
+        Assert.Contains(reports, p => Math.Abs(p.Fraction - (double)p.ModelEpochsDone / p.ModelEpochsTotal) > 0.05); // the weighting shows
+    }
+
+    [Fact]
     public void ResumeRefusesAZooWhoseShardIsGoneOrCutShortInsteadOfCallingItComplete()
     {
         // Found on a 400-model zoo: with a listed shard deleted, --resume skipped that shard's models (the manifest names
