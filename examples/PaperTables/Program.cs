@@ -5,7 +5,8 @@
 //   ood --zoo A --zoo B [--zoo C ...]  Kendall's τ of probes fitted on one zoo and applied to the others
 // Options: --budget SECONDS per hyper-representation (default 180) or --epochs N (a fixed length: reproducible run to run,
 //          unlike a time budget, whose epochs depend on the machine's speed), --out DIR (default ./paper-tables), --probes linear[,LightGbm,...],
-//          --norm None|PerLayer|PerParameter and --lr RATE (default: the library's CPU default, WeightEmbeddingOptions.CpuDefault),
+//          --norm None|PerLayer|PerParameter, --lr RATE and --batch N (default: the library's CPU default for the zoo's layout,
+//          WeightEmbeddingOptions.CpuDefaultFor: per-layer normalisation for CNNs, none for Tetris MLPs),
 //          --views K: embed every model as the mean of K views (the weights and K − 1 neuron permutations; default 1 = R21)
 using System.Diagnostics;
 using Microsoft.ML;
@@ -22,6 +23,7 @@ int budget = 180, epochs = 0;
 string outDir = "paper-tables";
 var probes = new List<ProbeKind> { ProbeKind.Linear };
 var cpu = WeightEmbeddingOptions.CpuDefault;
+bool normGiven = false;
 for (int i = 1; i < args.Length; i += 2)
 {
     string? v = i + 1 < args.Length ? args[i + 1] : null;
@@ -32,10 +34,11 @@ for (int i = 1; i < args.Length; i += 2)
         case "--epochs" when int.TryParse(v, out var e) && e > 0: epochs = e; break;
         case "--out" when v is not null: outDir = v; break;
         case "--probes" when v is not null: probes = v.Split(',').Select(p => Enum.Parse<ProbeKind>(p, ignoreCase: true)).ToList(); break;
-        case "--norm" when Enum.TryParse<WeightNormalization>(v, ignoreCase: true, out var norm) && Enum.IsDefined(norm): cpu = cpu with { Normalization = norm }; break;
+        case "--norm" when Enum.TryParse<WeightNormalization>(v, ignoreCase: true, out var norm) && Enum.IsDefined(norm): cpu = cpu with { Normalization = norm }; normGiven = true; break;
         case "--lr" when double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var lr) && lr > 0 && double.IsFinite(lr):
             cpu = cpu with { LearningRate = lr }; break;
         case "--views" when int.TryParse(v, out var views) && views >= 1: cpu = cpu with { EmbeddingViews = views }; break;
+        case "--batch" when int.TryParse(v, out var batch) && batch >= 2: cpu = cpu with { BatchSize = batch }; break;
         default: Console.Error.WriteLine($"PaperTables: bad option '{args[i]} {v}'."); return 2;
     }
 }
@@ -48,6 +51,8 @@ var ml = new MLContext(seed: 1);
 var clock = Stopwatch.StartNew();
 var log = new Progress<string>(l => Console.Error.WriteLine("  " + l));
 var comparison = new ProbeComparison(ml) { Probes = probes, Progress = log };
+// Without --norm, the library's default for the zoos' layout (per-layer normalisation for CNNs, none for Tetris MLPs).
+if (!normGiven) cpu = cpu with { Normalization = WeightEmbeddingOptions.CpuDefaultFor(ZooDataset.Open(zoos[0]).Layout).Normalization };
 cpu = epochs > 0 ? cpu with { TimeBudget = null, Epochs = epochs } : cpu with { TimeBudget = TimeSpan.FromSeconds(budget), Epochs = 1000 };
 string length = epochs > 0 ? $"{epochs} epochs" : $"{budget} s";
 string[] tetrisTargets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap };
@@ -140,7 +145,7 @@ string Hyp(string zooDir)
         options, new TrainingProgressBar(Console.Error));
     var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", rep) }, targets);
     return $"# Hyperparameter zoo: W / s(W) / E_cD (test R² for numeric, accuracy for categorical targets)\n\nZoo: {zooDir} ({layout}); constant columns skipped. " +
-           $"E_cD trained for {length}.\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
+           $"E_cD trained for {length} (normalisation {cpu.Normalization}, batch {cpu.BatchSize}, lr {cpu.LearningRate:G3}, {cpu.EmbeddingViews} view(s) per embedding).\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
 }
 
 // Out of distribution: fit on one zoo, Kendall's τ on each other (and on its own test models, the diagonal).

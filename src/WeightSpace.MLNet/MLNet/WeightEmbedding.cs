@@ -65,12 +65,12 @@ public sealed class WeightEmbeddingEstimator : IEstimator<WeightEmbeddingTransfo
     private readonly IProgress<TrainingReport>? _progress;
     private readonly CancellationToken _cancel;
 
-    internal WeightEmbeddingEstimator(IHostEnvironment env, string output, string input, WeightLayout? layout, WeightEmbeddingOptions options, string? pretrained,
+    internal WeightEmbeddingEstimator(IHostEnvironment env, string output, string input, WeightLayout? layout, WeightEmbeddingOptions? options, string? pretrained,
         IProgress<TrainingReport>? progress, CancellationToken cancel)
     {
         if (string.IsNullOrWhiteSpace(output)) throw new ArgumentException("The output column needs a name.", nameof(output));
         if (string.IsNullOrWhiteSpace(input)) throw new ArgumentException("The input column needs a name.", nameof(input));
-        options.Validate();
+        options?.Validate();
         if (pretrained is not null && !File.Exists(pretrained)) throw new FileNotFoundException($"Pretrained WeightEmbedding '{pretrained}' not found.", pretrained);
         _env = env;
         OutputColumnName = output;
@@ -86,8 +86,8 @@ public sealed class WeightEmbeddingEstimator : IEstimator<WeightEmbeddingTransfo
     public string OutputColumnName { get; }
     /// <summary>Name of the weight column read.</summary>
     public string InputColumnName { get; }
-    /// <summary>The training options.</summary>
-    public WeightEmbeddingOptions Options { get; }
+    /// <summary>The training options; null: <see cref="WeightEmbeddingOptions.CpuDefaultFor"/> the input column's layout, resolved at <see cref="Fit"/>.</summary>
+    public WeightEmbeddingOptions? Options { get; }
     /// <summary>What a NaN or ∞ in the input column does.</summary>
     public NonFiniteWeights NonFinite { get; init; } = NonFiniteWeights.Error;
 
@@ -110,7 +110,8 @@ public sealed class WeightEmbeddingEstimator : IEstimator<WeightEmbeddingTransfo
         GpuCheck(_env);
         var host = _env.Register("WeightEmbedding");
         using var ch = host.Start("Training");
-        var (train, validation) = ReadRows(input, layout);
+        var options = Options ?? WeightEmbeddingOptions.CpuDefaultFor(layout);
+        var (train, validation) = ReadRows(input, layout, options);
         ch.Info(MessageSensitivity.None, $"WeightEmbedding: training on {train.Rows:N0} rows ({layout}), validating on {validation?.Rows ?? 0:N0} rows of held-out models.");
         using var pch = host.StartProgressChannel("WeightEmbedding training");
         TrainingReport? last = null;
@@ -127,7 +128,7 @@ public sealed class WeightEmbeddingEstimator : IEstimator<WeightEmbeddingTransfo
             if (r.EpochEnd) { ch.Info(MessageSensitivity.None, r.ToString()); pch.Checkpoint(r.Loss, r.Score, r.Epoch); }
             _progress?.Report(r);
         });
-        var representation = HyperRepresentation.Train(layout, train, validation, Options, progress, _cancel);
+        var representation = HyperRepresentation.Train(layout, train, validation, options, progress, _cancel);
         return new WeightEmbeddingTransformer(OutputColumnName, InputColumnName, representation) { NonFinite = NonFinite };
     }
 
@@ -137,14 +138,14 @@ public sealed class WeightEmbeddingEstimator : IEstimator<WeightEmbeddingTransfo
     }
 
     /// <summary>Reads the weight column (and ModelId and the validation labels when present) into memory, holding out validation models.</summary>
-    private (RepresentationData Train, RepresentationData? Validation) ReadRows(IDataView input, WeightLayout layout)
+    private (RepresentationData Train, RepresentationData? Validation) ReadRows(IDataView input, WeightLayout layout, WeightEmbeddingOptions options)
     {
         int p = layout.ParameterCount;
         var weightsCol = input.Schema[InputColumnName];
         var modelCol = input.Schema.GetColumnOrNull(ZooColumns.ModelId);
         if (modelCol is { } mc && mc.Type != NumberDataViewType.Int32) modelCol = null;
         var labelCols = new List<DataViewSchema.Column>();
-        foreach (var name in Options.ValidationLabels)
+        foreach (var name in options.ValidationLabels)
         {
             var c = input.Schema.GetColumnOrNull(name)
                 ?? throw new ArgumentOutOfRangeException(nameof(input), $"Validation label '{name}' not found; the data has: {string.Join(", ", input.Schema.Select(c => c.Name))}.");
@@ -188,14 +189,14 @@ public sealed class WeightEmbeddingEstimator : IEstimator<WeightEmbeddingTransfo
         int rows = models.Count;
         if (rows == 0) throw new InvalidOperationException($"Cannot train a WeightEmbedding on an empty data view (column '{InputColumnName}').");
         var all = weights.ToArray();
-        bool validate = modelCol is not null && Options.ValidationFraction > 0 && models.Distinct().Count() >= 3;
+        bool validate = modelCol is not null && options.ValidationFraction > 0 && models.Distinct().Count() >= 3;
         if (!validate)
         {
-            if (Options.ValidationLabels.Count > 0)
+            if (options.ValidationLabels.Count > 0)
                 throw new ArgumentException("Validation labels need held-out models: the data needs an Int32 'ModelId' column with at least 3 models and ValidationFraction > 0.");
             return (new RepresentationData(all, rows), null);
         }
-        var split = ModelSplit.Create(models, Options.Seed, 1 - Options.ValidationFraction, Options.ValidationFraction);
+        var split = ModelSplit.Create(models, options.Seed, 1 - options.ValidationFraction, options.ValidationFraction);
         RepresentationData Part(SplitPart part)
         {
             var idx = Enumerable.Range(0, rows).Where(r => split.PartOf(models[r]) == part).ToArray();

@@ -59,7 +59,7 @@ public static class WeightSpaceCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">The embedding column to add.</param>
     /// <param name="inputColumnName">The weight column (default "Weights").</param>
-    /// <param name="options">Architecture and training (default <see cref="WeightEmbeddingOptions.CpuDefault"/>).</param>
+    /// <param name="options">Architecture and training (default <see cref="WeightEmbeddingOptions.CpuDefaultFor"/> the column's layout).</param>
     /// <param name="pretrained">A file saved by <see cref="WeightVectorTransformer.Save(string)"/> or <see cref="HyperRepresentation.Save(string)"/>: no training.</param>
     /// <param name="progress">Receives progress during training (e.g. a <see cref="TrainingProgressBar"/>).</param>
     /// <param name="cancellationToken">Stops training.</param>
@@ -75,7 +75,7 @@ public static class WeightSpaceCatalog
     public static WeightEmbeddingEstimator WeightEmbedding(this TransformsCatalog catalog, string outputColumnName, string inputColumnName = ZooColumns.Weights,
         WeightEmbeddingOptions? options = null, string? pretrained = null, IProgress<TrainingReport>? progress = null, CancellationToken cancellationToken = default,
         NonFiniteWeights nonFinite = NonFiniteWeights.Error) =>
-        new(Environment(catalog), outputColumnName, inputColumnName, null, options ?? WeightEmbeddingOptions.CpuDefault, pretrained, progress, cancellationToken) { NonFinite = nonFinite };
+        new(Environment(catalog), outputColumnName, inputColumnName, null, options, pretrained, progress, cancellationToken) { NonFinite = nonFinite };
 
     /// <summary>As the other overload, for views whose weight column carries no layout annotation.</summary>
     public static WeightEmbeddingEstimator WeightEmbedding(this TransformsCatalog catalog, string outputColumnName, string inputColumnName, WeightLayout layout,
@@ -83,7 +83,7 @@ public static class WeightSpaceCatalog
         NonFiniteWeights nonFinite = NonFiniteWeights.Error)
     {
         ArgumentNullException.ThrowIfNull(layout);
-        return new(Environment(catalog), outputColumnName, inputColumnName, layout, options ?? WeightEmbeddingOptions.CpuDefault, pretrained, progress, cancellationToken) { NonFinite = nonFinite };
+        return new(Environment(catalog), outputColumnName, inputColumnName, layout, options, pretrained, progress, cancellationToken) { NonFinite = nonFinite };
     }
 
     /// <summary>

@@ -57,7 +57,7 @@ public sealed class HyperRepresentation : IDisposable
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(train);
-        return new RepresentationTrainer(layout, options ?? WeightEmbeddingOptions.CpuDefault).Train(train, validation, progress, cancel);
+        return new RepresentationTrainer(layout, options ?? WeightEmbeddingOptions.CpuDefaultFor(layout)).Train(train, validation, progress, cancel);
     }
 
     /// <summary>

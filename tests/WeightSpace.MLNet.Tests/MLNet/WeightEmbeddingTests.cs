@@ -118,6 +118,24 @@ public class WeightEmbeddingTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void WithoutOptionsTheDefaultFollowsTheLayoutPerLayerNormalisationForCnns()
+    {
+        Assert.Equal(WeightEmbeddingOptions.CpuDefault, WeightEmbeddingOptions.CpuDefaultFor(WeightLayout.TetrisMlp100));
+        foreach (var cnn in new[] { WeightLayout.Cnn2464, WeightLayout.Cnn4970 })
+            Assert.Equal(WeightEmbeddingOptions.CpuDefault with { Normalization = WeightNormalization.PerLayer }, WeightEmbeddingOptions.CpuDefaultFor(cnn));
+        Assert.Throws<ArgumentNullException>(() => WeightEmbeddingOptions.CpuDefaultFor(null!));
+
+        // The estimator resolves the default at Fit, from the column's layout, and the trained representation keeps it.
+        var ml = new MLContext(1);
+        var rows = Enumerable.Range(0, 6).Select(i => new CnnRow { Weights = Enumerable.Range(0, 2464).Select(j => (float)Math.Sin(0.37 * i + 0.011 * j * (1 + j % 7))).ToArray() });
+        var estimator = ml.Transforms.WeightEmbedding("E", "Weights", WeightLayout.Cnn2464);
+        Assert.Null(estimator.Options);
+        using var t = estimator.Fit(ml.Data.LoadFromEnumerable(rows));
+        Assert.Equal(WeightNormalization.PerLayer, t.Representation.Options.Normalization);
+        Assert.Equal(WeightEmbeddingOptions.CpuDefault.Epochs, t.Representation.History.Count);
+    }
+
+    [Fact]
     public void SchemaAndDataErrorsNameTheColumn()
     {
         var ml = new MLContext(1);
