@@ -22,7 +22,7 @@ internal static class EmbedBench
         var zoo = ZooDataset.Open(S("zoo", "zoos/tetris-seed"));
         var split = ModelSplit.Create(zoo.ModelIds, seed: I("split-seed", 1));
         var (train, validation, test) = Load(zoo, split);
-        var o = WeightEmbeddingOptions.CpuDefault;
+        var o = WeightEmbeddingOptions.CpuDefaultFor(zoo.Layout); // the library's default for the layout (per-layer normalisation for CNNs)
         if (a.ContainsKey("paper")) o = WeightEmbeddingOptions.Paper(zoo.Layout);
         var aug = new AugmentationOptions
         {
