@@ -43,6 +43,11 @@ for (int i = 1; i < args.Length; i += 2)
     }
 }
 if (zoos.Count == 0 || (args[0] == "ood" && zoos.Count < 2)) { Console.Error.WriteLine("PaperTables: give --zoo DIR (ood: at least two)."); return 2; }
+// Without --norm, the library's default for the zoos' layout (per-layer normalisation for CNNs, none for Tetris MLPs).
+WeightLayout firstLayout;
+try { firstLayout = ZooDataset.Open(zoos[0]).Layout; }
+catch (Exception e) when (e is ZooFormatException or IOException) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
+if (!normGiven) cpu = cpu with { Normalization = WeightEmbeddingOptions.CpuDefaultFor(firstLayout).Normalization };
 OwnedFolder folder;
 try { folder = OwnedFolder.Claim(outDir, "PaperTables"); }
 catch (IOException e) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
@@ -51,8 +56,6 @@ var ml = new MLContext(seed: 1);
 var clock = Stopwatch.StartNew();
 var log = new Progress<string>(l => Console.Error.WriteLine("  " + l));
 var comparison = new ProbeComparison(ml) { Probes = probes, Progress = log };
-// Without --norm, the library's default for the zoos' layout (per-layer normalisation for CNNs, none for Tetris MLPs).
-if (!normGiven) cpu = cpu with { Normalization = WeightEmbeddingOptions.CpuDefaultFor(ZooDataset.Open(zoos[0]).Layout).Normalization };
 cpu = epochs > 0 ? cpu with { TimeBudget = null, Epochs = epochs } : cpu with { TimeBudget = TimeSpan.FromSeconds(budget), Epochs = 1000 };
 string length = epochs > 0 ? $"{epochs} epochs" : $"{budget} s";
 string[] tetrisTargets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap };
