@@ -89,6 +89,7 @@ internal sealed class LanePopulationTrainer
             }
             if (checkpoints.Contains(0)) Report(0);
             var subsets = group.Select(m => TrainingData.Subset(m, trainY.Length)).ToArray();
+            long samplesPerEpoch = subsets.Sum(x => (long)x.Length); // the group's work per epoch, for progress
             for (int epoch = 1; epoch <= epochs; epoch++)
             {
                 var orders = group.Select((m, k) => TrainingData.EpochOrder(m, subsets[k], epoch)).ToArray();
@@ -98,7 +99,7 @@ internal sealed class LanePopulationTrainer
                     cancel.ThrowIfCancellationRequested();
                     g.Step(trainX, trainY, orders, start, epoch, Threads());
                 }
-                if (onModelEpochs is not null) lock (gate) onModelEpochs(group.Length, subsets.Sum(x => (long)x.Length));
+                if (onModelEpochs is not null) lock (gate) onModelEpochs(group.Length, samplesPerEpoch);
                 if (checkpoints.Contains(epoch)) Report(epoch);
             }
         }
