@@ -8,6 +8,10 @@
 //          --norm None|PerLayer|PerParameter, --lr RATE and --batch N (default: the library's CPU default for the zoo's layout,
 //          WeightEmbeddingOptions.CpuDefaultFor: per-layer normalisation for CNNs, none for Tetris MLPs),
 //          --views K: embed every model as the mean of K views (the weights and K − 1 neuron permutations; default 1 = R21)
+// --classifier-l2 LIST (e.g. 1e-4,1e-3,...,1e3): the linear classifier of categorical targets picks its L2 penalty from LIST on
+//          the validation models (default: ML.NET's fixed defaults; ProbeComparison.ClassifierL2Grid)
+// hyp only: --save FILE keeps the trained hyper-representation, --load FILE probes a saved one instead of training (it must
+//          have been trained on this zoo's training models, split as PaperTables splits: ModelSplit seed 1, 70/15/15)
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -15,7 +19,7 @@ using WeightSpace.MLNet;
 
 if (args.Length == 0 || args[0] is not ("architecture" or "augmentation" or "hyp" or "ood"))
 {
-    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--batch N] [--views K]");
+    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--batch N] [--views K] [--classifier-l2 LIST] [hyp: --save FILE | --load FILE]");
     return 2;
 }
 var zoos = new List<string>();
@@ -24,9 +28,13 @@ string outDir = "paper-tables";
 var probes = new List<ProbeKind> { ProbeKind.Linear };
 var cpu = WeightEmbeddingOptions.CpuDefault;
 bool normGiven = false;
+string? saveTo = null, loadFrom = null;
+double[]? classifierGrid = null;
+var trainingOptions = new List<string>(); // what a loaded representation cannot honour
 for (int i = 1; i < args.Length; i += 2)
 {
     string? v = i + 1 < args.Length ? args[i + 1] : null;
+    if (args[i] is "--budget" or "--epochs" or "--norm" or "--lr" or "--views" or "--batch") trainingOptions.Add(args[i]);
     switch (args[i])
     {
         case "--zoo" when v is not null: zoos.Add(v); break;
@@ -39,15 +47,35 @@ for (int i = 1; i < args.Length; i += 2)
             cpu = cpu with { LearningRate = lr }; break;
         case "--views" when int.TryParse(v, out var views) && views >= 1: cpu = cpu with { EmbeddingViews = views }; break;
         case "--batch" when int.TryParse(v, out var batch) && batch >= 2: cpu = cpu with { BatchSize = batch }; break;
+        case "--classifier-l2" when v is not null && TryParseList(v, out var grid): classifierGrid = grid; break;
+        case "--save" when v is not null && args[0] == "hyp": saveTo = v; break;
+        case "--load" when v is not null && args[0] == "hyp": loadFrom = v; break;
         default: Console.Error.WriteLine($"PaperTables: bad option '{args[i]} {v}'."); return 2;
     }
 }
 if (zoos.Count == 0 || (args[0] == "ood" && zoos.Count < 2)) { Console.Error.WriteLine("PaperTables: give --zoo DIR (ood: at least two)."); return 2; }
+if (saveTo is not null && loadFrom is not null) { Console.Error.WriteLine("PaperTables: --save and --load exclude each other (a loaded representation is already saved)."); return 2; }
+if (loadFrom is not null && trainingOptions.Count > 0)
+{
+    Console.Error.WriteLine($"PaperTables: training options ({string.Join(", ", trainingOptions)}) do not apply to --load: it probes the saved representation as it was trained (views included).");
+    return 2;
+}
+HyperRepresentation? loaded = null;
+if (loadFrom is not null)
+{
+    try { loaded = HyperRepresentation.Load(loadFrom); }
+    catch (InvalidDataException e) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
+}
 // Without --norm, the library's default for the zoos' layout (per-layer normalisation for CNNs, none for Tetris MLPs).
 WeightLayout firstLayout;
 try { firstLayout = ZooDataset.Open(zoos[0]).Layout; }
 catch (Exception e) when (e is ZooFormatException or IOException) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
 if (!normGiven) cpu = cpu with { Normalization = WeightEmbeddingOptions.CpuDefaultFor(firstLayout).Normalization };
+if (loaded is not null && !loaded.Layout.Equals(firstLayout))
+{
+    Console.Error.WriteLine($"PaperTables: {loadFrom} was trained on {loaded.Layout}, but {zoos[0]} holds {firstLayout}.");
+    return 2;
+}
 OwnedFolder folder;
 try { folder = OwnedFolder.Claim(outDir, "PaperTables"); }
 catch (IOException e) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
@@ -55,7 +83,7 @@ catch (IOException e) { Console.Error.WriteLine("PaperTables: " + e.Message); re
 var ml = new MLContext(seed: 1);
 var clock = Stopwatch.StartNew();
 var log = new Progress<string>(l => Console.Error.WriteLine("  " + l));
-var comparison = new ProbeComparison(ml) { Probes = probes, Progress = log };
+var comparison = new ProbeComparison(ml) { Probes = probes, Progress = log, ClassifierL2Grid = classifierGrid };
 cpu = epochs > 0 ? cpu with { TimeBudget = null, Epochs = epochs } : cpu with { TimeBudget = TimeSpan.FromSeconds(budget), Epochs = 1000 };
 string length = epochs > 0 ? $"{epochs} epochs" : $"{budget} s";
 string[] tetrisTargets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap };
@@ -144,11 +172,14 @@ string Hyp(string zooDir)
     var targets = candidates.Where(t => Varies(zoo, t)).ToArray();
     var (train, validation, _) = comparison.Parts(zoo);
     var options = cpu with { ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch } };
-    using var rep = HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, options.ValidationLabels), RepresentationData.FromDataView(validation, layout, options.ValidationLabels),
-        options, new TrainingProgressBar(Console.Error));
+    using var rep = loaded ?? HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, options.ValidationLabels),
+        RepresentationData.FromDataView(validation, layout, options.ValidationLabels), options, new TrainingProgressBar(Console.Error));
+    if (saveTo is not null) { rep.Save(saveTo); Console.Error.WriteLine($"  saved the hyper-representation to {saveTo}"); }
     var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", rep) }, targets);
+    var o = rep.Options;
+    string trained = loaded is null ? $"trained for {length}" : $"loaded from {loadFrom} ({rep.History.Count} epochs)";
     return $"# Hyperparameter zoo: W / s(W) / E_cD (test R² for numeric, accuracy for categorical targets)\n\nZoo: {zooDir} ({layout}); constant columns skipped. " +
-           $"E_cD trained for {length} (normalisation {cpu.Normalization}, batch {cpu.BatchSize}, lr {cpu.LearningRate:G3}, {cpu.EmbeddingViews} view(s) per embedding).\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
+           $"E_cD {trained} (normalisation {o.Normalization}, batch {o.BatchSize}, lr {o.LearningRate:G3}, {o.EmbeddingViews} view(s) per embedding).\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
 }
 
 // Out of distribution: fit on one zoo, Kendall's τ on each other (and on its own test models, the diagonal).
@@ -187,6 +218,12 @@ string OutOfDistribution(List<string> dirs)
     var rep = HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, labels), RepresentationData.FromDataView(validation, layout, labels),
         options with { ValidationLabels = labels });
     return (rep, comparison.Run(zoo, new[] { Featurizer.Embedding(name, rep) }, targets));
+}
+
+static bool TryParseList(string text, out double[] values)
+{
+    values = text.Split(',').Select(t => double.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x) ? x : double.NaN).ToArray();
+    return values.All(x => double.IsFinite(x) && x >= 0);
 }
 
 static WeightLayout LayoutOf(IDataView zoo) => WeightLayoutAnnotation.Get(zoo.Schema[ZooColumns.Weights]) ?? throw new InvalidOperationException("The zoo's weight column has no layout.");

@@ -49,6 +49,38 @@ public class ProbeComparisonTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void TheLinearClassifiersPenaltyIsChosenOnValidationModels()
+    {
+        // Activation is the sign of one weight of 100 (the rest noise): a weak penalty separates it, an overwhelming one
+        // leaves only the class prior. Choosing on validation must find the weak one, as the ridge probe chooses λ.
+        using var tmp = new TempDir();
+        var layout = WeightLayout.TetrisMlp100;
+        using (var w = ZooWriter.Create(tmp.Sub("sign"), layout, "sign", ZooTestData.Hyper))
+            for (int m = 0; m < 60; m++)
+            {
+                double sign = m % 2 == 0 ? 1 : -1;
+                for (int e = 0; e < 4; e++)
+                {
+                    var r = ZooTestData.Record(layout, m, e);
+                    r.Weights[0] = (float)(sign * (0.5 + new Random(m).NextDouble()));
+                    r.Text[ZooColumns.Hyper.Activation] = sign > 0 ? "tanh" : "relu";
+                    w.Write(r);
+                }
+            }
+        var ml = new MLContext(1);
+        var zoo = ml.Data.LoadZoo(tmp.Sub("sign"));
+        double Accuracy(params double[] grid) => Assert.Single(new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear }, ClassifierL2Grid = grid }
+            .Run(zoo, new[] { Featurizer.W(layout) }, new[] { ZooColumns.Hyper.Activation })).Value;
+
+        double weak = Accuracy(1e-2), overwhelming = Accuracy(1e7), chosen = Accuracy(1e7, 1e-2);
+        Assert.True(weak >= 0.9, $"weak penalty: accuracy {weak}");
+        Assert.True(overwhelming <= 0.7, $"overwhelming penalty: accuracy {overwhelming}");
+        Assert.Equal(weak, chosen);
+        Assert.Throws<ArgumentException>(() => new ProbeComparison(ml) { ClassifierL2Grid = Array.Empty<double>() });
+        Assert.Throws<ArgumentException>(() => new ProbeComparison(ml) { ClassifierL2Grid = new[] { 1.0, double.NaN } });
+    }
+
+    [Fact]
     public void CrossValidationGroupsByModelAndReportsSpread()
     {
         var ml = new MLContext(1);
