@@ -60,6 +60,14 @@ if (loadFrom is not null && trainingOptions.Count > 0)
     Console.Error.WriteLine($"PaperTables: training options ({string.Join(", ", trainingOptions)}) do not apply to --load: it probes the saved representation as it was trained (views included).");
     return 2;
 }
+if (saveTo is not null && (File.Exists(saveTo) || Directory.Exists(saveTo)))
+{
+    Console.Error.WriteLine($"PaperTables: --save {saveTo}: the file exists; choose a new name (nothing is overwritten)."); return 2;
+}
+if (saveTo is not null && Path.GetDirectoryName(Path.GetFullPath(saveTo)) is { } saveDir && !Directory.Exists(saveDir))
+{
+    Console.Error.WriteLine($"PaperTables: --save {saveTo}: no such folder {saveDir}."); return 2;
+}
 HyperRepresentation? loaded = null;
 if (loadFrom is not null)
 {
