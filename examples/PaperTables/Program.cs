@@ -60,25 +60,24 @@ if (loadFrom is not null && trainingOptions.Count > 0)
     Console.Error.WriteLine($"PaperTables: training options ({string.Join(", ", trainingOptions)}) do not apply to --load: it probes the saved representation as it was trained (views included).");
     return 2;
 }
-if (saveTo is not null && (File.Exists(saveTo) || Directory.Exists(saveTo)))
+if (saveTo is not null)
 {
-    Console.Error.WriteLine($"PaperTables: --save {saveTo}: the file exists; choose a new name (nothing is overwritten)."); return 2;
-}
-if (saveTo is not null && Path.GetDirectoryName(Path.GetFullPath(saveTo)) is { } saveDir && !Directory.Exists(saveDir))
-{
-    Console.Error.WriteLine($"PaperTables: --save {saveTo}: no such folder {saveDir}."); return 2;
-}
-HyperRepresentation? loaded = null;
-if (loadFrom is not null)
-{
-    try { loaded = HyperRepresentation.Load(loadFrom); }
-    catch (InvalidDataException e) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
+    // Checked before hours of training: the file is written only at the end.
+    string? problem = File.Exists(saveTo) || Directory.Exists(saveTo) ? "the file exists; choose a new name (nothing is overwritten)"
+        : Path.GetDirectoryName(Path.GetFullPath(saveTo)) is { } saveDir && !Directory.Exists(saveDir) ? $"no such folder {saveDir}" : null;
+    if (problem is not null) { Console.Error.WriteLine($"PaperTables: --save {saveTo}: {problem}."); return 2; }
 }
 // Without --norm, the library's default for the zoos' layout (per-layer normalisation for CNNs, none for Tetris MLPs).
 WeightLayout firstLayout;
 try { firstLayout = ZooDataset.Open(zoos[0]).Layout; }
 catch (Exception e) when (e is ZooFormatException or IOException) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
 if (!normGiven) cpu = cpu with { Normalization = WeightEmbeddingOptions.CpuDefaultFor(firstLayout).Normalization };
+HyperRepresentation? loaded = null;
+if (loadFrom is not null)
+{
+    try { loaded = HyperRepresentation.Load(loadFrom); }
+    catch (InvalidDataException e) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
+}
 if (loaded is not null && !loaded.Layout.Equals(firstLayout))
 {
     Console.Error.WriteLine($"PaperTables: {loadFrom} was trained on {loaded.Layout}, but {zoos[0]} holds {firstLayout}.");
@@ -178,16 +177,21 @@ string Hyp(string zooDir)
     var candidates = new[] { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap, ZooColumns.Hyper.LearningRate, ZooColumns.Hyper.WeightDecay,
         ZooColumns.Hyper.Dropout, ZooColumns.Hyper.TrainFraction, ZooColumns.Hyper.Activation, ZooColumns.Hyper.Init, ZooColumns.Hyper.Optimizer };
     var targets = candidates.Where(t => Varies(zoo, t)).ToArray();
-    var (train, validation, _) = comparison.Parts(zoo);
-    var options = cpu with { ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch } };
-    using var rep = loaded ?? HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, options.ValidationLabels),
-        RepresentationData.FromDataView(validation, layout, options.ValidationLabels), options, new TrainingProgressBar(Console.Error));
+    using var rep = loaded ?? Train();
     if (saveTo is not null) { rep.Save(saveTo); Console.Error.WriteLine($"  saved the hyper-representation to {saveTo}"); }
     var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", rep) }, targets);
     var o = rep.Options;
     string trained = loaded is null ? $"trained for {length}" : $"loaded from {loadFrom} ({rep.History.Count} epochs)";
     return $"# Hyperparameter zoo: W / s(W) / E_cD (test R² for numeric, accuracy for categorical targets)\n\nZoo: {zooDir} ({layout}); constant columns skipped. " +
            $"E_cD {trained} (normalisation {o.Normalization}, batch {o.BatchSize}, lr {o.LearningRate:G3}, {o.EmbeddingViews} view(s) per embedding).\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
+
+    HyperRepresentation Train()
+    {
+        var (train, validation, _) = comparison.Parts(zoo);
+        var options = cpu with { ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch } };
+        return HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, options.ValidationLabels),
+            RepresentationData.FromDataView(validation, layout, options.ValidationLabels), options, new TrainingProgressBar(Console.Error));
+    }
 }
 
 // Out of distribution: fit on one zoo, Kendall's τ on each other (and on its own test models, the diagonal).

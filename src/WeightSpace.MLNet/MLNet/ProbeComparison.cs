@@ -246,19 +246,14 @@ public sealed class ProbeComparison
     private ProbeResult Classify(IDataView train, IDataView validation, IDataView test, string featurizer, ProbeKind probe, string target)
     {
         var key = _ml.Transforms.Conversion.MapValueToKey(LabelKey, target).Fit(train);
-        if (probe == ProbeKind.Linear)
+        var keyedTrain = key.Transform(train);
+        ITransformer model = probe switch
         {
-            var linear = LinearClassifier(key.Transform(train), key.Transform(validation));
-            var scored = _ml.MulticlassClassification.Evaluate(linear.Transform(key.Transform(test)), LabelKey);
-            return new ProbeResult(featurizer, ProbeName(probe), target, "Accuracy", scored.MicroAccuracy, double.NaN);
-        }
-        IEstimator<ITransformer> trainer = probe switch
-        {
-            ProbeKind.Sdca => _ml.Transforms.NormalizeMeanVariance(Scaled, FeatureColumn).Append(_ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(LabelKey, Scaled, maximumNumberOfIterations: 50)),
-            ProbeKind.FastTree => _ml.MulticlassClassification.Trainers.OneVersusAll(_ml.BinaryClassification.Trainers.FastTree(LabelKey, FeatureColumn, numberOfLeaves: 16, numberOfTrees: 100), LabelKey),
-            _ => _ml.MulticlassClassification.Trainers.LightGbm(LabelKey, FeatureColumn, numberOfLeaves: 16, numberOfIterations: 200),
+            ProbeKind.Linear => LinearClassifier(keyedTrain, key.Transform(validation)),
+            ProbeKind.Sdca => _ml.Transforms.NormalizeMeanVariance(Scaled, FeatureColumn).Append(_ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(LabelKey, Scaled, maximumNumberOfIterations: 50)).Fit(keyedTrain),
+            ProbeKind.FastTree => _ml.MulticlassClassification.Trainers.OneVersusAll(_ml.BinaryClassification.Trainers.FastTree(LabelKey, FeatureColumn, numberOfLeaves: 16, numberOfTrees: 100), LabelKey).Fit(keyedTrain),
+            _ => _ml.MulticlassClassification.Trainers.LightGbm(LabelKey, FeatureColumn, numberOfLeaves: 16, numberOfIterations: 200).Fit(keyedTrain),
         };
-        var model = trainer.Fit(key.Transform(train));
         var metrics = _ml.MulticlassClassification.Evaluate(model.Transform(key.Transform(test)), LabelKey);
         return new ProbeResult(featurizer, ProbeName(probe), target, "Accuracy", metrics.MicroAccuracy, double.NaN);
     }
