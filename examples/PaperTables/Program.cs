@@ -94,13 +94,18 @@ var comparison = new ProbeComparison(ml) { Probes = probes, Progress = log, Clas
 cpu = epochs > 0 ? cpu with { TimeBudget = null, Epochs = epochs } : cpu with { TimeBudget = TimeSpan.FromSeconds(budget), Epochs = 1000 };
 string length = epochs > 0 ? $"{epochs} epochs" : $"{budget} s";
 string[] tetrisTargets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap };
-string table = args[0] switch
+string table;
+try
 {
-    "architecture" => Architecture(zoos[0]),
-    "augmentation" => Augmentation(zoos[0]),
-    "hyp" => Hyp(zoos[0]),
-    _ => OutOfDistribution(zoos),
-};
+    table = args[0] switch
+    {
+        "architecture" => Architecture(zoos[0]),
+        "augmentation" => Augmentation(zoos[0]),
+        "hyp" => Hyp(zoos[0]),
+        _ => OutOfDistribution(zoos),
+    };
+}
+catch (UsageException e) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
 string command = "dotnet run -c Release --project examples/PaperTables -- " + string.Join(' ', args);
 string text = $"{table}\nCommand: `{command}` ({clock.Elapsed.TotalMinutes:F1} min on this machine).\n";
 folder.WriteText(args[0] + ".md", text);
@@ -177,6 +182,14 @@ string Hyp(string zooDir)
     var candidates = new[] { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap, ZooColumns.Hyper.LearningRate, ZooColumns.Hyper.WeightDecay,
         ZooColumns.Hyper.Dropout, ZooColumns.Hyper.TrainFraction, ZooColumns.Hyper.Activation, ZooColumns.Hyper.Init, ZooColumns.Hyper.Optimizer };
     var targets = candidates.Where(t => Varies(zoo, t)).ToArray();
+    if (loaded is not null)
+    {
+        // Probing test models the representation was trained on would report optimistic numbers: refuse before any probe runs.
+        int leaked = comparison.LeakedTestRows(zoo, loaded);
+        if (leaked > 0)
+            throw new UsageException($"{loadFrom} was trained or validated on {leaked} rows of this zoo's test models (another split or zoo): train it with hyp --save on this zoo.");
+        if (leaked < 0) Console.Error.WriteLine($"  note: {loadFrom} has no record of its training rows (saved by an older version); it must have been trained on this zoo's training part.");
+    }
     using var rep = loaded ?? Train();
     if (saveTo is not null) { rep.Save(saveTo); Console.Error.WriteLine($"  saved the hyper-representation to {saveTo}"); }
     var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", rep) }, targets);
@@ -245,3 +258,5 @@ static bool Varies(IDataView zoo, string column) => zoo.Schema.GetColumnOrNull(c
         ? zoo.GetColumn<ReadOnlyMemory<char>>(column).Select(v => v.ToString()).Distinct().Take(2).Count() > 1
         : zoo.GetColumn<float>(column).Distinct().Take(2).Count() > 1);
 
+/// <summary>A problem with what the command was given, found while it runs: one line, exit code 2.</summary>
+sealed class UsageException(string message) : Exception(message);

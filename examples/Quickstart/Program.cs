@@ -64,13 +64,26 @@ var options = WeightEmbeddingOptions.CpuDefault with
     Epochs = aeEpochs, EmbeddingViews = views, ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch },
 };
 string embeddingPath = folder.PathOf($"embedding-{models}x{epochs}-{aeEpochs}-v{views}.wsemb");
-HyperRepresentation representation;
+HyperRepresentation? representation = null;
 if (File.Exists(embeddingPath))
 {
     representation = HyperRepresentation.Load(embeddingPath);
-    Console.WriteLine($"2. Hyper-representation reused from {embeddingPath} (delete it to train again)");
+    // Reused only when it provably never saw a test model (the split could differ, e.g. after a change of the zoo).
+    string? stale = comparison.LeakedTestRows(zoo, representation) switch
+    {
+        < 0 => "it has no record of its training rows (saved by an older version)",
+        > 0 and var n => $"it was trained on {n} rows of this split's test models",
+        _ => null,
+    };
+    if (stale is null) Console.WriteLine($"2. Hyper-representation reused from {embeddingPath} (delete it to train again)");
+    else
+    {
+        Console.WriteLine($"2. Not reusing {embeddingPath}: {stale}; training again.");
+        representation.Dispose();
+        representation = null;
+    }
 }
-else
+if (representation is null)
 {
     Console.WriteLine($"2. Training the hyper-representation (E_cD, {options.Blocks} blocks, d = {options.ModelDim}, latent {options.LatentDim}) for {aeEpochs} epochs; {views} view(s) per embedding ...");
     string[] labels = options.ValidationLabels.ToArray();

@@ -67,7 +67,11 @@ public sealed class Featurizer
             return new WeightEmbeddingTransformer(ProbeComparison.FeatureColumn, ZooColumns.Weights, representation);
         });
 
-    /// <summary>An already trained hyper-representation (e.g. loaded from a file), used as it is; the caller keeps (and disposes) it.</summary>
+    /// <summary>
+    /// An already trained hyper-representation (e.g. loaded from a file), used as it is; the caller keeps (and disposes) it. The
+    /// comparison refuses it when it was trained or validated on test rows of the split (see
+    /// <see cref="HyperRepresentation.WereTrainingRows"/>): train it on <see cref="ProbeComparison.Parts"/>' training part.
+    /// </summary>
     public static Featurizer Embedding(string name, HyperRepresentation trained) =>
         new(name, (_, _, _) => new WeightEmbeddingTransformer(ProbeComparison.FeatureColumn, ZooColumns.Weights, trained, ownsRepresentation: false));
 }
@@ -206,6 +210,7 @@ public sealed class ProbeComparison
             Cancellation.ThrowIfCancellationRequested();
             Progress?.Report($"{prefix}fitting featurizer {featurizer.Name} ...");
             var f = featurizer.Fit(_ml, train, validation);
+            if (f is WeightEmbeddingTransformer embedding) CheckNoTestRowWasTrainedOn(featurizer.Name, embedding.Representation, train, validation, test, prefix);
             var (ft, fv, fs) = (_ml.Data.Cache(f.Transform(train)), _ml.Data.Cache(f.Transform(validation)), _ml.Data.Cache(f.Transform(test)));
             foreach (var target in targets)
             {
@@ -223,6 +228,45 @@ public sealed class ProbeComparison
             (f as IDisposable)?.Dispose();
         }
         return results;
+    }
+
+    /// <summary>Refuses a hyper-representation that was trained or validated on test rows of this split (see <see cref="LeakedTestRows(IDataView, HyperRepresentation, double, double)"/>).</summary>
+    private void CheckNoTestRowWasTrainedOn(string name, HyperRepresentation representation, IDataView train, IDataView validation, IDataView test, string prefix)
+    {
+        int leaked = LeakedTestRows(representation, train, validation, test, out int testRows);
+        if (leaked < 0)
+            Progress?.Report($"{prefix}note: {name}'s hyper-representation has no record of its training rows (saved by an older version); whether test models were among them cannot be checked.");
+        else if (leaked > 0)
+            throw new ArgumentException($"Featurizer '{name}': {leaked} of the {testRows} test rows were among the rows its hyper-representation was trained or " +
+                "validated on (it was trained on another split, on all of the zoo, or is reused across cross-validation folds), so its probe results would be " +
+                "optimistic. Train it on this comparison's training part (ProbeComparison.Parts) or let the comparison train it (Featurizer.Embedding(name, layout, options)).");
+    }
+
+    /// <summary>
+    /// How many test rows of <see cref="Run"/>'s split (these fractions, this <see cref="Seed"/>) <paramref name="representation"/>
+    /// was trained or validated on — optimistic probe results; <see cref="Run"/> refuses such a representation. A test row
+    /// counts only when its weights are nowhere in the split's training and validation parts, so zoos whose models share
+    /// identical rows (one initialisation under different hyperparameters) are not refused for that. −1: the representation
+    /// has no record of its training rows (<see cref="HyperRepresentation.RecordsTrainingRows"/>).
+    /// </summary>
+    public int LeakedTestRows(IDataView zoo, HyperRepresentation representation, double trainFraction = 0.7, double validationFraction = 0.15)
+    {
+        ArgumentNullException.ThrowIfNull(representation);
+        var (train, validation, test) = Parts(zoo, trainFraction, validationFraction);
+        return LeakedTestRows(representation, train, validation, test, out _);
+    }
+
+    private static int LeakedTestRows(HyperRepresentation representation, IDataView train, IDataView validation, IDataView test, out int testRowCount)
+    {
+        testRowCount = 0;
+        if (!representation.RecordsTrainingRows) return -1;
+        var testRows = test.GetColumn<float[]>(ZooColumns.Weights).ToArray();
+        testRowCount = testRows.Length;
+        var seen = representation.WereTrainingRows(testRows.SelectMany(r => r).ToArray(), testRows.Length);
+        if (!seen.Contains(true)) return 0;
+        var thisSplit = train.GetColumn<float[]>(ZooColumns.Weights).Concat(validation.GetColumn<float[]>(ZooColumns.Weights))
+            .Select(r => RowFingerprints.Of(r)).ToHashSet();
+        return Enumerable.Range(0, testRows.Length).Count(i => seen[i] && !thisSplit.Contains(RowFingerprints.Of(testRows[i])));
     }
 
     private ProbeResult Regress(IDataView train, IDataView validation, IDataView test, string featurizer, ProbeKind probe, string target)

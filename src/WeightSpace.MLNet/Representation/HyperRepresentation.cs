@@ -23,18 +23,21 @@ public sealed class HyperRepresentation : IDisposable
 {
     /// <summary>Version of the saved format.</summary>
     public const int FormatVersion = 1;
-    private const string ConfigEntry = "config.json", ModelEntry = "model.bin";
+    private const string ConfigEntry = "config.json", ModelEntry = "model.bin", TrainingRowsEntry = "training-rows.bin";
     private readonly WeightAutoencoder _model;
     private readonly WeightNormalizer _normalizer;
+    private readonly RowFingerprints? _trainingRows;
     private readonly object _gate = new();
     private (int Count, IReadOnlyList<Permutation> Set)? _views; // the permutations of the last view count embedded with
     private bool _disposed;
 
-    internal HyperRepresentation(WeightLayout layout, WeightEmbeddingOptions options, WeightNormalizer normalizer, WeightAutoencoder model, IReadOnlyList<TrainingReport> history)
+    internal HyperRepresentation(WeightLayout layout, WeightEmbeddingOptions options, WeightNormalizer normalizer, WeightAutoencoder model, IReadOnlyList<TrainingReport> history,
+        RowFingerprints? trainingRows)
     {
         Layout = layout;
         Options = options;
         _normalizer = normalizer;
+        _trainingRows = trainingRows;
         _model = model;
         History = history;
         _model.eval();
@@ -48,6 +51,33 @@ public sealed class HyperRepresentation : IDisposable
     public int LatentDim => Options.LatentDim;
     /// <summary>The end-of-epoch reports of its training (the learning curve).</summary>
     public IReadOnlyList<TrainingReport> History { get; }
+
+    /// <summary>
+    /// Whether it knows which rows it was trained and validated on (a fingerprint of each, saved with it), so that
+    /// <see cref="WereTrainingRows"/> can tell whether test rows leaked into its training. False for files saved by versions
+    /// before that record existed.
+    /// </summary>
+    public bool RecordsTrainingRows => _trainingRows is not null;
+
+    /// <summary>The number of distinct rows it was trained and validated on (0 when <see cref="RecordsTrainingRows"/> is false).</summary>
+    public int TrainingRowCount => _trainingRows?.Count ?? 0;
+
+    /// <summary>
+    /// For each of <paramref name="rows"/> weight vectors: whether it is identical (bit for bit) to a row this representation
+    /// was trained or validated on. Probe results on such rows are optimistic; <see cref="ProbeComparison"/> refuses them.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">It has no record of its training rows (<see cref="RecordsTrainingRows"/>).</exception>
+    /// <exception cref="ArgumentException">The vectors do not have the layout's length.</exception>
+    public bool[] WereTrainingRows(ReadOnlySpan<float> weights, int rows)
+    {
+        var record = _trainingRows ?? throw new InvalidOperationException("This hyper-representation has no record of its training rows (it was saved by an older version).");
+        int p = Layout.ParameterCount;
+        if (rows < 0 || weights.Length != (long)rows * p)
+            throw new ArgumentException($"{rows} rows of layout '{Layout.Name}' need {(long)rows * p} values ({p} per row), not {weights.Length}.");
+        var seen = new bool[rows];
+        for (int r = 0; r < rows; r++) seen[r] = record.Contains(RowFingerprints.Of(weights.Slice(r * p, p)));
+        return seen;
+    }
 
     /// <summary>Trains a hyper-representation on <paramref name="train"/>, validating on <paramref name="validation"/> (held-out models) when given.</summary>
     /// <exception cref="ArgumentException">Wrong vector sizes, non-finite weights, a validation label that is missing.</exception>
@@ -186,7 +216,7 @@ public sealed class HyperRepresentation : IDisposable
     // ---------------- saving ----------------
 
     private sealed record SavedConfig(int FormatVersion, string Kind, WeightLayout Layout, WeightEmbeddingOptions Options, WeightNormalization Normalization,
-        float[] NormalizerMean, float[] NormalizerScale, string ModelChecksum, IReadOnlyList<TrainingReport> History);
+        float[] NormalizerMean, float[] NormalizerScale, string ModelChecksum, IReadOnlyList<TrainingReport> History, string? TrainingRowsChecksum = null);
 
     internal static readonly JsonSerializerOptions Json = new()
     {
@@ -196,7 +226,11 @@ public sealed class HyperRepresentation : IDisposable
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    /// <summary>Saves to a file (a zip: <c>config.json</c> with the layout, options and a format version, and <c>model.bin</c>), atomically.</summary>
+    /// <summary>
+    /// Saves to a file, atomically: a zip of <c>config.json</c> (the layout, options, normaliser, learning curve and a format
+    /// version), <c>model.bin</c> and <c>training-rows.bin</c> (the fingerprints of <see cref="WereTrainingRows"/>, 8 bytes a
+    /// row; older readers ignore it).
+    /// </summary>
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -214,11 +248,14 @@ public sealed class HyperRepresentation : IDisposable
             using (var writer = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) _model.save(writer);
             modelBytes = ms.ToArray();
         }
+        var rowBytes = _trainingRows?.ToBytes();
         var config = new SavedConfig(FormatVersion, "HyperRepresentation", Layout, Options, _normalizer.Kind, _normalizer.Mean, _normalizer.Scale,
-            XxHash3.HashToUInt64(modelBytes).ToString("x16"), History);
+            XxHash3.HashToUInt64(modelBytes).ToString("x16"), History, rowBytes is null ? null : XxHash3.HashToUInt64(rowBytes).ToString("x16"));
         using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
         using (var entry = zip.CreateEntry(ConfigEntry).Open()) JsonSerializer.Serialize(entry, config, Json);
         using (var entry = zip.CreateEntry(ModelEntry, CompressionLevel.NoCompression).Open()) entry.Write(modelBytes);
+        if (rowBytes is not null)
+            using (var entry = zip.CreateEntry(TrainingRowsEntry, CompressionLevel.NoCompression).Open()) entry.Write(rowBytes);
     }
 
     /// <summary>Loads a saved hyper-representation.</summary>
@@ -236,6 +273,7 @@ public sealed class HyperRepresentation : IDisposable
     {
         SavedConfig? config;
         byte[] modelBytes;
+        byte[]? rowBytes = null;
         try
         {
             using var zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
@@ -248,9 +286,9 @@ public sealed class HyperRepresentation : IDisposable
                 if (version > FormatVersion) throw new InvalidDataException($"{name}: format version {version} is newer than the {FormatVersion} this library reads; update WeightSpace.MLNet.");
                 config = node.Deserialize<SavedConfig>(Json);
             }
-            using var ms = new MemoryStream();
-            using (var s = modelEntry.Open()) s.CopyTo(ms);
-            modelBytes = ms.ToArray();
+            modelBytes = ReadAll(modelEntry);
+            if (config?.TrainingRowsChecksum is not null)
+                rowBytes = ReadAll(zip.GetEntry(TrainingRowsEntry) ?? throw new InvalidDataException($"{name}: the record of training rows ({TrainingRowsEntry}) is missing."));
         }
         catch (InvalidDataException e) when (!e.Message.StartsWith(name, StringComparison.Ordinal))
         {
@@ -264,6 +302,9 @@ public sealed class HyperRepresentation : IDisposable
             throw new InvalidDataException($"{name}: {ConfigEntry} is incomplete.");
         if (XxHash3.HashToUInt64(modelBytes).ToString("x16") != config.ModelChecksum)
             throw new InvalidDataException($"{name}: the model's checksum does not match; the file is corrupt.");
+        if (rowBytes is not null && XxHash3.HashToUInt64(rowBytes).ToString("x16") != config.TrainingRowsChecksum)
+            throw new InvalidDataException($"{name}: the checksum of the record of training rows does not match; the file is corrupt.");
+        var trainingRows = rowBytes is null ? null : RowFingerprints.FromBytes(rowBytes, name);
         if (config.NormalizerMean.Length != config.Layout.ParameterCount || config.NormalizerScale.Length != config.Layout.ParameterCount)
             throw new InvalidDataException($"{name}: the normaliser does not match layout '{config.Layout.Name}'.");
         var model = WeightAutoencoder.Create(config.Layout, config.Options);
@@ -278,7 +319,14 @@ public sealed class HyperRepresentation : IDisposable
             throw new InvalidDataException($"{name}: the model weights do not fit the saved configuration ({e.Message}).", e);
         }
         var normalizer = WeightNormalizer.Create(config.Normalization, config.NormalizerMean, config.NormalizerScale);
-        return new HyperRepresentation(config.Layout, config.Options, normalizer, model, config.History ?? Array.Empty<TrainingReport>());
+        return new HyperRepresentation(config.Layout, config.Options, normalizer, model, config.History ?? Array.Empty<TrainingReport>(), trainingRows);
+
+        static byte[] ReadAll(ZipArchiveEntry entry)
+        {
+            using var ms = new MemoryStream();
+            using (var s = entry.Open()) s.CopyTo(ms);
+            return ms.ToArray();
+        }
     }
 
     /// <summary>Frees the native model.</summary>

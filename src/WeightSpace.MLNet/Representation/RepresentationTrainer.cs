@@ -157,7 +157,7 @@ internal sealed class RepresentationTrainer
         }
         head?.Dispose();
         model.eval();
-        return new HyperRepresentation(_layout, _o, normalizer, model, history);
+        return new HyperRepresentation(_layout, _o, normalizer, model, history, RowFingerprints.From(_p, train, validation));
     }
 
     private TrainingReport Report(int epoch, int step, int steps, double loss, double mse, double contrast, double lr, long samples, TimeSpan elapsed, long totalSteps)

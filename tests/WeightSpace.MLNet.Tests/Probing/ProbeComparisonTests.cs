@@ -93,6 +93,47 @@ public class ProbeComparisonTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void AHyperRepresentationTrainedOnTestModelsIsRefused()
+    {
+        // 30 models × 3 checkpoints whose epoch-0 rows are one shared initialisation: identical weights in every part.
+        using var tmp = new TempDir();
+        var layout = WeightLayout.TetrisMlp100;
+        using (var w = ZooWriter.Create(tmp.Sub("zoo"), layout, "synthetic", ZooTestData.Hyper))
+            for (int m = 0; m < 30; m++)
+                for (int epoch = 0; epoch < 3; epoch++)
+                {
+                    var r = ZooTestData.Record(layout, epoch == 0 ? 0 : m, epoch);
+                    r.ModelId = m;
+                    w.Write(r);
+                }
+        var ml = new MLContext(1);
+        var zoo = ml.Data.LoadZoo(tmp.Sub("zoo"));
+        var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear } };
+        var (train, validation, test) = comparison.Parts(zoo);
+        var options = SmallZoo.Tiny with { Epochs = 1, ValidationLabels = Array.Empty<string>() };
+        RepresentationData Rows(IDataView part) => RepresentationData.FromDataView(part, layout);
+        int testModels = test.GetColumn<int>(ZooColumns.ModelId).Distinct().Count();
+
+        // Trained on this split's training part (and validated on its validation part): accepted, although the test
+        // models' epoch-0 rows equal rows it trained on — those weights are in the training part too.
+        using (var own = HyperRepresentation.Train(layout, Rows(train), Rows(validation), options))
+        {
+            Assert.True(own.RecordsTrainingRows);
+            Assert.Contains(true, own.WereTrainingRows(Rows(test).Weights, Rows(test).Rows));
+            Assert.Equal(0, comparison.LeakedTestRows(zoo, own));
+            Assert.Single(comparison.Run(zoo, new[] { Featurizer.Embedding("E", own) }, new[] { ZooColumns.Epoch }));
+            // Reused across cross-validation folds it has seen most folds' test rows.
+            Assert.Contains("test rows", Assert.Throws<ArgumentException>(() =>
+                comparison.RunCrossValidated(zoo, new[] { Featurizer.Embedding("E", own) }, new[] { ZooColumns.Epoch }, folds: 3)).Message);
+        }
+        // Trained on every model: the test models' later checkpoints leaked into its training.
+        using var all = HyperRepresentation.Train(layout, Rows(zoo), null, options);
+        Assert.Equal(2 * testModels, comparison.LeakedTestRows(zoo, all));
+        var e = Assert.Throws<ArgumentException>(() => comparison.Run(zoo, new[] { Featurizer.Embedding("E_all", all) }, new[] { ZooColumns.Epoch }));
+        Assert.Contains($"'E_all': {2 * testModels} of the {3 * testModels} test rows", e.Message);
+    }
+
+    [Fact]
     public void BadTargetsAndMismatchedZoosAreNamed()
     {
         var ml = new MLContext(1);

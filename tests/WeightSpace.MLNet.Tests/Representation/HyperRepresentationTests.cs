@@ -72,6 +72,63 @@ public class HyperRepresentationTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void TheRowsItWasTrainedOnAreRecordedSavedAndChecked()
+    {
+        var (train, validation) = Data();
+        using var tmp = new TempDir();
+        using var rep = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, validation, SmallZoo.Tiny with { Epochs = 1 });
+        Assert.True(rep.RecordsTrainingRows);
+        Assert.Equal(train.Rows + validation.Rows, rep.TrainingRowCount);
+        Assert.All(rep.WereTrainingRows(train.Weights, train.Rows), Assert.True);
+        Assert.All(rep.WereTrainingRows(validation.Weights, validation.Rows), Assert.True);
+        // A row changed in one weight, or its neurons permuted, is another row.
+        var changed = train.Weights.AsSpan(0, 200).ToArray();
+        changed[17] = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(changed[17]) + 1);
+        Permutation.Random(WeightLayout.TetrisMlp100, seed: 5).Apply(train.Weights.AsSpan(100, 100), changed.AsSpan(100, 100));
+        Assert.Equal(new[] { false, false }, rep.WereTrainingRows(changed, 2));
+        Assert.Throws<ArgumentException>(() => rep.WereTrainingRows(changed, 3));
+
+        var path = tmp.Sub("rep.wsemb");
+        rep.Save(path);
+        using (var loaded = HyperRepresentation.Load(path))
+        {
+            Assert.Equal(rep.TrainingRowCount, loaded.TrainingRowCount);
+            Assert.Equal(rep.WereTrainingRows(train.Weights.AsSpan(0, 300), 3), loaded.WereTrainingRows(train.Weights.AsSpan(0, 300), 3));
+            Assert.Equal(new[] { false, false }, loaded.WereTrainingRows(changed, 2));
+        }
+
+        // A damaged record is a named error; a file saved before the record existed loads without one.
+        Rewrite(path, tmp.Sub("damaged"), rows: bytes => { bytes[8] ^= 0x01; return bytes; });
+        Assert.Contains("training rows", Assert.Throws<InvalidDataException>(() => HyperRepresentation.Load(tmp.Sub("damaged"))).Message);
+        Rewrite(path, tmp.Sub("dropped"), rows: _ => null);
+        Assert.Contains("training-rows.bin", Assert.Throws<InvalidDataException>(() => HyperRepresentation.Load(tmp.Sub("dropped"))).Message);
+        Rewrite(path, tmp.Sub("older"), rows: _ => null, config: c => { c.AsObject().Remove("trainingRowsChecksum"); return c; });
+        using var older = HyperRepresentation.Load(tmp.Sub("older"));
+        Assert.False(older.RecordsTrainingRows);
+        Assert.Equal(rep.Embed(train.Weights.AsSpan(0, 300), 3), older.Embed(train.Weights.AsSpan(0, 300), 3));
+        Assert.Contains("no record", Assert.Throws<InvalidOperationException>(() => older.WereTrainingRows(train.Weights.AsSpan(0, 100), 1)).Message);
+    }
+
+    /// <summary>Copies a saved representation, changing its record of training rows (null: drop it) and its config.</summary>
+    private static void Rewrite(string from, string to, Func<byte[], byte[]?> rows, Func<System.Text.Json.Nodes.JsonNode, System.Text.Json.Nodes.JsonNode>? config = null)
+    {
+        using var source = System.IO.Compression.ZipFile.OpenRead(from);
+        using var target = System.IO.Compression.ZipFile.Open(to, System.IO.Compression.ZipArchiveMode.Create);
+        foreach (var entry in source.Entries)
+        {
+            using var ms = new MemoryStream();
+            using (var s = entry.Open()) s.CopyTo(ms);
+            byte[]? bytes = ms.ToArray();
+            if (entry.Name == "training-rows.bin") bytes = rows(bytes);
+            if (entry.Name == "config.json" && config is not null)
+                bytes = System.Text.Encoding.UTF8.GetBytes(config(System.Text.Json.Nodes.JsonNode.Parse(bytes)!).ToJsonString());
+            if (bytes is null) continue;
+            using var w = target.CreateEntry(entry.Name).Open();
+            w.Write(bytes);
+        }
+    }
+
+    [Fact]
     public void AveragingOverAllPermutationsGivesTheSameEmbeddingForEveryPermutedCopy()
     {
         var (train, _) = Data();
