@@ -38,15 +38,19 @@ public sealed class GenerateOptions
 
 /// <summary>
 /// Progress of a run. <see cref="SamplesDone"/> / <see cref="SamplesTotal"/> count training samples (a model-epoch weighs
-/// its training-set size, TrainFraction × images), the measure of work that the fraction done and the ETA follow: in a
-/// hyperparameter zoo a model with train fraction 1 costs ten times one with 0.1, and populations are packed by train
-/// fraction, so counting models put the ETA of a 400-model CNN-4970 zoo at 4 minutes when it took 14 (docs/zoos.md).
+/// its training-set size, TrainFraction × images); <see cref="WorkDone"/> / <see cref="WorkTotal"/> count forward passes of
+/// one image by lane group — training (a sample costs three) and the evaluation of every checkpoint on all train, test
+/// and validation images — the measure the fraction done and the ETA follow. In a hyperparameter zoo a model with train
+/// fraction 1 trains ten times as long as one with 0.1 but both evaluate every image, and populations are packed by train
+/// fraction: counting models put the ETA of a 400-model CNN-4970 zoo at 4 minutes when it took 14, counting samples that of
+/// a 1,000-model one at 3 h 37 min when it took 35 (docs/zoos.md).
 /// </summary>
 public readonly record struct GenerationProgress(long ModelEpochsDone, long ModelEpochsTotal, int ModelsDone, int ModelsTotal, TimeSpan Elapsed,
-    long SamplesDone = 0, long SamplesTotal = 0)
+    long SamplesDone = 0, long SamplesTotal = 0, long WorkDone = 0, long WorkTotal = 0)
 {
-    /// <summary>The fraction of the work done: by training samples when known, else by model-epochs.</summary>
-    public double Fraction => SamplesTotal > 0 ? (double)SamplesDone / SamplesTotal
+    /// <summary>The fraction of the work done: by work when known, else by training samples, else by model-epochs.</summary>
+    public double Fraction => WorkTotal > 0 ? (double)WorkDone / WorkTotal
+        : SamplesTotal > 0 ? (double)SamplesDone / SamplesTotal
         : ModelEpochsTotal > 0 ? (double)ModelEpochsDone / ModelEpochsTotal : 1;
 }
 
@@ -154,16 +158,20 @@ public static class ZooGenerator
         var data = new TrainingData(split);
         int trainImages = split.Train.Labels.Length;
         long samplesTotal = todo.Sum(m => (long)TrainingData.SubsetSize(m, trainImages)) * recipe.Epochs, samplesDone = 0;
+        int populationSize = options.PopulationSize > 0 ? options.PopulationSize : GenerateOptions.DefaultPopulationSize(layout, options.Workers);
+        var populations = Populations(todo, populationSize);
+        long workTotal = populations.Sum(p => LanePopulationTrainer.Work(p, recipe.Epochs, checkpoints, split)), workDone = 0;
         int modelsDone = 0;
         long rows = 0;
         bool cancelled = false;
-        void Progress(long modelEpochs, long samples, int models)
+        void Progress(long modelEpochs, long samples, long work, int models)
         {
             Interlocked.Add(ref progressDone, modelEpochs);
             Interlocked.Add(ref samplesDone, samples);
+            Interlocked.Add(ref workDone, work);
             Interlocked.Add(ref modelsDone, models);
             options.Progress?.Report(new GenerationProgress(Interlocked.Read(ref progressDone), total, modelsDone, todo.Count, sw.Elapsed,
-                Interlocked.Read(ref samplesDone), samplesTotal));
+                Interlocked.Read(ref samplesDone), samplesTotal, Interlocked.Read(ref workDone), workTotal));
         }
 
         void WriteModel(IEnumerable<ZooRecord> checkpoints)
@@ -177,8 +185,7 @@ public static class ZooGenerator
 
         try
         {
-            int populationSize = options.PopulationSize > 0 ? options.PopulationSize : GenerateOptions.DefaultPopulationSize(layout, options.Workers);
-            RunPopulations(layout, todo, data, recipe.Epochs, checkpoints, populationSize, options.Workers, writer, WriteModel, Progress, cancel);
+            RunPopulations(layout, populations, data, recipe.Epochs, checkpoints, options.Workers, writer, WriteModel, Progress, cancel);
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
@@ -215,25 +222,32 @@ public static class ZooGenerator
         return list;
     }
 
-    private static void RunPopulations(WeightLayout layout, List<ModelSpec> todo, TrainingData data, int epochs, ISet<int> checkpoints, int populationSize, int workers,
-        ZooWriter writer, Action<IEnumerable<ZooRecord>> writeModel, Action<long, long, int> progress, CancellationToken cancel)
+    /// <summary>
+    /// Lane groups of compatible models, packed into populations of up to <paramref name="populationSize"/> models (whole
+    /// groups), so that groups of different activations or optimisers share the cores when each has few models.
+    /// </summary>
+    private static List<List<ModelSpec>> Populations(List<ModelSpec> todo, int populationSize)
     {
-        // Lane groups of compatible models, packed into populations of up to populationSize models (whole groups), so
-        // that groups of different activations or optimisers share the cores when each has few models.
         var populations = new List<List<ModelSpec>>();
         foreach (var laneGroup in LanePopulationTrainer.LaneGroups(todo, populationSize))
         {
             if (populations.Count == 0 || populations[^1].Count + laneGroup.Length > populationSize) populations.Add(new List<ModelSpec>());
             populations[^1].AddRange(laneGroup);
         }
+        return populations;
+    }
+
+    private static void RunPopulations(WeightLayout layout, List<List<ModelSpec>> populations, TrainingData data, int epochs, ISet<int> checkpoints, int workers,
+        ZooWriter writer, Action<IEnumerable<ZooRecord>> writeModel, Action<long, long, long, int> progress, CancellationToken cancel)
+    {
         foreach (var population in populations)
         {
             var results = population.ToDictionary(m => m.ModelId, _ => new List<ZooRecord>());
             new LanePopulationTrainer(layout, population, data).Train(epochs, checkpoints,
-                cps => { foreach (var c in cps) results[c.ModelId].Add(c); }, cancel, (n, samples) => progress(n, samples, 0), workers);
+                cps => { foreach (var c in cps) results[c.ModelId].Add(c); }, cancel, (n, samples, work) => progress(n, samples, work, 0), workers);
             foreach (var m in population.OrderBy(m => m.ModelId)) writeModel(results[m.ModelId]);
             writer.CompleteShard();
-            progress(0, 0, population.Count);
+            progress(0, 0, 0, population.Count);
         }
     }
 }

@@ -1,3 +1,4 @@
+using WeightSpace.ZooGen.Data;
 using System.Numerics;
 using WeightSpace.MLNet;
 
@@ -48,12 +49,38 @@ internal sealed class LanePopulationTrainer
             .SelectMany(g => g.OrderBy(m => m.TrainFraction).ThenBy(m => m.Activation.Name(), StringComparer.Ordinal).ThenBy(m => m.Optimizer.Name(), StringComparer.Ordinal)
                 .Chunk(width > 0 ? Math.Min(width, Lanes) : Lanes));
 
+    /// <summary>Cost of one training sample (forward and backward pass) in forward passes of one image, for progress.</summary>
+    internal const int TrainingPassCost = 3;
+
+    /// <summary>
+    /// The work of a lane group in forward passes of one image, the measure progress follows: per epoch the longest lane's
+    /// samples × <see cref="TrainingPassCost"/> (the lanes step together, so a lane with a shorter subset saves nothing), per
+    /// checkpoint one pass over every train, test and validation image (its accuracies and losses). With a small train
+    /// fraction the evaluations cost more than the training: counting training samples alone put the first ETA of a
+    /// 1,000-model CNN-4970 zoo at 3 h 37 min when it took 35 min (docs/zoos.md).
+    /// </summary>
+    internal static (long PerEpoch, long PerCheckpoint) GroupWork(IReadOnlyList<ModelSpec> group, DataSplit split)
+    {
+        int trainCount = split.Train.Labels.Length;
+        long perEpoch = (long)group.Max(m => TrainingData.SubsetSize(m, trainCount)) * TrainingPassCost;
+        return (perEpoch, (long)trainCount + split.Test.Labels.Length + (split.Validation?.Labels.Length ?? 0));
+    }
+
+    /// <summary>The work of training these models for <paramref name="epochs"/> with these checkpoints (see <see cref="GroupWork"/>).</summary>
+    internal static long Work(IEnumerable<ModelSpec> models, int epochs, ISet<int> checkpoints, DataSplit split) =>
+        LaneGroups(models).Sum(g =>
+        {
+            var (perEpoch, perCheckpoint) = GroupWork(g, split);
+            return epochs * perEpoch + checkpoints.Count(c => c >= 0 && c <= epochs) * perCheckpoint;
+        });
+
     /// <summary>
     /// Trains every model, lane groups (<see cref="LaneGroups"/>) on all cores at once; checkpoints are reported per
-    /// lane group (calls are serialised).
+    /// lane group (calls are serialised). <paramref name="onProgress"/> receives (model-epochs, training samples, work
+    /// of <see cref="GroupWork"/>) after each group's epoch and evaluation.
     /// </summary>
     public void Train(int epochs, ISet<int> checkpoints, Action<IReadOnlyList<ZooRecord>> onCheckpoint, CancellationToken cancel,
-        Action<int, long>? onModelEpochs = null, int workers = 0)
+        Action<int, long, long>? onProgress = null, int workers = 0)
     {
         var groups = LaneGroups(_models).ToArray();
         var gate = new object();
@@ -74,6 +101,7 @@ internal sealed class LanePopulationTrainer
             LaneGroup g = _layout.IsFullyConnected
                 ? new LaneMlpGroup(_layout, group, trainX.Length / trainY.Length)
                 : new LaneConvGroup(_layout, group, _data.Split.Train);
+            var (workPerEpoch, workPerCheckpoint) = GroupWork(group, _data.Split);
             void Report(int epoch)
             {
                 int threads = Threads();
@@ -85,7 +113,11 @@ internal sealed class LanePopulationTrainer
                 for (int k = 0; k < group.Length; k++)
                     list.Add(group[k].Checkpoint(epoch, g.Weights(k), trAcc[k], teAcc[k], trLoss[k], teLoss[k],
                         vaAcc?[k] ?? float.NaN, vaLoss?[k] ?? float.NaN));
-                lock (gate) onCheckpoint(list);
+                lock (gate)
+                {
+                    onCheckpoint(list);
+                    onProgress?.Invoke(0, 0, workPerCheckpoint);
+                }
             }
             if (checkpoints.Contains(0)) Report(0);
             var subsets = group.Select(m => TrainingData.Subset(m, trainY.Length)).ToArray();
@@ -99,7 +131,7 @@ internal sealed class LanePopulationTrainer
                     cancel.ThrowIfCancellationRequested();
                     g.Step(trainX, trainY, orders, start, epoch, Threads());
                 }
-                if (onModelEpochs is not null) lock (gate) onModelEpochs(group.Length, samplesPerEpoch);
+                if (onProgress is not null) lock (gate) onProgress(group.Length, samplesPerEpoch, workPerEpoch);
                 if (checkpoints.Contains(epoch)) Report(epoch);
             }
         }

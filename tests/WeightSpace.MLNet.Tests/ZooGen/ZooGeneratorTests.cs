@@ -182,7 +182,7 @@ public class ZooGeneratorTests
     }
 
     [Fact]
-    public void ProgressWeighsEachModelByItsTrainingSamplesSoTheEtaFollowsTheWork()
+    public void ProgressWeighsTrainingAndEvaluationSoTheEtaFollowsTheWork()
     {
         using var tmp = new TempDir();
         var recipe = SmallTetris(models: 8, epochs: 2);
@@ -200,17 +200,32 @@ public class ZooGeneratorTests
         Assert.Equal(expected, reports[^1].SamplesDone);
         Assert.Equal(1.0, reports[^1].Fraction);
         Assert.True(reports.Zip(reports.Skip(1)).All(w => w.Second.SamplesDone >= w.First.SamplesDone));
-        // Each population is one shard and they train one after another: when a population's models are reported done, the
-        // work done is exactly the samples of the shards so far, whatever their mix of train fractions.
+        // Each population is one shard (one lane group of 4 here) and they train one after another: when a population's models
+        // are reported done, the samples done are exactly those of the shards so far, whatever their mix of train fractions.
+        // The work (what the fraction follows) weighs each group's training by its longest lane (2 epochs × 3 passes a
+        // sample) and adds one pass over every image (E of them) at each of the 3 checkpoints; E follows from the total.
+        var shards = zoo.Manifest.Shards;
+        Assert.Equal(2, shards.Count);
+        long Training(IEnumerable<int> models) => 2 * 3 * models.Max(m => (long)Math.Round(fraction[m] * 300));
+        long evaluations = reports[^1].WorkTotal - shards.Sum(s => Training(s.ModelIds));
+        Assert.Equal(0, evaluations % (3 * shards.Count));
+        long images = evaluations / (3 * shards.Count);
+        Assert.True(images > 300, $"{images} images evaluated per checkpoint; the training set alone has 300");
         var doneAfterShard = new List<int>();
-        foreach (var shard in zoo.Manifest.Shards)
+        long workAfterShard = 0;
+        foreach (var shard in shards)
         {
             doneAfterShard.AddRange(shard.ModelIds);
+            workAfterShard += Training(shard.ModelIds) + 3 * images;
             var report = reports.First(p => p.ModelsDone == doneAfterShard.Count);
             Assert.Equal(Samples(doneAfterShard), report.SamplesDone);
-            Assert.Equal((double)Samples(doneAfterShard) / expected, report.Fraction, 12);
+            Assert.Equal(workAfterShard, report.WorkDone);
+            Assert.Equal((double)workAfterShard / report.WorkTotal, report.Fraction, 12);
         }
+        Assert.Equal(reports[^1].WorkTotal, reports[^1].WorkDone);
+        Assert.True(reports.Zip(reports.Skip(1)).All(w => w.Second.WorkDone >= w.First.WorkDone));
         Assert.Contains(reports, p => Math.Abs(p.Fraction - (double)p.ModelEpochsDone / p.ModelEpochsTotal) > 0.05); // the weighting shows
+        Assert.Contains(reports, p => Math.Abs(p.Fraction - (double)p.SamplesDone / p.SamplesTotal) > 0.05);        // so do the evaluations
     }
 
     [Fact]
