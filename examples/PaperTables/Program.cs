@@ -188,7 +188,6 @@ string Hyp(string zooDir)
         int leaked = comparison.LeakedTestRows(zoo, loaded);
         if (leaked > 0)
             throw new UsageException($"{loadFrom} was trained or validated on {leaked} rows of this zoo's test models (another split or zoo): train it with hyp --save on this zoo.");
-        if (leaked < 0) Console.Error.WriteLine($"  note: {loadFrom} has no record of its training rows (saved by an older version); it must have been trained on this zoo's training part.");
     }
     using var rep = loaded ?? Train();
     if (saveTo is not null) { rep.Save(saveTo); Console.Error.WriteLine($"  saved the hyper-representation to {saveTo}"); }
