@@ -252,6 +252,8 @@ public sealed class ProbeComparison
     public int LeakedTestRows(IDataView zoo, HyperRepresentation representation, double trainFraction = 0.7, double validationFraction = 0.15)
     {
         ArgumentNullException.ThrowIfNull(representation);
+        if (zoo.Schema.GetColumnOrNull(ZooColumns.Weights) is { } column && WeightLayoutAnnotation.Get(column) is { } layout && !layout.Equals(representation.Layout))
+            throw new ArgumentException($"The zoo holds {layout}, but the hyper-representation encodes {representation.Layout}.");
         var (train, validation, test) = Parts(zoo, trainFraction, validationFraction);
         return LeakedTestRows(representation, train, validation, test, out _);
     }
@@ -260,13 +262,13 @@ public sealed class ProbeComparison
     {
         testRowCount = 0;
         if (!representation.RecordsTrainingRows) return -1;
-        var testRows = test.GetColumn<float[]>(ZooColumns.Weights).ToArray();
+        var testRows = test.GetColumn<float[]>(ZooColumns.Weights).Select(r => RowFingerprints.Of(r)).ToArray();
         testRowCount = testRows.Length;
-        var seen = representation.WereTrainingRows(testRows.SelectMany(r => r).ToArray(), testRows.Length);
-        if (!seen.Contains(true)) return 0;
+        var seen = testRows.Where(representation.WasTrainingRow).ToList();
+        if (seen.Count == 0) return 0;
         var thisSplit = train.GetColumn<float[]>(ZooColumns.Weights).Concat(validation.GetColumn<float[]>(ZooColumns.Weights))
             .Select(r => RowFingerprints.Of(r)).ToHashSet();
-        return Enumerable.Range(0, testRows.Length).Count(i => seen[i] && !thisSplit.Contains(RowFingerprints.Of(testRows[i])));
+        return seen.Count(f => !thisSplit.Contains(f));
     }
 
     private ProbeResult Regress(IDataView train, IDataView validation, IDataView test, string featurizer, ProbeKind probe, string target)

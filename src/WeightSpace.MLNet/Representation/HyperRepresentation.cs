@@ -79,6 +79,9 @@ public sealed class HyperRepresentation : IDisposable
         return seen;
     }
 
+    /// <summary>Whether a row with this <see cref="RowFingerprints.Of"/> fingerprint was among its training rows (false without a record).</summary>
+    internal bool WasTrainingRow(ulong fingerprint) => _trainingRows?.Contains(fingerprint) ?? false;
+
     /// <summary>Trains a hyper-representation on <paramref name="train"/>, validating on <paramref name="validation"/> (held-out models) when given.</summary>
     /// <exception cref="ArgumentException">Wrong vector sizes, non-finite weights, a validation label that is missing.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancel"/> was triggered.</exception>

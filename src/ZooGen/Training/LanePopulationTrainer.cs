@@ -1,6 +1,6 @@
-using WeightSpace.ZooGen.Data;
 using System.Numerics;
 using WeightSpace.MLNet;
+using WeightSpace.ZooGen.Data;
 
 namespace WeightSpace.ZooGen.Training;
 
@@ -67,12 +67,15 @@ internal sealed class LanePopulationTrainer
     }
 
     /// <summary>The work of training these models for <paramref name="epochs"/> with these checkpoints (see <see cref="GroupWork"/>).</summary>
-    internal static long Work(IEnumerable<ModelSpec> models, int epochs, ISet<int> checkpoints, DataSplit split) =>
-        LaneGroups(models).Sum(g =>
+    internal static long Work(IEnumerable<ModelSpec> models, int epochs, ISet<int> checkpoints, DataSplit split)
+    {
+        int evaluations = checkpoints.Count(c => c >= 0 && c <= epochs);
+        return LaneGroups(models).Sum(g =>
         {
             var (perEpoch, perCheckpoint) = GroupWork(g, split);
-            return epochs * perEpoch + checkpoints.Count(c => c >= 0 && c <= epochs) * perCheckpoint;
+            return epochs * perEpoch + evaluations * perCheckpoint;
         });
+    }
 
     /// <summary>
     /// Trains every model, lane groups (<see cref="LaneGroups"/>) on all cores at once; checkpoints are reported per
