@@ -43,6 +43,7 @@ internal static class EmbedBench
             Schedule = Enum.Parse<LearningRateSchedule>(S("schedule", o.Schedule.ToString()), true), WarmupEpochs = D("warmup", o.WarmupEpochs),
             TimeBudget = a.ContainsKey("budget") ? TimeSpan.FromSeconds(D("budget", 0)) : o.TimeBudget,
             ValidationLabels = S("labels", "TestAccuracy,Epoch").Split(',', StringSplitOptions.RemoveEmptyEntries),
+            Candidates = I("candidates", o.Candidates), CandidateFraction = D("candidate-fraction", o.CandidateFraction),
             Seed = I("seed", o.Seed), Threads = I("threads", o.Threads), Augmentation = aug, EmbeddingViews = I("views", o.EmbeddingViews),
         };
         Console.WriteLine($"zoo {zoo.Directory}: {zoo.Layout}, {train.Rows:N0} train / {validation.Rows:N0} validation / {test.Rows:N0} test rows");
@@ -51,7 +52,7 @@ internal static class EmbedBench
         using var rep = a.TryGetValue("load", out var load) ? HyperRepresentation.Load(load)
             : HyperRepresentation.Train(zoo.Layout, train, validation, o, new TrainingProgressBar(Console.Out));
         double fit = sw.Elapsed.TotalSeconds;
-        Console.WriteLine($"fit: {fit:F1} s ({rep.History.Count} epochs)");
+        Console.WriteLine($"fit: {fit:F1} s ({rep.History.Count} epochs{(rep.Options.Candidates > 1 ? $"; the best of {rep.Options.Candidates} candidates: seed {rep.History[^1].Seed}" : "")})");
         if (a.TryGetValue("plot", out var plot)) ProbePlots.LearningCurves(plot, rep.History, $"{zoo.Manifest.Recipe["name"]}: hyper-representation training");
         if (a.TryGetValue("save", out var save)) rep.Save(save);
 

@@ -19,7 +19,7 @@ using WeightSpace.MLNet;
 
 if (args.Length == 0 || args[0] is not ("architecture" or "augmentation" or "hyp" or "ood"))
 {
-    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--batch N] [--views K] [--seed N] [--classifier-l2 LIST] [hyp: --save FILE | --load FILE]");
+    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--batch N] [--views K] [--seed N] [--candidates K] [--classifier-l2 LIST] [hyp: --save FILE | --load FILE]");
     return 2;
 }
 var zoos = new List<string>();
@@ -34,7 +34,7 @@ var trainingOptions = new List<string>(); // what a loaded representation cannot
 for (int i = 1; i < args.Length; i += 2)
 {
     string? v = i + 1 < args.Length ? args[i + 1] : null;
-    if (args[i] is "--budget" or "--epochs" or "--norm" or "--lr" or "--views" or "--batch" or "--seed") trainingOptions.Add(args[i]);
+    if (args[i] is "--budget" or "--epochs" or "--norm" or "--lr" or "--views" or "--batch" or "--seed" or "--candidates") trainingOptions.Add(args[i]);
     switch (args[i])
     {
         case "--zoo" when v is not null: zoos.Add(v); break;
@@ -48,6 +48,7 @@ for (int i = 1; i < args.Length; i += 2)
         case "--views" when int.TryParse(v, out var views) && views >= 1: cpu = cpu with { EmbeddingViews = views }; break;
         case "--batch" when int.TryParse(v, out var batch) && batch >= 2: cpu = cpu with { BatchSize = batch }; break;
         case "--seed" when int.TryParse(v, out var seed): cpu = cpu with { Seed = seed }; break;
+        case "--candidates" when int.TryParse(v, out var k) && k >= 1: cpu = cpu with { Candidates = k }; break;
         case "--classifier-l2" when v is not null && TryParseList(v, out var grid): classifierGrid = grid; break;
         case "--save" when v is not null && args[0] == "hyp": saveTo = v; break;
         case "--load" when v is not null && args[0] == "hyp": loadFrom = v; break;
@@ -196,7 +197,7 @@ string Hyp(string zooDir)
     var o = rep.Options;
     string trained = loaded is null ? $"trained for {length}" : $"loaded from {loadFrom} ({rep.History.Count} epochs)";
     return $"# Hyperparameter zoo: W / s(W) / E_cD (test R² for numeric, accuracy for categorical targets)\n\nZoo: {zooDir} ({layout}); constant columns skipped. " +
-           $"E_cD {trained} (normalisation {o.Normalization}, batch {o.BatchSize}, lr {o.LearningRate:G3}, seed {o.Seed}, {o.EmbeddingViews} view(s) per embedding).\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
+           $"E_cD {trained} (normalisation {o.Normalization}, batch {o.BatchSize}, lr {o.LearningRate:G3}, seed {o.Seed}{(o.Candidates > 1 ? $", the best of {o.Candidates} candidates by validation: seed {rep.History[^1].Seed}" : "")}, {o.EmbeddingViews} view(s) per embedding).\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
 
     HyperRepresentation Train()
     {

@@ -35,149 +35,281 @@ internal sealed class RepresentationTrainer
             if (!train.Labels.ContainsKey(label)) throw new ArgumentException($"Validation label '{label}' is missing from the training rows.");
             if (validation is not null && !validation.Labels.ContainsKey(label)) throw new ArgumentException($"Validation label '{label}' is missing from the validation rows.");
         }
+        int k = _o.Candidates;
+        if (k > 1 && (validation is null || validation.Rows == 0))
+            throw new ArgumentException($"Candidates = {k} chooses between training runs by their validation score, and there are no validation rows: " +
+                                        "give validation rows (a ModelId column and ValidationFraction > 0) or set Candidates = 1.");
         using var threads = ThreadSetting.Apply(_o.Threads);
-        random.manual_seed(_o.Seed);
 
         var normalizer = WeightNormalizer.Fit(_layout, train.Weights, train.Rows, _o.Normalization);
         var x = (float[])train.Weights.Clone();
         normalizer.Apply(x);
-        var model = WeightAutoencoder.Create(_layout, _o);
-        var head = _o.UsesContrast ? new ProjectionHead(_o.LatentDim, _o.ProjectionHead) : null;
-        var parameters = model.parameters().Concat(head?.parameters() ?? Enumerable.Empty<TorchSharp.Modules.Parameter>()).ToList();
-        using var optimizer = new AdamW(parameters, _o.WeightDecay);
-        var augmenter = new WeightAugmenter(_layout, CloneAugmentation(_o.Augmentation, _o.Seed));
         var probe = validation is null ? null : new ValidationProbe(_layout, _o, normalizer, train, validation);
-
         int batch = Math.Min(_o.BatchSize, train.Rows);
         int steps = train.Rows / batch;                                   // drop-last, as R21
-        long totalSteps = (long)steps * _o.Epochs;
-        using var inverseTemperature = (1.0 / _o.Temperature).ToScalar();
-        using var gamma = _o.Gamma.ToScalar();
-        using var oneMinusGamma = (1 - _o.Gamma).ToScalar();
-        var schedule = new Schedule(_o, steps);
+        // A race trains each candidate for a share of the run, then the winner to the end; the time budget covers all of it.
+        int raceEpochs = k == 1 ? _o.Epochs : Math.Min(_o.Epochs, (int)Math.Ceiling(_o.CandidateFraction * _o.Epochs));
+        TimeSpan? runBudget = _o.TimeBudget is { } total ? total / (1 + (k - 1) * _o.CandidateFraction) : null;
+        TimeSpan? raceBudget = k == 1 ? runBudget : runBudget * _o.CandidateFraction;
+        var overall = new Overall { TotalSteps = (long)steps * ((long)raceEpochs * (k - 1) + _o.Epochs), Budget = _o.TimeBudget };
 
-        var history = new List<TrainingReport>();
-        List<Tensor>? best = null;
-        double bestScore = double.NegativeInfinity;
-        int sinceBest = 0;
-        var clock = Stopwatch.StartNew();
-        long samples = 0;
-        var lastReport = Stopwatch.StartNew();
-
-        for (int epoch = 1; epoch <= _o.Epochs; epoch++)
+        var runs = new List<Run>();
+        try
         {
-            model.train();
-            head?.train();
-            var order = Enumerable.Range(0, train.Rows).ToArray();
+            for (int c = 0; c < k; c++)
+            {
+                var run = new Run(this, _o with { Seed = _o.Seed + c }, c + 1, x, train.Rows, batch, steps, probe, runBudget, overall);
+                runs.Add(run);
+                run.TrainUntil(raceEpochs, raceBudget, progress, cancel);
+                if (k > 1) run.Pause();
+            }
+            var winner = runs.MaxBy(r => r.BestScore)!;                   // the first of equals
+            foreach (var loser in runs.Where(r => r != winner)) loser.Dispose();
+            runs.Clear();
+            runs.Add(winner);
+            if (k > 1) winner.Resume();
+            winner.TrainUntil(_o.Epochs, runBudget, progress, cancel);
+            var (model, history) = winner.Finish();
+            runs.Clear();
+            return new HyperRepresentation(_layout, _o, normalizer, model, history, RowFingerprints.From(_p, train, validation));
+        }
+        finally
+        {
+            foreach (var run in runs) run.Dispose();
+        }
+    }
+
+    /// <summary>Steps and time over the whole training (all candidates), for the reports' ETA.</summary>
+    private sealed class Overall
+    {
+        public long TotalSteps;
+        public long DoneSteps;
+        public TimeSpan? Budget;
+        public readonly Stopwatch Clock = Stopwatch.StartNew();
+    }
+
+    /// <summary>
+    /// One training run (a candidate): its model, projection head, optimiser, augmenter, schedule, learning curve, best state
+    /// and clock, so that several can train in turn and the best continue where it stopped.
+    /// </summary>
+    private sealed class Run : IDisposable
+    {
+        private readonly RepresentationTrainer _t;
+        private readonly WeightEmbeddingOptions _o;
+        private readonly int _candidate, _rows, _batch, _steps;
+        private readonly float[] _x;
+        private readonly ValidationProbe? _probe;
+        private readonly TimeSpan? _budget;
+        private readonly Overall _overall;
+        private readonly WeightAutoencoder _model;
+        private readonly ProjectionHead? _head;
+        private readonly AdamW _optimizer;
+        private readonly WeightAugmenter _augmenter;
+        private readonly Schedule _schedule;
+        private readonly Scalar _inverseTemperature, _gamma, _oneMinusGamma;
+        private readonly List<TrainingReport> _history = new();
+        private readonly Stopwatch _clock = new();
+        private List<Tensor>? _best;
+        private Tensor? _rngState;
+        private int _epoch, _sinceBest;
+        private long _samples;
+        private bool _stopped, _handedOver;
+
+        public Run(RepresentationTrainer trainer, WeightEmbeddingOptions options, int candidate, float[] x, int rows, int batch, int steps, ValidationProbe? probe,
+            TimeSpan? budget, Overall overall)
+        {
+            _t = trainer;
+            _o = options;
+            _candidate = candidate;
+            _x = x;
+            _rows = rows;
+            _batch = batch;
+            _steps = steps;
+            _probe = probe;
+            _budget = budget;
+            _overall = overall;
+            random.manual_seed(_o.Seed);
+            _model = WeightAutoencoder.Create(trainer._layout, _o);
+            _head = _o.UsesContrast ? new ProjectionHead(_o.LatentDim, _o.ProjectionHead) : null;
+            var parameters = _model.parameters().Concat(_head?.parameters() ?? Enumerable.Empty<TorchSharp.Modules.Parameter>()).ToList();
+            _optimizer = new AdamW(parameters, _o.WeightDecay);
+            _augmenter = new WeightAugmenter(trainer._layout, CloneAugmentation(_o.Augmentation, _o.Seed));
+            _schedule = new Schedule(_o, steps);
+            _inverseTemperature = (1.0 / _o.Temperature).ToScalar();
+            _gamma = _o.Gamma.ToScalar();
+            _oneMinusGamma = (1 - _o.Gamma).ToScalar();
+        }
+
+        /// <summary>The best validation score so far (the state that is kept).</summary>
+        public double BestScore { get; private set; } = double.NegativeInfinity;
+
+        /// <summary>Keeps libtorch's random state (dropout) while other candidates train.</summary>
+        public void Pause() { _rngState?.Dispose(); _rngState = random.get_rng_state(); }
+
+        /// <summary>Restores the random state <see cref="Pause"/> kept, so the run continues as if it had never stopped.</summary>
+        public void Resume() { if (_rngState is not null) random.set_rng_state(_rngState); }
+
+        /// <summary>Trains up to epoch <paramref name="lastEpoch"/> or until its own training time reaches <paramref name="timeLimit"/>.</summary>
+        public void TrainUntil(int lastEpoch, TimeSpan? timeLimit, IProgress<TrainingReport>? progress, CancellationToken cancel)
+        {
+            _clock.Start();
+            try
+            {
+                while (!_stopped && _epoch < lastEpoch)
+                {
+                    if (timeLimit is { } limit && _clock.Elapsed >= limit) break;
+                    TrainEpoch(++_epoch, timeLimit, progress, cancel);
+                }
+            }
+            finally { _clock.Stop(); }
+        }
+
+        private void TrainEpoch(int epoch, TimeSpan? timeLimit, IProgress<TrainingReport>? progress, CancellationToken cancel)
+        {
+            _model.train();
+            _head?.train();
+            var order = Enumerable.Range(0, _rows).ToArray();
             Rng.For(_o.Seed, 0xE90C, epoch).Shuffle(order);
             double lossSum = 0, mseSum = 0, contrastSum = 0;
-            var views = Task.Run(() => MakeViews(augmenter, x, order, 0, batch, epoch, train.Rows));
+            int batch = _batch, steps = _steps, p = _t._p;
+            var views = Task.Run(() => _t.MakeViews(_augmenter, _x, order, 0, batch, epoch, _rows));
+            var lastReport = Stopwatch.StartNew();
             int step = 0;
             for (; step < steps; step++)
             {
                 cancel.ThrowIfCancellationRequested();
                 var (a, b) = views.Result;
-                if (step + 1 < steps) { int next = step + 1; views = Task.Run(() => MakeViews(augmenter, x, order, next, batch, epoch, train.Rows)); }
-                double lr = schedule.LearningRate(epoch, step, clock.Elapsed);
+                if (step + 1 < steps) { int next = step + 1; views = Task.Run(() => _t.MakeViews(_augmenter, _x, order, next, batch, epoch, _rows)); }
+                double lr = _schedule.LearningRate(epoch, step, _clock.Elapsed, _budget);
                 using (var scope = NewDisposeScope())
                 {
-                    var input = cat(new[] { tensor(a, new long[] { batch, _p }), tensor(b, new long[] { batch, _p }) }, 0); // [2B, P]
-                    var latent = model.Encode(input);
+                    var input = cat(new[] { tensor(a, new long[] { batch, p }), tensor(b, new long[] { batch, p }) }, 0); // [2B, P]
+                    var latent = _model.Encode(input);
                     Tensor loss;
                     Tensor? mse = null, contrast = null;
-                    if (_o.UsesReconstruction) mse = nn.functional.mse_loss(model.Decode(latent), input, nn.Reduction.Mean);
+                    if (_o.UsesReconstruction) mse = nn.functional.mse_loss(_model.Decode(latent), input, nn.Reduction.Mean);
                     if (_o.UsesContrast)
                     {
-                        var projected = head!.call(latent);
+                        var projected = _head!.call(latent);
                         var (pa, pb) = (projected.narrow(0, 0, batch), projected.narrow(0, batch, batch));
                         contrast = _o.Task == RepresentationTask.ReconstructionAndPositiveContrast
                             ? ContrastiveLosses.PositiveOnly(pa, pb)
-                            : ContrastiveLosses.NtXent(pa, pb, inverseTemperature);
+                            : ContrastiveLosses.NtXent(pa, pb, _inverseTemperature);
                     }
                     loss = (mse, contrast) switch
                     {
                         ({ } m, null) => m,
                         (null, { } c) => c,
-                        ({ } m, { } c) => c.mul(gamma).add(m, oneMinusGamma),
+                        ({ } m, { } c) => c.mul(_gamma).add(m, _oneMinusGamma),
                         _ => throw new InvalidOperationException("A task needs a loss."),
                     };
-                    optimizer.ZeroGrad();
+                    _optimizer.ZeroGrad();
                     loss.backward();
-                    optimizer.Step(lr);
+                    _optimizer.Step(lr);
                     double lv = loss.item<float>();
                     if (!double.IsFinite(lv))
-                        throw new InvalidOperationException($"The training loss became {lv} at epoch {epoch}, step {step + 1}: lower LearningRate (now {lr:G3}) or use a normalisation.");
+                        throw new InvalidOperationException($"The training loss became {lv} at epoch {epoch}, step {step + 1}{SeedNote}: lower LearningRate (now {lr:G3}) or use a normalisation.");
                     lossSum += lv;
                     if (mse is not null) mseSum += mse.item<float>();
                     if (contrast is not null) contrastSum += contrast.item<float>();
                 }
-                samples += 2L * batch;
+                _samples += 2L * batch;
+                _overall.DoneSteps++;
                 if (progress is not null && lastReport.ElapsedMilliseconds > 1000 && step + 1 < steps)
                 {
                     lastReport.Restart();
-                    progress.Report(Report(epoch, step + 1, steps, lossSum, mseSum, contrastSum, lr, samples, clock.Elapsed, totalSteps) with { });
+                    progress.Report(Report(epoch, step + 1, lossSum, mseSum, contrastSum, lr));
                 }
-                if (_o.TimeBudget is { } budget && clock.Elapsed >= budget) { step++; break; }
+                if (timeLimit is { } limit && _clock.Elapsed >= limit) { step++; break; }
             }
 
-            var report = Report(epoch, step, steps, lossSum, mseSum, contrastSum, schedule.LastRate, samples, clock.Elapsed, totalSteps) with { EpochEnd = true };
-            if (probe is not null)
+            var report = Report(epoch, step, lossSum, mseSum, contrastSum, _schedule.LastRate) with { EpochEnd = true };
+            if (_probe is not null)
             {
-                model.eval();
-                var (reconstruction, probes) = probe.Evaluate(model);
+                _model.eval();
+                var (reconstruction, probes) = _probe.Evaluate(_model);
                 report = report with { ValidationReconstructionR2 = reconstruction, ValidationProbeR2 = probes };
             }
-            double score = probe is null ? -report.Loss
+            double score = _probe is null ? -report.Loss
                 : report.ValidationProbeR2.Count > 0 ? report.ValidationProbeR2.Values.Average()
                 : _o.UsesReconstruction ? report.ValidationReconstructionR2 : -report.Loss;
-            bool improved = probe is null || score > bestScore;
-            report = report with { Score = score, IsBest = improved && probe is not null };
+            bool improved = _probe is null || score > BestScore;
+            report = report with { Score = score, IsBest = improved && _probe is not null };
             if (improved)
             {
-                bestScore = score;
-                sinceBest = 0;
-                if (probe is not null)
+                BestScore = score;
+                _sinceBest = 0;
+                if (_probe is not null)
                 {
-                    if (best is not null) foreach (var t in best) t.Dispose();
-                    best = model.parameters().Select(p => p.detach().clone()).ToList();
+                    if (_best is not null) foreach (var t in _best) t.Dispose();
+                    _best = _model.parameters().Select(q => q.detach().clone()).ToList();
                 }
             }
-            else sinceBest++;
-            schedule.EndEpoch(report.Loss);
-            history.Add(report);
+            else _sinceBest++;
+            _schedule.EndEpoch(report.Loss);
+            _history.Add(report);
             progress?.Report(report);
-            bool outOfTime = _o.TimeBudget is { } limit && clock.Elapsed >= limit;
-            if (outOfTime || (_o.EarlyStoppingPatience > 0 && sinceBest >= _o.EarlyStoppingPatience)) break;
+            if (_o.EarlyStoppingPatience > 0 && _sinceBest >= _o.EarlyStoppingPatience) _stopped = true;
         }
 
-        if (best is not null)
-        {
-            using var noGrad = no_grad();
-            foreach (var (p, saved) in model.parameters().Zip(best)) { p.copy_(saved); saved.Dispose(); }
-        }
-        head?.Dispose();
-        model.eval();
-        return new HyperRepresentation(_layout, _o, normalizer, model, history, RowFingerprints.From(_p, train, validation));
-    }
+        private string SeedNote => _t._o.Candidates > 1 ? $" of candidate {_candidate} (seed {_o.Seed})" : "";
 
-    private TrainingReport Report(int epoch, int step, int steps, double loss, double mse, double contrast, double lr, long samples, TimeSpan elapsed, long totalSteps)
-    {
-        int n = Math.Max(1, step);
-        long done = (long)(epoch - 1) * steps + step;
-        double perStep = done > 0 ? elapsed.TotalSeconds / done : 0;
-        double remaining = perStep * (totalSteps - done);
-        if (_o.TimeBudget is { } budget) remaining = Math.Min(remaining, Math.Max(0, (budget - elapsed).TotalSeconds));
-        return new TrainingReport
+        private TrainingReport Report(int epoch, int step, double loss, double mse, double contrast, double lr)
         {
-            Epoch = epoch, Epochs = _o.Epochs, Step = step, StepsPerEpoch = steps,
-            Loss = loss / n,
-            ReconstructionLoss = _o.UsesReconstruction ? mse / n : double.NaN,
-            ContrastLoss = _o.UsesContrast ? contrast / n : double.NaN,
-            LearningRate = lr,
-            SamplesPerSecond = elapsed.TotalSeconds > 0 ? samples / elapsed.TotalSeconds : 0,
-            Elapsed = elapsed,
-            Remaining = TimeSpan.FromSeconds(remaining),
-        };
+            int n = Math.Max(1, step);
+            var elapsed = _overall.Clock.Elapsed;
+            long done = _overall.DoneSteps;
+            double perStep = done > 0 ? elapsed.TotalSeconds / done : 0;
+            double remaining = perStep * Math.Max(0, _overall.TotalSteps - done);
+            double fraction = (double)done / Math.Max(1, _overall.TotalSteps);
+            if (_overall.Budget is { } budget)
+            {
+                remaining = Math.Min(remaining, Math.Max(0, (budget - elapsed).TotalSeconds));
+                fraction = Math.Max(fraction, elapsed / budget);
+            }
+            return new TrainingReport
+            {
+                Epoch = epoch, Epochs = _o.Epochs, Step = step, StepsPerEpoch = _steps,
+                Loss = loss / n,
+                ReconstructionLoss = _o.UsesReconstruction ? mse / n : double.NaN,
+                ContrastLoss = _o.UsesContrast ? contrast / n : double.NaN,
+                LearningRate = lr,
+                SamplesPerSecond = _clock.Elapsed.TotalSeconds > 0 ? _samples / _clock.Elapsed.TotalSeconds : 0,
+                Elapsed = elapsed,
+                Remaining = TimeSpan.FromSeconds(remaining),
+                Fraction = Math.Min(1, fraction),
+                Seed = _o.Seed,
+                Candidate = _candidate,
+                Candidates = _t._o.Candidates,
+            };
+        }
+
+        /// <summary>Restores the best state and hands the model and learning curve over (the run no longer owns the model).</summary>
+        public (WeightAutoencoder Model, IReadOnlyList<TrainingReport> History) Finish()
+        {
+            if (_best is not null)
+            {
+                using var noGrad = no_grad();
+                foreach (var (q, saved) in _model.parameters().Zip(_best)) q.copy_(saved);
+            }
+            _model.eval();
+            _handedOver = true;
+            Dispose();
+            return (_model, _history);
+        }
+
+        public void Dispose()
+        {
+            if (_best is not null) { foreach (var t in _best) t.Dispose(); _best = null; }
+            _rngState?.Dispose();
+            _rngState = null;
+            _head?.Dispose();
+            _optimizer.Dispose();
+            _inverseTemperature.Dispose();
+            _gamma.Dispose();
+            _oneMinusGamma.Dispose();
+            if (!_handedOver) _model.Dispose();
+        }
     }
 
     /// <summary>Two augmented views of the batch's rows; row keys differ per epoch so every epoch sees fresh augmentations.</summary>
@@ -203,19 +335,19 @@ internal sealed class RepresentationTrainer
         Seed = o.Seed * 1_000_003L + seed,
     };
 
-    /// <summary>The learning-rate schedule; with a time budget, warm-up + cosine follows whichever of steps or time is further along.</summary>
+    /// <summary>The learning-rate schedule; with a time budget (the run's share of it), warm-up + cosine follows whichever of steps or time is further along.</summary>
     private sealed class Schedule(WeightEmbeddingOptions o, int stepsPerEpoch)
     {
         private double _plateauRate = o.LearningRate, _bestLoss = double.PositiveInfinity;
         private int _badEpochs;
         public double LastRate { get; private set; } = o.LearningRate;
 
-        public double LearningRate(int epoch, int step, TimeSpan elapsed)
+        public double LearningRate(int epoch, int step, TimeSpan elapsed, TimeSpan? budget)
         {
             double total = (double)o.Epochs * stepsPerEpoch;
             double t = (epoch - 1) * (double)stepsPerEpoch + step;
             double fraction = t / total;
-            if (o.TimeBudget is { } budget) fraction = Math.Max(fraction, elapsed / budget);
+            if (budget is { } b) fraction = Math.Max(fraction, elapsed / b);
             LastRate = o.Schedule switch
             {
                 LearningRateSchedule.Constant => o.LearningRate,

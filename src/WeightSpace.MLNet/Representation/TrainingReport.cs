@@ -35,13 +35,22 @@ public sealed record TrainingReport
     public TimeSpan Elapsed { get; init; }
     /// <summary>Estimated time to the end of training.</summary>
     public TimeSpan Remaining { get; init; }
+    /// <summary>Share of the whole training done, 0–1 (steps of every candidate, or time against the budget if further along; 0 in files saved before it existed).</summary>
+    public double Fraction { get; init; }
+    /// <summary>The seed of the run that sent it (with <see cref="WeightEmbeddingOptions.Candidates"/> &gt; 1, the candidate's).</summary>
+    public int Seed { get; init; }
+    /// <summary>1-based number of the candidate that sent it (0 in files saved before candidates existed).</summary>
+    public int Candidate { get; init; }
+    /// <summary>Candidates in the race (1 = a single run; 0 in files saved before candidates existed).</summary>
+    public int Candidates { get; init; }
 
     /// <summary>One line: epoch, loss, validation figures, speed, ETA.</summary>
     public override string ToString()
     {
         var probes = string.Join(" ", ValidationProbeR2.Select(p => $"{p.Key} {p.Value:F3}"));
         string validation = EpochEnd && !double.IsNaN(ValidationReconstructionR2) ? $"  val rec R² {ValidationReconstructionR2:F3}" + (probes.Length > 0 ? $"  probe R² {probes}" : "") : "";
-        return $"epoch {Epoch}/{Epochs} step {Step}/{StepsPerEpoch}  loss {Loss:F4}{validation}{(IsBest ? " *" : "")}  {SamplesPerSecond:F0} samples/s  " +
+        string candidate = Candidates > 1 ? $"candidate {Candidate}/{Candidates} (seed {Seed}) " : "";
+        return $"{candidate}epoch {Epoch}/{Epochs} step {Step}/{StepsPerEpoch}  loss {Loss:F4}{validation}{(IsBest ? " *" : "")}  {SamplesPerSecond:F0} samples/s  " +
                $"{Elapsed:hh\\:mm\\:ss} elapsed, ETA {Remaining:hh\\:mm\\:ss}";
     }
 }
@@ -61,7 +70,7 @@ public sealed class TrainingProgressBar(TextWriter output) : IProgress<TrainingR
     {
         lock (_gate)
         {
-            double fraction = (r.Epoch - 1 + (double)r.Step / Math.Max(1, r.StepsPerEpoch)) / Math.Max(1, r.Epochs);
+            double fraction = r.Fraction > 0 ? r.Fraction : (r.Epoch - 1 + (double)r.Step / Math.Max(1, r.StepsPerEpoch)) / Math.Max(1, r.Epochs);
             int filled = (int)(Math.Clamp(fraction, 0, 1) * 20);
             string line = $"[{new string('#', filled)}{new string('-', 20 - filled)}] {r}";
             if (_interactive) output.Write("\r" + line + (r.EpochEnd ? "\n" : ""));

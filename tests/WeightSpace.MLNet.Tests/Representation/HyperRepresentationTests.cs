@@ -218,6 +218,62 @@ public class HyperRepresentationTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void ARaceKeepsTheCandidateWithTheBestValidationScoreWhichIsItsSeedsOwnRun()
+    {
+        var (train, validation) = Data();
+        // Dropout draws from libtorch's random state, so the winner must continue with its own state, not the last candidate's.
+        var single = SmallZoo.Tiny with { Epochs = 4, Dropout = 0.1, LearningRate = 3e-3, ValidationLabels = new[] { "Epoch" } };
+        var reports = new List<TrainingReport>();
+        using var raced = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, validation,
+            single with { Seed = 3, Candidates = 3, CandidateFraction = 0.5 }, new Progress(reports));
+
+        // Each candidate (seeds 3, 4, 5) trains 2 of the 4 epochs; the one whose best validation score is highest continues.
+        var race = reports.Where(r => r.EpochEnd && r.Epoch <= 2).ToList();
+        Assert.Equal(new[] { 3, 3, 4, 4, 5, 5 }, race.Select(r => r.Seed));
+        Assert.All(reports, r => Assert.Equal(3, r.Candidates));
+        var scores = race.GroupBy(r => r.Seed).ToDictionary(g => g.Key, g => g.Max(r => r.Score));
+        int winner = scores.MaxBy(kv => kv.Value).Key;
+        Assert.Equal(winner, raced.History[^1].Seed);
+        Assert.Equal(4, raced.History.Count);
+        Assert.All(raced.History, h => Assert.Equal(winner, h.Seed));
+        Assert.Equal(new[] { 3, 4 }, reports.Where(r => r.EpochEnd && r.Epoch > 2).Select(r => r.Epoch));
+        // Progress counts the whole race: 3 × 2 + 2 epochs of equal steps, so each epoch's end is one eighth further on.
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => i / 8.0), reports.Where(r => r.EpochEnd).Select(r => Math.Round(r.Fraction, 9)));
+
+        // The winner is the run its seed gives alone, bit for bit; every candidate's race epochs are that seed's first epochs.
+        foreach (int seed in new[] { 3, 4, 5 })
+        {
+            using var alone = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, validation, single with { Seed = seed });
+            Assert.Equal(race.Where(r => r.Seed == seed).Select(r => r.Loss), alone.History.Take(2).Select(h => h.Loss));
+            if (seed == winner)
+            {
+                Assert.Equal(alone.History.Select(h => h.Loss), raced.History.Select(h => h.Loss));
+                Assert.Equal(alone.Embed(train.Weights, train.Rows), raced.Embed(train.Weights, train.Rows));
+            }
+        }
+        Assert.Equal(3, raced.Options.Seed);                                  // the options as given; the winner's seed is in History
+        Assert.Equal(3, raced.Options.Candidates);
+    }
+
+    [Fact]
+    public void ARaceNeedsValidationRowsAndSaneOptions()
+    {
+        var (train, _) = Data();
+        var e = Assert.Throws<ArgumentException>(() => HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, SmallZoo.Tiny with { Candidates = 2 }));
+        Assert.Contains("Candidates = 2", e.Message);
+        Assert.Contains("no validation rows", e.Message);
+        Assert.Equal("Candidates", Assert.Throws<ArgumentOutOfRangeException>(() => (SmallZoo.Tiny with { Candidates = 0 }).Validate()).ParamName);
+        Assert.Equal("CandidateFraction", Assert.Throws<ArgumentOutOfRangeException>(() => (SmallZoo.Tiny with { CandidateFraction = 0 }).Validate()).ParamName);
+        Assert.Equal("CandidateFraction", Assert.Throws<ArgumentOutOfRangeException>(() => (SmallZoo.Tiny with { CandidateFraction = 1.5 }).Validate()).ParamName);
+    }
+
+    /// <summary>Collects reports synchronously (System.Progress posts to the thread pool).</summary>
+    private sealed class Progress(List<TrainingReport> into) : IProgress<TrainingReport>
+    {
+        public void Report(TrainingReport value) { lock (into) into.Add(value); }
+    }
+
+    [Fact]
     public void CnnLayoutsTrainAndEmbed()
     {
         foreach (var layout in new[] { WeightLayout.Cnn2464, WeightLayout.Cnn4970 })
