@@ -256,6 +256,24 @@ public class HyperRepresentationTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void UnderATimeBudgetTheRaceFitsTheBudgetAndTheWinnersScheduleEndsWithIt()
+    {
+        var (train, validation) = Data();
+        var reports = new List<TrainingReport>();
+        var options = SmallZoo.Tiny with { Epochs = 100_000, LearningRate = 3e-3, ValidationLabels = new[] { "Epoch" }, Candidates = 2, CandidateFraction = 0.5,
+            TimeBudget = TimeSpan.FromSeconds(4) };
+        using var rep = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, validation, options, new Progress(reports));
+        var ends = reports.Where(r => r.EpochEnd).ToList();
+        Assert.Equal(new[] { 1, 2 }, ends.Select(r => r.Candidate).Distinct().Order());
+        Assert.True(ends.Count < 10_000, $"{ends.Count} epochs: the budget did not stop training");
+        Assert.True(ends[^1].Elapsed < TimeSpan.FromSeconds(30), $"training took {ends[^1].Elapsed}");
+        // Each candidate races for half of the winner's share (4 s / 1.5 = 2.67 s) and the winner's cosine runs against that
+        // share, so it ends near the 1 % floor; measured against the whole 4 s it would stop at two thirds (lr ≈ 0.25 × peak).
+        Assert.True(rep.History[^1].LearningRate < 0.1 * options.LearningRate, $"last learning rate {rep.History[^1].LearningRate:G3}");
+        Assert.True(ends.Count(r => r.Candidate == rep.History[^1].Candidate) > ends.Count(r => r.Candidate != rep.History[^1].Candidate));
+    }
+
+    [Fact]
     public void ARaceNeedsValidationRowsAndSaneOptions()
     {
         var (train, _) = Data();
