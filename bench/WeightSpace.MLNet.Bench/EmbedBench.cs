@@ -23,7 +23,7 @@ internal static class EmbedBench
         var split = ModelSplit.Create(zoo.ModelIds, seed: I("split-seed", 1));
         var (train, validation, test) = Load(zoo, split);
         var o = WeightEmbeddingOptions.CpuDefaultFor(zoo.Layout); // the library's default for the layout (per-layer normalisation for CNNs)
-        if (a.ContainsKey("paper")) o = WeightEmbeddingOptions.Paper(zoo.Layout);
+        if (a.ContainsKey("paper")) o = WeightEmbeddingOptions.Paper(zoo.Layout, zoo.Manifest.Dataset);
         var aug = new AugmentationOptions
         {
             Permutation = Enum.Parse<PermutationMode>(S("perm", o.Augmentation.Permutation.ToString()), true),

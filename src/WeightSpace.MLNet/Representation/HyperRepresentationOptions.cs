@@ -57,7 +57,7 @@ public enum LearningRateSchedule
 /// <summary>
 /// Everything that defines a hyper-representation and how it is trained: the architecture (METHOD §5), the task,
 /// the augmentations, the optimiser and the validation protocol. Start from a preset — <see cref="CpuDefault"/>
-/// (reaches the quality targets on a 2-core CPU in minutes) or <see cref="Paper"/> (the authors' configuration) —
+/// (reaches the quality targets on a 2-core CPU in minutes) or <see cref="Paper(WeightLayout)"/> (the authors' configuration) —
 /// and change what you need with <c>with</c>.
 /// </summary>
 /// <example><code>
@@ -155,7 +155,7 @@ public sealed record WeightEmbeddingOptions
     /// Views of each model whose latents an embedding averages: the weights as given plus up to <c>EmbeddingViews − 1</c>
     /// distinct neuron permutations (a fixed set from <see cref="Seed"/>; all of them when the layout has fewer, e.g. the
     /// 120 of a Tetris MLP). Permuted networks compute the same function, so the mean is closer to invariant to the order
-    /// of the neurons and less noisy; 1 = the un-augmented weights only (R21's protocol, the <see cref="Paper"/> preset).
+    /// of the neurons and less noisy; 1 = the un-augmented weights only (R21's protocol, the <see cref="Paper(WeightLayout)"/> preset).
     /// Costs one encoder pass per view; training (and its validation probe) is unaffected, and a trained representation can
     /// embed with another count (<see cref="HyperRepresentation.Embed(System.ReadOnlySpan{float}, int, int)"/>).
     /// </summary>
@@ -181,7 +181,10 @@ public sealed record WeightEmbeddingOptions
         return layout.IsFullyConnected ? CpuDefault : CpuDefault with { Normalization = WeightNormalization.PerLayer };
     }
 
-    /// <summary>The authors' configuration for a layout (METHOD §5): Tetris, CNN-2464 (MNIST-Seed) or CNN-4970 zoos.</summary>
+    /// <summary>
+    /// The authors' configuration for a layout (METHOD §5): Tetris, CNN-2464 (MNIST-Seed) or CNN-4970 zoos. For CNN-4970 the
+    /// authors' γ depended on the data set; this gives CIFAR-10's 0.5 — <see cref="Paper(WeightLayout, string)"/> takes the data set.
+    /// </summary>
     public static WeightEmbeddingOptions Paper(WeightLayout layout)
     {
         ArgumentNullException.ThrowIfNull(layout);
@@ -206,6 +209,28 @@ public sealed record WeightEmbeddingOptions
             },
             _ => tetris,
         };
+    }
+
+    /// <summary>
+    /// The authors' configuration for a layout trained on a data set (a zoo's <c>Dataset</c>): as <see cref="Paper(WeightLayout)"/>,
+    /// with the γ the authors used for CNN-4970 zoos of that data set (METHOD §5): 0.1 for MNIST, 0.85 for Fashion-MNIST and
+    /// SVHN, 0.5 for CIFAR-10. Other layouts use one γ whatever the data set.
+    /// </summary>
+    /// <exception cref="ArgumentException">A CNN-4970 layout with a data set the authors did not train on.</exception>
+    public static WeightEmbeddingOptions Paper(WeightLayout layout, string dataset)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        var paper = Paper(layout);
+        if (layout.Name != "cnn-4970") return paper;
+        double gamma = dataset.ToLowerInvariant() switch
+        {
+            "mnist" or "mnist-digits" => 0.1,
+            "fashion-mnist" or "svhn" => 0.85,
+            "cifar10" => 0.5,
+            _ => throw new ArgumentException($"The authors trained CNN-4970 hyper-representations on mnist, fashion-mnist, svhn and cifar10 zoos, not on '{dataset}': " +
+                                             "choose γ yourself (Paper(layout) with { Gamma = … }).", nameof(dataset)),
+        };
+        return paper with { Gamma = gamma };
     }
 
     /// <summary>Checks every value; throws naming the first one out of its domain.</summary>

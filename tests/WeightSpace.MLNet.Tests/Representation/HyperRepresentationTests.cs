@@ -274,6 +274,22 @@ public class HyperRepresentationTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void ThePaperPresetTakesTheAuthorsGammaForTheDataSetOfACnn4970Zoo()
+    {
+        Assert.Equal(0.1, WeightEmbeddingOptions.Paper(WeightLayout.Cnn4970, "mnist").Gamma);
+        Assert.Equal(0.85, WeightEmbeddingOptions.Paper(WeightLayout.Cnn4970, "fashion-mnist").Gamma);
+        Assert.Equal(0.85, WeightEmbeddingOptions.Paper(WeightLayout.Cnn4970, "SVHN").Gamma);
+        Assert.Equal(0.5, WeightEmbeddingOptions.Paper(WeightLayout.Cnn4970, "cifar10").Gamma);
+        // Everything else is the layout's preset (records print their scalar members; the lists compare by content below).
+        Assert.Equal((WeightEmbeddingOptions.Paper(WeightLayout.Cnn4970) with { Gamma = 0.85 }).ToString(), WeightEmbeddingOptions.Paper(WeightLayout.Cnn4970, "fashion-mnist").ToString());
+        Assert.Equal(WeightEmbeddingOptions.Paper(WeightLayout.Cnn4970).ProjectionHead, WeightEmbeddingOptions.Paper(WeightLayout.Cnn4970, "mnist").ProjectionHead);
+        Assert.Equal(WeightEmbeddingOptions.Paper(WeightLayout.Cnn2464).ToString(), WeightEmbeddingOptions.Paper(WeightLayout.Cnn2464, "fashion-mnist").ToString());
+        Assert.Equal(WeightEmbeddingOptions.Paper(WeightLayout.TetrisMlp100).ToString(), WeightEmbeddingOptions.Paper(WeightLayout.TetrisMlp100, "tetris").ToString());
+        var e = Assert.Throws<ArgumentException>(() => WeightEmbeddingOptions.Paper(WeightLayout.Cnn4970, "tetris"));
+        Assert.Contains("'tetris'", e.Message);
+    }
+
+    [Fact]
     public void ARaceNeedsValidationRowsAndSaneOptions()
     {
         var (train, _) = Data();
