@@ -126,7 +126,9 @@ public sealed record WeightEmbeddingOptions
     /// seeds <see cref="Seed"/>, <see cref="Seed"/> + 1, …, <see cref="Seed"/> + K − 1, trains each for
     /// <see cref="CandidateFraction"/> of the run, keeps the one with the best validation score and continues it to the end
     /// (its learning-rate schedule unbroken); the others are discarded. The winner is the run its seed alone would have given
-    /// (bit for bit with <see cref="Epochs"/>; with <see cref="TimeBudget"/> the budget covers the whole race). On a CNN zoo the
+    /// (bit for bit with <see cref="Epochs"/> when the training rows number at most <see cref="ProbeTrainingRows"/>; beyond that
+    /// every candidate is scored on the first seed's subset of probe rows, so the state kept can differ; with
+    /// <see cref="TimeBudget"/> the budget covers the whole race). On a CNN zoo the
     /// probe quality of one run varied with its seed more than between configurations (docs/results.md), and the validation
     /// probe ranked the seeds early. Needs validation rows. Costs 1 + (K − 1) × <see cref="CandidateFraction"/> runs.
     /// </summary>
