@@ -51,7 +51,7 @@ internal sealed class RepresentationTrainer
         int raceEpochs = k == 1 ? _o.Epochs : Math.Min(_o.Epochs, (int)Math.Ceiling(_o.CandidateFraction * _o.Epochs));
         TimeSpan? runBudget = _o.TimeBudget is { } total ? total / (1 + (k - 1) * _o.CandidateFraction) : null;
         TimeSpan? raceBudget = k == 1 ? runBudget : runBudget * _o.CandidateFraction;
-        var overall = new Overall { TotalSteps = (long)steps * ((long)raceEpochs * (k - 1) + _o.Epochs), Budget = _o.TimeBudget };
+        var overall = new Overall { TotalSteps = (long)steps * ((long)raceEpochs * (k - 1) + _o.Epochs) };
 
         var runs = new List<Run>();
         try
@@ -84,7 +84,6 @@ internal sealed class RepresentationTrainer
     {
         public long TotalSteps;
         public long DoneSteps;
-        public TimeSpan? Budget;
         public readonly Stopwatch Clock = Stopwatch.StartNew();
     }
 
@@ -262,7 +261,7 @@ internal sealed class RepresentationTrainer
             double perStep = done > 0 ? elapsed.TotalSeconds / done : 0;
             double remaining = perStep * Math.Max(0, _overall.TotalSteps - done);
             double fraction = (double)done / Math.Max(1, _overall.TotalSteps);
-            if (_overall.Budget is { } budget)
+            if (_t._o.TimeBudget is { } budget)
             {
                 remaining = Math.Min(remaining, Math.Max(0, (budget - elapsed).TotalSeconds));
                 fraction = Math.Max(fraction, elapsed / budget);
