@@ -1,7 +1,9 @@
 // Quickstart: the whole method on an embedded default, no downloads.
-//   1. generate a Tetris-Seed zoo (1000 MLPs × 75 epochs, population training: seconds) or reuse it,
-//   2. train the default hyper-representation (E_cD) on the zoo's training models, or reuse it; it embeds a model as the
-//      mean latent of 10 views (the weights and 9 neuron permutations of them, --views; 1 = R21's protocol),
+//   1. generate a Tetris-Seed zoo whose generalisation gap is a real signal (the tetris-seed-gap preset: 2000 MLPs × 150
+//      epochs, a checkpoint every 4th epoch; population training: seconds) or reuse it,
+//   2. train the hyper-representation (E_cD; the CPU default widened to d = 128, 6 epochs) on the zoo's training models, or
+//      reuse it; it embeds a model as the mean latent of 10 views (the weights and 9 neuron permutations of them,
+//      --views; 1 = R21's protocol),
 //   3. compare W, s(W) and the embedding with linear and non-linear probes on held-out models (split 70/15/15 by model),
 //   4. print one table and write results.json, results.md and the plots into --out.
 // Usage: dotnet run -c Release --project examples/Quickstart [-- --models N --epochs N --ae-epochs N --views N --out DIR]
@@ -12,7 +14,7 @@ using WeightSpace.MLNet;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
 
-int models = 1000, epochs = 75, aeEpochs = 12, views = 10;
+int models = 2000, epochs = 150, aeEpochs = 6, views = 10;
 string outDir = "quickstart-out";
 for (int i = 0; i < args.Length; i += 2)
 {
@@ -20,7 +22,7 @@ for (int i = 0; i < args.Length; i += 2)
     bool ok = args[i] switch
     {
         "--models" => int.TryParse(value, out models) && models >= 10,
-        "--epochs" => int.TryParse(value, out epochs) && epochs >= 2,
+        "--epochs" => int.TryParse(value, out epochs) && epochs >= 8,
         "--ae-epochs" => int.TryParse(value, out aeEpochs) && aeEpochs >= 1,
         "--views" => int.TryParse(value, out views) && views >= 1,
         "--out" => (outDir = value ?? "") != "",
@@ -28,7 +30,7 @@ for (int i = 0; i < args.Length; i += 2)
     };
     if (!ok)
     {
-        Console.Error.WriteLine($"Quickstart: bad option '{args[i]} {value}'. Options: --models N (≥ 10) --epochs N (≥ 2) --ae-epochs N (≥ 1) --views N (≥ 1) --out DIR");
+        Console.Error.WriteLine($"Quickstart: bad option '{args[i]} {value}'. Options: --models N (≥ 10) --epochs N (≥ 8) --ae-epochs N (≥ 1) --views N (≥ 1) --out DIR");
         return 2;
     }
 }
@@ -39,13 +41,13 @@ try { folder = OwnedFolder.Claim(outDir, "Quickstart"); }
 catch (IOException e) { Console.Error.WriteLine("Quickstart: " + e.Message); return 2; }
 var clock = Stopwatch.StartNew();
 
-// 1. The zoo: the tetris-seed preset (scaled with --models / --epochs), reused when it is already there.
-var recipe = Presets.Get("tetris-seed");
+// 1. The zoo: the tetris-seed-gap preset (scaled with --models / --epochs; a checkpoint every 4th epoch), reused when it is already there.
+var recipe = Presets.Get("tetris-seed-gap");
 recipe.Models = models;
 recipe.Epochs = epochs;
-recipe.Checkpoints = Enumerable.Range(1, epochs).ToList();
-string zooDir = folder.PathOf($"zoo-{models}x{epochs}");
-Console.WriteLine($"1. Tetris-Seed zoo: {models} MLPs × {epochs} epochs in {zooDir}");
+recipe.Checkpoints = Enumerable.Range(1, epochs / 4).Select(k => 4 * k).ToList();
+string zooDir = folder.PathOf($"zoo-gap-{models}x{epochs}");
+Console.WriteLine($"1. Tetris-Seed zoo (tetris-seed-gap): {models} MLPs × {epochs} epochs, {recipe.Checkpoints.Count} checkpoints each, in {zooDir}");
 var bar = new ProgressBar(Console.Error);
 var generated = ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = zooDir, Resume = true, Progress = bar });
 bar.Finish();
@@ -56,14 +58,14 @@ var layout = WeightLayout.TetrisMlp100;
 var zoo = ml.Data.LoadZoo(zooDir);
 string[] targets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap };
 var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear, ProbeKind.FastTree, ProbeKind.LightGbm }, Progress = new Progress<string>(l => Console.Error.WriteLine("   " + l)) };
-var (train, validation, _) = comparison.Parts(zoo);
+var (train, validation, testView) = comparison.Parts(zoo);
 
-// 2. The hyper-representation (E_cD, the CPU default with fewer epochs), trained on the training models, or reused.
+// 2. The hyper-representation (E_cD: the CPU default with d = 128 and fewer epochs), trained on the training models, or reused.
 var options = WeightEmbeddingOptions.CpuDefault with
 {
-    Epochs = aeEpochs, EmbeddingViews = views, ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch },
+    ModelDim = 128, FeedForwardDim = 256, Epochs = aeEpochs, EmbeddingViews = views, ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch },
 };
-string embeddingPath = folder.PathOf($"embedding-{models}x{epochs}-{aeEpochs}-v{views}.wsemb");
+string embeddingPath = folder.PathOf($"embedding-gap-{models}x{epochs}-d{options.ModelDim}-{aeEpochs}-v{views}.wsemb");
 HyperRepresentation? representation = null;
 if (File.Exists(embeddingPath))
 {
@@ -110,13 +112,12 @@ foreach (var target in targets)
 
 folder.WriteText("results.json", ProbeComparison.ToJson(results));
 folder.WriteText("results.md",
-    $"# Quickstart results\n\nTetris-Seed, {models} models × {epochs} epochs, split 70/15/15 by model; test R² (bold: best per target).\n\n" +
+    $"# Quickstart results\n\nTetris-Seed (tetris-seed-gap), {models} models × {epochs} epochs ({recipe.Checkpoints.Count} checkpoints each), split 70/15/15 by model; test R² (bold: best per target).\n\n" +
     ProbeComparison.ToMarkdown(results) + "\n" +
     $"Command: `dotnet run -c Release --project examples/Quickstart -- --models {models} --epochs {epochs} --ae-epochs {aeEpochs} --views {views}`\n");
 var accuracy = results.Where(r => r.Target == ZooColumns.TestAccuracy && r.Probe == "linear")
     .Select(r => (r.Featurizer, r.Truth!, r.Predicted!)).ToList();
 ProbePlots.PredictedVsTrue(folder.PathOf("test-accuracy.png"), ZooColumns.TestAccuracy, accuracy);
-var testView = comparison.Parts(zoo).Test;
 var testData = RepresentationData.FromDataView(testView, layout, new[] { ZooColumns.Epoch, ZooColumns.TestAccuracy });
 var embedding = representation.Embed(testData.Weights, testData.Rows);
 ProbePlots.EmbeddingPca(folder.PathOf("embedding-epoch.png"), embedding, representation.LatentDim,

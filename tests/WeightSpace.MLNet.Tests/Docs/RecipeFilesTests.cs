@@ -20,4 +20,17 @@ public class RecipeFilesTests
             Assert.Contains($"docs/recipes/{Path.GetFileName(file)}", string.Concat(Directory.GetFiles(Path.Combine(root, "docs"), "*.md").Select(File.ReadAllText)));
         }
     }
+
+    [Fact]
+    public void TheTetrisSeedGapPresetIsItsRecipeFileWithTwoThousandModelsAndEveryFourthCheckpoint()
+    {
+        // docs/ measured the preset's zoo as `zoogen generate --recipe docs/recipes/tetris-seed-gap.json --models 2000
+        // --checkpoints 4,8,…,148`; the Quickstart generates it from the preset, so the two must not drift apart.
+        var file = Recipe.Load(Path.Combine(RepoRoot.Path, "docs", "recipes", "tetris-seed-gap.json"));
+        file.Models = 2000;
+        file.Checkpoints = Enumerable.Range(1, 37).Select(k => 4 * k).ToList();
+        var preset = Presets.Get("tetris-seed-gap");
+        Assert.Equal(file.ToJsonObject().ToJsonString(), preset.ToJsonObject().ToJsonString());
+        Assert.Equal(74_000, preset.Models * preset.Checkpoints.Count);
+    }
 }

@@ -26,6 +26,7 @@ public class PresetFingerprintTests
         ["X64/8/fma"] = new()
         {
             ["tetris-seed"] = "325cfd04059139b6",
+            ["tetris-seed-gap"] = "5b87f1f17b9e1e07", // recorded when the preset was added (a later session than the others)
             ["tetris-hyp"] = "96239d2f286a0115",
             ["mnist-seed"] = "68f1b35daec346a5", // the same small IDX files as fmnist-seed: the data set name is not in the records
             ["fmnist-seed"] = "68f1b35daec346a5",

@@ -58,7 +58,7 @@ public class ZooGenCliTests
     {
         var (code, text) = Run("presets");
         Assert.Equal(0, code);
-        foreach (var name in new[] { "tetris-seed", "tetris-hyp", "mnist-seed", "fmnist-seed", "mnist-hyp", "fmnist-hyp", "fmnist-hyp-4970", "cifar10-hyp-4970" })
+        foreach (var name in new[] { "tetris-seed", "tetris-seed-gap", "tetris-hyp", "mnist-seed", "fmnist-seed", "mnist-hyp", "fmnist-hyp", "fmnist-hyp-4970", "cifar10-hyp-4970" })
             Assert.Contains(name, text);
     }
 }
