@@ -14,7 +14,10 @@ using WeightSpace.MLNet;
 using WeightSpace.ZooGen.Generation;
 using WeightSpace.ZooGen.Recipes;
 
-int models = 2000, epochs = 150, aeEpochs = 6, views = 10;
+// The zoo: the tetris-seed-gap preset, scaled with --models / --epochs, keeping its checkpoint spacing (every 4th epoch).
+var recipe = Presets.Get("tetris-seed-gap");
+int every = recipe.Checkpoints[1] - recipe.Checkpoints[0];
+int models = recipe.Models, epochs = recipe.Epochs, aeEpochs = 6, views = 10;
 string outDir = "quickstart-out";
 for (int i = 0; i < args.Length; i += 2)
 {
@@ -22,7 +25,7 @@ for (int i = 0; i < args.Length; i += 2)
     bool ok = args[i] switch
     {
         "--models" => int.TryParse(value, out models) && models >= 10,
-        "--epochs" => int.TryParse(value, out epochs) && epochs >= 8,
+        "--epochs" => int.TryParse(value, out epochs) && epochs >= 2 * every,
         "--ae-epochs" => int.TryParse(value, out aeEpochs) && aeEpochs >= 1,
         "--views" => int.TryParse(value, out views) && views >= 1,
         "--out" => (outDir = value ?? "") != "",
@@ -30,7 +33,7 @@ for (int i = 0; i < args.Length; i += 2)
     };
     if (!ok)
     {
-        Console.Error.WriteLine($"Quickstart: bad option '{args[i]} {value}'. Options: --models N (≥ 10) --epochs N (≥ 8) --ae-epochs N (≥ 1) --views N (≥ 1) --out DIR");
+        Console.Error.WriteLine($"Quickstart: bad option '{args[i]} {value}'. Options: --models N (≥ 10) --epochs N (≥ {2 * every}) --ae-epochs N (≥ 1) --views N (≥ 1) --out DIR");
         return 2;
     }
 }
@@ -41,11 +44,10 @@ try { folder = OwnedFolder.Claim(outDir, "Quickstart"); }
 catch (IOException e) { Console.Error.WriteLine("Quickstart: " + e.Message); return 2; }
 var clock = Stopwatch.StartNew();
 
-// 1. The zoo: the tetris-seed-gap preset (scaled with --models / --epochs; a checkpoint every 4th epoch), reused when it is already there.
-var recipe = Presets.Get("tetris-seed-gap");
+// 1. The zoo, reused when it is already there.
 recipe.Models = models;
 recipe.Epochs = epochs;
-recipe.Checkpoints = Enumerable.Range(1, epochs / 4).Select(k => 4 * k).ToList();
+recipe.Checkpoints = Enumerable.Range(1, epochs / every).Select(k => every * k).ToList();
 string zooDir = folder.PathOf($"zoo-gap-{models}x{epochs}");
 Console.WriteLine($"1. Tetris-Seed zoo (tetris-seed-gap): {models} MLPs × {epochs} epochs, {recipe.Checkpoints.Count} checkpoints each, in {zooDir}");
 var bar = new ProgressBar(Console.Error);
