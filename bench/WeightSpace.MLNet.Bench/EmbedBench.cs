@@ -10,6 +10,8 @@ namespace WeightSpace.MLNet.Bench;
 internal static class EmbedBench
 {
     private static readonly string[] Targets = { ZooColumns.TestAccuracy, ZooColumns.Epoch, ZooColumns.GeneralizationGap };
+    // Numeric hyperparameters reported (and usable as --labels) when the zoo varies them.
+    private static readonly string[] Hyper = { ZooColumns.Hyper.LearningRate, ZooColumns.Hyper.WeightDecay, ZooColumns.Hyper.Dropout, ZooColumns.Hyper.TrainFraction };
 
     public static void Run(string[] args)
     {
@@ -35,6 +37,7 @@ internal static class EmbedBench
             Kind = Enum.Parse<AutoencoderKind>(S("kind", o.Kind.ToString()), true),
             Encoding = Enum.Parse<TokenEncoding>(S("encoding", o.Encoding.ToString()), true),
             CompressionToken = S("ctoken", o.CompressionToken ? "1" : "0") == "1",
+            TokenStatistics = S("tstats", o.TokenStatistics ? "1" : "0") == "1",
             Blocks = I("blocks", o.Blocks), ModelDim = I("dim", o.ModelDim), Heads = I("heads", o.Heads), FeedForwardDim = I("ff", o.FeedForwardDim),
             LatentDim = I("latent", o.LatentDim), Dropout = D("dropout", o.Dropout),
             Task = Enum.Parse<RepresentationTask>(S("task", o.Task.ToString()), true), Gamma = D("gamma", o.Gamma),
@@ -78,7 +81,7 @@ internal static class EmbedBench
         }
         var (sTrain, sVal, sTest) = (Stats(train), Stats(validation), Stats(test));
         Console.WriteLine($"{"target",-20} {"E (ridge)",10} {"s(W) (ridge)",13}");
-        foreach (var t in Targets)
+        foreach (var t in Targets.Concat(Hyper.Where(h => train.Labels.ContainsKey(h) && train.Labels[h].Distinct().Count() > 1)))
         {
             double e = TestR2(embTrain, embVal, embTest, rep.LatentDim, train, validation, test, t);
             double s = TestR2(sTrain, sVal, sTest, stats.FeatureCount, train, validation, test, t);
@@ -96,7 +99,8 @@ internal static class EmbedBench
 
     internal static (RepresentationData Train, RepresentationData Validation, RepresentationData Test) Load(ZooDataset zoo, ModelSplit split)
     {
-        var parts = new[] { SplitPart.Train, SplitPart.Validation, SplitPart.Test }.ToDictionary(p => p, _ => (W: new List<float>(), L: Targets.ToDictionary(t => t, _ => new List<float>())));
+        var labels = Targets.Concat(Hyper.Where(h => zoo.Manifest.Columns.Any(c => c.Name == h))).ToArray();
+        var parts = new[] { SplitPart.Train, SplitPart.Validation, SplitPart.Test }.ToDictionary(p => p, _ => (W: new List<float>(), L: labels.ToDictionary(t => t, _ => new List<float>())));
         foreach (var r in zoo.Records())
         {
             var part = parts[split.PartOf(r.ModelId)];
@@ -104,6 +108,7 @@ internal static class EmbedBench
             part.L[ZooColumns.TestAccuracy].Add(r.TestAccuracy);
             part.L[ZooColumns.Epoch].Add(r.Epoch);
             part.L[ZooColumns.GeneralizationGap].Add(r.Metric(ZooColumns.GeneralizationGap));
+            foreach (var h in labels.Skip(Targets.Length)) part.L[h].Add(r.Numeric[h]);
         }
         RepresentationData Make(SplitPart p) => new(parts[p].W.ToArray(), parts[p].L[ZooColumns.Epoch].Count, parts[p].L.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray()));
         return (Make(SplitPart.Train), Make(SplitPart.Validation), Make(SplitPart.Test));

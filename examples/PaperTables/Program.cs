@@ -7,7 +7,8 @@
 //          unlike a time budget, whose epochs depend on the machine's speed), --out DIR (default ./paper-tables), --probes linear[,LightGbm,...],
 //          --norm None|PerLayer|PerParameter, --lr RATE and --batch N (default: the library's CPU default for the zoo's layout,
 //          WeightEmbeddingOptions.CpuDefaultFor: per-layer normalisation for CNNs, none for Tetris MLPs),
-//          --views K: embed every model as the mean of K views (the weights and K − 1 neuron permutations; default 1 = R21)
+//          --views K: embed every model as the mean of K views (the weights and K − 1 neuron permutations; default 1 = R21),
+//          --token-stats on|off: each neuron token's statistics as extra encoder inputs (default: on for CNNs, off for Tetris MLPs)
 // --classifier-l2 LIST (e.g. 1e-4,1e-3,...,1e3): the linear classifier of categorical targets picks its L2 penalty from LIST on
 //          the validation models (default: ML.NET's fixed defaults; ProbeComparison.ClassifierL2Grid)
 // hyp only: --save FILE keeps the trained hyper-representation, --load FILE probes a saved one instead of training (it must
@@ -19,7 +20,7 @@ using WeightSpace.MLNet;
 
 if (args.Length == 0 || args[0] is not ("architecture" or "augmentation" or "hyp" or "ood"))
 {
-    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--batch N] [--views K] [--seed N] [--candidates K] [--classifier-l2 LIST] [hyp: --save FILE | --load FILE]");
+    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--batch N] [--views K] [--seed N] [--candidates K] [--token-stats on|off] [--classifier-l2 LIST] [hyp: --save FILE | --load FILE]");
     return 2;
 }
 var zoos = new List<string>();
@@ -27,14 +28,14 @@ int budget = 180, epochs = 0;
 string outDir = "paper-tables";
 var probes = new List<ProbeKind> { ProbeKind.Linear };
 var cpu = WeightEmbeddingOptions.CpuDefault;
-bool normGiven = false;
+bool normGiven = false, tokenStatsGiven = false;
 string? saveTo = null, loadFrom = null;
 double[]? classifierGrid = null;
 var trainingOptions = new List<string>(); // what a loaded representation cannot honour
 for (int i = 1; i < args.Length; i += 2)
 {
     string? v = i + 1 < args.Length ? args[i + 1] : null;
-    if (args[i] is "--budget" or "--epochs" or "--norm" or "--lr" or "--views" or "--batch" or "--seed" or "--candidates") trainingOptions.Add(args[i]);
+    if (args[i] is "--budget" or "--epochs" or "--norm" or "--lr" or "--views" or "--batch" or "--seed" or "--candidates" or "--token-stats") trainingOptions.Add(args[i]);
     switch (args[i])
     {
         case "--zoo" when v is not null: zoos.Add(v); break;
@@ -49,6 +50,7 @@ for (int i = 1; i < args.Length; i += 2)
         case "--batch" when int.TryParse(v, out var batch) && batch >= 2: cpu = cpu with { BatchSize = batch }; break;
         case "--seed" when int.TryParse(v, out var seed): cpu = cpu with { Seed = seed }; break;
         case "--candidates" when int.TryParse(v, out var k) && k >= 1: cpu = cpu with { Candidates = k }; break;
+        case "--token-stats" when v is "on" or "off": cpu = cpu with { TokenStatistics = v == "on" }; tokenStatsGiven = true; break;
         case "--classifier-l2" when v is not null && TryParseList(v, out var grid): classifierGrid = grid; break;
         case "--save" when v is not null && args[0] == "hyp": saveTo = v; break;
         case "--load" when v is not null && args[0] == "hyp": loadFrom = v; break;
@@ -74,6 +76,7 @@ WeightLayout firstLayout;
 try { firstLayout = ZooDataset.Open(zoos[0]).Layout; }
 catch (Exception e) when (e is ZooFormatException or IOException) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
 if (!normGiven) cpu = cpu with { Normalization = WeightEmbeddingOptions.CpuDefaultFor(firstLayout).Normalization };
+if (!tokenStatsGiven) cpu = cpu with { TokenStatistics = WeightEmbeddingOptions.CpuDefaultFor(firstLayout).TokenStatistics };
 HyperRepresentation? loaded = null;
 if (loadFrom is not null)
 {
@@ -197,7 +200,7 @@ string Hyp(string zooDir)
     var o = rep.Options;
     string trained = loaded is null ? $"trained for {length}" : $"loaded from {loadFrom} ({rep.History.Count} epochs)";
     return $"# Hyperparameter zoo: W / s(W) / E_cD (test R² for numeric, accuracy for categorical targets)\n\nZoo: {zooDir} ({layout}); constant columns skipped. " +
-           $"E_cD {trained} (normalisation {o.Normalization}, batch {o.BatchSize}, lr {o.LearningRate:G3}, seed {o.Seed}{(o.Candidates > 1 ? $", the best of {o.Candidates} candidates by validation: seed {rep.History[^1].Seed}" : "")}, {o.EmbeddingViews} view(s) per embedding).\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
+           $"E_cD {trained} (normalisation {o.Normalization}, token statistics {(o.TokenStatistics ? "on" : "off")}, batch {o.BatchSize}, lr {o.LearningRate:G3}, seed {o.Seed}{(o.Candidates > 1 ? $", the best of {o.Candidates} candidates by validation: seed {rep.History[^1].Seed}" : "")}, {o.EmbeddingViews} view(s) per embedding).\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
 
     HyperRepresentation Train()
     {

@@ -16,4 +16,5 @@ internal static class TorchScalars
     public static readonly Scalar One = 1.0.ToScalar();
     public static readonly Scalar MinusOne = (-1.0).ToScalar();
     public static readonly Scalar Zero = 0.0.ToScalar();
+    public static readonly Scalar Tiny = 1e-6.ToScalar();
 }

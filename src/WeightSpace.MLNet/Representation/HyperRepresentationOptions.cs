@@ -73,6 +73,12 @@ public sealed record WeightEmbeddingOptions
     public TokenEncoding Encoding { get; init; } = TokenEncoding.Neuron;
     /// <summary>Prepend a learned compression token whose output is the latent (default); without it the latent comes from the flattened sequence.</summary>
     public bool CompressionToken { get; init; } = true;
+    /// <summary>
+    /// Give the encoder each token's statistics as three more inputs: the mean, log mean square and log max |w| of its
+    /// values (after normalisation). Off by default (R21 embeds the values only). Encoder only: the decoder reconstructs the
+    /// values as before.
+    /// </summary>
+    public bool TokenStatistics { get; init; }
     /// <summary>Transformer blocks in the encoder and in the decoder (N).</summary>
     public int Blocks { get; init; } = 2;
     /// <summary>Token width d.</summary>
@@ -176,11 +182,13 @@ public sealed record WeightEmbeddingOptions
     /// fmnist-hyp-4970-b64 (240 s, batch 64, test R² accuracy / epoch / gap with ridge probes): no normalisation
     /// 0.032 / 0.064 / 0.015 — the embedding carried almost nothing — against 0.288 / 0.124 / 0.142 per layer
     /// (docs/results.md). On small zoos also lower <see cref="BatchSize"/> (64 there: 26 steps per epoch instead of 3).
+    /// Convolutional layouts also get <see cref="TokenStatistics"/>: on the 1,000-model zoo of the same recipe (36 epochs,
+    /// batch 64) the embedding's ridge probes went ahead of s(W) on all seven numeric characteristics with it (docs/results.md).
     /// </summary>
     public static WeightEmbeddingOptions CpuDefaultFor(WeightLayout layout)
     {
         ArgumentNullException.ThrowIfNull(layout);
-        return layout.IsFullyConnected ? CpuDefault : CpuDefault with { Normalization = WeightNormalization.PerLayer };
+        return layout.IsFullyConnected ? CpuDefault : CpuDefault with { Normalization = WeightNormalization.PerLayer, TokenStatistics = true };
     }
 
     /// <summary>

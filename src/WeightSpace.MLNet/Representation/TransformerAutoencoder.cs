@@ -101,20 +101,39 @@ internal sealed class TokenEmbedding : Module<Tensor, Tensor>
     private readonly Tensor[] _indices;
     private readonly (int Count, int Size)[] _shapes;
 
-    public TokenEmbedding(WeightTokenizer tokenizer, int d) : base(nameof(TokenEmbedding))
+    private readonly bool _statistics;
+    private static readonly long[] LastDim = { -1 };
+
+    public TokenEmbedding(WeightTokenizer tokenizer, int d, bool statistics = false) : base(nameof(TokenEmbedding))
     {
         _indices = tokenizer.Groups.Select(g => tensor(g.Indices.Select(i => (long)i).ToArray())).ToArray();
         _shapes = tokenizer.Groups.Select(g => (g.Count, g.Size)).ToArray();
-        foreach (var g in tokenizer.Groups) embed.Add(Linear(g.Size, d));
+        _statistics = statistics;
+        foreach (var g in tokenizer.Groups) embed.Add(Linear(g.Size + (statistics ? StatisticsPerToken : 0), d));
         RegisterComponents();
     }
+
+    /// <summary>Values appended to each token with <see cref="WeightEmbeddingOptions.TokenStatistics"/>: mean, log mean square, log max |w|.</summary>
+    public const int StatisticsPerToken = 3;
 
     public override Tensor forward(Tensor weights)
     {
         long b = weights.shape[0];
         var groups = new Tensor[_shapes.Length];
         for (int g = 0; g < groups.Length; g++)
-            groups[g] = embed[g].call(weights.index_select(1, _indices[g]).view(b, _shapes[g].Count, _shapes[g].Size));
+        {
+            var token = weights.index_select(1, _indices[g]).view(b, _shapes[g].Count, _shapes[g].Size);
+            if (_statistics)
+            {
+                // The token's scale and extremes as inputs of their own: after the blocks' LayerNorm a linear embedding
+                // carries a token's norm only relative to its positional embedding (docs/results.md).
+                var mean = token.mean(LastDim, keepdim: true);
+                var logMeanSquare = token.mul(token).mean(LastDim, keepdim: true).add(Tiny, One).log();
+                var logMaxAbs = token.abs().amax(LastDim, keepdim: true).add(Tiny, One).log();
+                token = cat(new[] { token, mean, logMeanSquare, logMaxAbs }, 2);
+            }
+            groups[g] = embed[g].call(token);
+        }
         return groups.Length == 1 ? groups[0] : cat(groups, 1);
     }
 }
@@ -188,7 +207,7 @@ internal sealed class TransformerAutoencoder : WeightAutoencoder
         _tokens = tokenizer.TokenCount;
         _d = o.ModelDim;
         int encoderLength = _tokens + (o.CompressionToken ? 1 : 0);
-        tokens = new TokenEmbedding(tokenizer, _d);
+        tokens = new TokenEmbedding(tokenizer, _d, o.TokenStatistics);
         // R21: compression token randn(1, 1, d); positional embeddings are nn.Embedding tables (N(0, 1) initialised).
         if (o.CompressionToken) compression = Parameter(randn(1, 1, _d));
         encoderPositions = Parameter(randn(1, encoderLength, _d));

@@ -118,11 +118,12 @@ public class WeightEmbeddingTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
-    public void WithoutOptionsTheDefaultFollowsTheLayoutPerLayerNormalisationForCnns()
+    public void WithoutOptionsTheDefaultFollowsTheLayoutPerLayerNormalisationAndTokenStatisticsForCnns()
     {
         Assert.Equal(WeightEmbeddingOptions.CpuDefault, WeightEmbeddingOptions.CpuDefaultFor(WeightLayout.TetrisMlp100));
         foreach (var cnn in new[] { WeightLayout.Cnn2464, WeightLayout.Cnn4970 })
-            Assert.Equal(WeightEmbeddingOptions.CpuDefault with { Normalization = WeightNormalization.PerLayer }, WeightEmbeddingOptions.CpuDefaultFor(cnn));
+            Assert.Equal(WeightEmbeddingOptions.CpuDefault with { Normalization = WeightNormalization.PerLayer, TokenStatistics = true }, WeightEmbeddingOptions.CpuDefaultFor(cnn));
+        Assert.False(WeightEmbeddingOptions.CpuDefault.TokenStatistics);
         Assert.Throws<ArgumentNullException>(() => WeightEmbeddingOptions.CpuDefaultFor(null!));
 
         // The estimator resolves the default at Fit, from the column's layout, and the trained representation keeps it.
@@ -132,6 +133,7 @@ public class WeightEmbeddingTests : IClassFixture<SmallZoo>
         Assert.Null(estimator.Options);
         using var t = estimator.Fit(ml.Data.LoadFromEnumerable(rows));
         Assert.Equal(WeightNormalization.PerLayer, t.Representation.Options.Normalization);
+        Assert.True(t.Representation.Options.TokenStatistics);
         Assert.Equal(WeightEmbeddingOptions.CpuDefault.Epochs, t.Representation.History.Count);
     }
 

@@ -109,6 +109,30 @@ public class HyperRepresentationTests : IClassFixture<SmallZoo>
         Assert.Contains("no record", Assert.Throws<InvalidOperationException>(() => older.WereTrainingRows(train.Weights.AsSpan(0, 100), 1)).Message);
     }
 
+    [Fact]
+    public void TokenStatisticsChangeTheEncoderAreSavedAndAreOffInFilesFromBeforeTheOption()
+    {
+        var (train, _) = Data();
+        using var tmp = new TempDir();
+        var options = SmallZoo.Tiny with { Epochs = 1, Seed = 3 };
+        using var with = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, options with { TokenStatistics = true });
+        using var without = HyperRepresentation.Train(WeightLayout.TetrisMlp100, train, null, options);
+        var rows = train.Weights.AsSpan(0, 5 * 100);
+        Assert.NotEqual(without.Embed(rows, 5), with.Embed(rows, 5));
+
+        with.Save(tmp.Sub("with.wsemb"));
+        using var loaded = HyperRepresentation.Load(tmp.Sub("with.wsemb"));
+        Assert.True(loaded.Options.TokenStatistics);
+        Assert.Equal(with.Embed(rows, 5), loaded.Embed(rows, 5));
+
+        // A file written before the option existed has no key for it: it loads as the encoder it was, without statistics.
+        without.Save(tmp.Sub("without.wsemb"));
+        Rewrite(tmp.Sub("without.wsemb"), tmp.Sub("older.wsemb"), rows: b => b, config: c => { c["options"]!.AsObject().Remove("tokenStatistics"); return c; });
+        using var older = HyperRepresentation.Load(tmp.Sub("older.wsemb"));
+        Assert.False(older.Options.TokenStatistics);
+        Assert.Equal(without.Embed(rows, 5), older.Embed(rows, 5));
+    }
+
     /// <summary>Copies a saved representation, changing its record of training rows (null: drop it) and its config.</summary>
     private static void Rewrite(string from, string to, Func<byte[], byte[]?> rows, Func<System.Text.Json.Nodes.JsonNode, System.Text.Json.Nodes.JsonNode>? config = null)
     {
