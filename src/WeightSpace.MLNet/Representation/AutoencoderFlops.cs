@@ -25,8 +25,9 @@ public static class AutoencoderFlops
         var tokenizer = new WeightTokenizer(layout, o.Encoding);
         double d = o.ModelDim, t = tokenizer.TokenCount, te = t + (o.CompressionToken ? 1 : 0);
         double embed = tokenizer.Groups.Sum(g => (double)g.Count * g.Size * d);
+        double statistics = o.TokenStatistics ? t * TokenEmbedding.StatisticsPerToken * d : 0; // the encoder's three extra inputs per token
         double Block(double n) => n * (3 * d * d + d * d + 2 * d * o.FeedForwardDim) + 2 * n * n * d; // QKV, out, FF; QKᵀ and AV
-        double encoder = embed + o.Blocks * Block(te) + (o.CompressionToken ? d : t * d) * o.LatentDim;
+        double encoder = embed + statistics + o.Blocks * Block(te) + (o.CompressionToken ? d : t * d) * o.LatentDim;
         double decoder = o.LatentDim * d * t + o.Blocks * Block(t) + embed;
         return (2 * encoder, 2 * decoder);
     }

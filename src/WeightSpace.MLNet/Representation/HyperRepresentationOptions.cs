@@ -75,8 +75,9 @@ public sealed record WeightEmbeddingOptions
     public bool CompressionToken { get; init; } = true;
     /// <summary>
     /// Give the encoder each token's statistics as three more inputs: the mean, log mean square and log max |w| of its
-    /// values (after normalisation). Off by default (R21 embeds the values only). Encoder only: the decoder reconstructs the
-    /// values as before.
+    /// values (after normalisation). Off in <see cref="CpuDefault"/> and <see cref="Paper(WeightLayout)"/> (R21 embeds the values
+    /// only), on in <see cref="CpuDefaultFor"/> a convolutional layout (docs/results.md, hyperparameter zoo). Encoder only: the
+    /// decoder reconstructs the values as before. The fully connected autoencoder has no tokens and ignores it.
     /// </summary>
     public bool TokenStatistics { get; init; }
     /// <summary>Transformer blocks in the encoder and in the decoder (N).</summary>
