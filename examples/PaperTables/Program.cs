@@ -75,8 +75,9 @@ if (saveTo is not null)
 WeightLayout firstLayout;
 try { firstLayout = ZooDataset.Open(zoos[0]).Layout; }
 catch (Exception e) when (e is ZooFormatException or IOException) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
-if (!normGiven) cpu = cpu with { Normalization = WeightEmbeddingOptions.CpuDefaultFor(firstLayout).Normalization };
-if (!tokenStatsGiven) cpu = cpu with { TokenStatistics = WeightEmbeddingOptions.CpuDefaultFor(firstLayout).TokenStatistics };
+var layoutDefault = WeightEmbeddingOptions.CpuDefaultFor(firstLayout);
+if (!normGiven) cpu = cpu with { Normalization = layoutDefault.Normalization };
+if (!tokenStatsGiven) cpu = cpu with { TokenStatistics = layoutDefault.TokenStatistics };
 HyperRepresentation? loaded = null;
 if (loadFrom is not null)
 {

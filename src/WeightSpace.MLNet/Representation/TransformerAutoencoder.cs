@@ -104,7 +104,10 @@ internal sealed class TokenEmbedding : Module<Tensor, Tensor>
     private readonly bool _statistics;
     private static readonly long[] LastDim = { -1 };
 
-    public TokenEmbedding(WeightTokenizer tokenizer, int d, bool statistics = false) : base(nameof(TokenEmbedding))
+    /// <summary>Values appended to each token with <see cref="WeightEmbeddingOptions.TokenStatistics"/>: mean, log mean square, log max |w|.</summary>
+    public const int StatisticsPerToken = 3;
+
+    public TokenEmbedding(WeightTokenizer tokenizer, int d, bool statistics) : base(nameof(TokenEmbedding))
     {
         _indices = tokenizer.Groups.Select(g => tensor(g.Indices.Select(i => (long)i).ToArray())).ToArray();
         _shapes = tokenizer.Groups.Select(g => (g.Count, g.Size)).ToArray();
@@ -112,9 +115,6 @@ internal sealed class TokenEmbedding : Module<Tensor, Tensor>
         foreach (var g in tokenizer.Groups) embed.Add(Linear(g.Size + (statistics ? StatisticsPerToken : 0), d));
         RegisterComponents();
     }
-
-    /// <summary>Values appended to each token with <see cref="WeightEmbeddingOptions.TokenStatistics"/>: mean, log mean square, log max |w|.</summary>
-    public const int StatisticsPerToken = 3;
 
     public override Tensor forward(Tensor weights)
     {
