@@ -1,8 +1,8 @@
 // Quickstart: the whole method on an embedded default, no downloads.
 //   1. generate a Tetris-Seed zoo whose generalisation gap is a real signal (the tetris-seed-gap preset: 2000 MLPs × 150
 //      epochs, a checkpoint every 4th epoch; population training: seconds) or reuse it,
-//   2. train the hyper-representation (E_cD; the CPU default widened to d = 128, 6 epochs) on the zoo's training models, or
-//      reuse it; it embeds a model as the mean latent of 10 views (the weights and 9 neuron permutations of them,
+//   2. train the hyper-representation (E_cD; the CPU default widened to d = 128 with token statistics, 6 epochs) on the zoo's
+//      training models, or reuse it; it embeds a model as the mean latent of 10 views (the weights and 9 neuron permutations of them,
 //      --views; 1 = R21's protocol),
 //   3. compare W, s(W) and the embedding with linear and non-linear probes on held-out models (split 70/15/15 by model),
 //   4. print one table and write results.json, results.md and the plots into --out.
@@ -62,12 +62,14 @@ string[] targets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.Gener
 var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear, ProbeKind.FastTree, ProbeKind.LightGbm }, Progress = new Progress<string>(l => Console.Error.WriteLine("   " + l)) };
 var (train, validation, testView) = comparison.Parts(zoo);
 
-// 2. The hyper-representation (E_cD: the CPU default with d = 128 and fewer epochs), trained on the training models, or reused.
+// 2. The hyper-representation (E_cD: the CPU default with d = 128, token statistics and fewer epochs), trained on the training
+//    models, or reused (the file name carries what changes the trained model, so an older configuration's file is not taken).
 var options = WeightEmbeddingOptions.CpuDefault with
 {
-    ModelDim = 128, FeedForwardDim = 256, Epochs = aeEpochs, EmbeddingViews = views, ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch },
+    ModelDim = 128, FeedForwardDim = 256, TokenStatistics = true, Epochs = aeEpochs, EmbeddingViews = views,
+    ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch },
 };
-string embeddingPath = folder.PathOf($"embedding-gap-{models}x{epochs}-d{options.ModelDim}-{aeEpochs}-v{views}.wsemb");
+string embeddingPath = folder.PathOf($"embedding-gap-{models}x{epochs}-d{options.ModelDim}{(options.TokenStatistics ? "-ts" : "")}-{aeEpochs}-v{views}.wsemb");
 HyperRepresentation? representation = null;
 if (File.Exists(embeddingPath))
 {
@@ -89,7 +91,7 @@ if (File.Exists(embeddingPath))
 }
 if (representation is null)
 {
-    Console.WriteLine($"2. Training the hyper-representation (E_cD, {options.Blocks} blocks, d = {options.ModelDim}, latent {options.LatentDim}) for {aeEpochs} epochs; {views} view(s) per embedding ...");
+    Console.WriteLine($"2. Training the hyper-representation (E_cD, {options.Blocks} blocks, d = {options.ModelDim}, latent {options.LatentDim}, token statistics) for {aeEpochs} epochs; {views} view(s) per embedding ...");
     string[] labels = options.ValidationLabels.ToArray();
     representation = HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, labels), RepresentationData.FromDataView(validation, layout, labels),
         options, new TrainingProgressBar(Console.Error));
