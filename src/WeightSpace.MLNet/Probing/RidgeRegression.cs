@@ -48,6 +48,12 @@ public sealed record RidgeModel(double[] Weights, double Bias, double Lambda, do
 /// </code></example>
 public static class RidgeRegression
 {
+    /// <summary>
+    /// With <see cref="RidgeConvention.Standardized"/>, a feature whose standard deviation on the training rows is at most this
+    /// fraction of its mean's magnitude counts as constant (weight 0): float32 stores about 7 digits, so such a spread is rounding.
+    /// </summary>
+    public const double ConstantRelativeStd = 1e-6;
+
     /// <summary>The paper's λ grid.</summary>
     public static IReadOnlyList<double> PaperLambdas { get; } =
         new[] { 1e3, 3e2, 1e2, 30, 10, 3, 1, 0.3, 0.1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5 };
@@ -133,8 +139,12 @@ public static class RidgeRegression
             {
                 _mean = x.mean(new long[] { 0 }, false, null);
                 var std = x.std(0, false, false, null);
-                _scale = where(std.gt(Zero), std, ones_like(std));          // constant features keep weight 0
-                x = x.sub(_mean).div(_scale);
+                // Constant features keep weight 0, and so do those that vary only at float32's rounding (std ≤ 1e-6·|mean|):
+                // standardising would blow that noise up to unit variance for the probe to fit.
+                using var relativeNoise = ConstantRelativeStd.ToScalar();
+                var varies = std.gt(_mean.abs().mul(relativeNoise));
+                _scale = where(varies, std, ones_like(std));
+                x = x.sub(_mean).div(_scale).mul(varies.to_type(ScalarType.Float64));
                 _yMean = y.mean().item<double>();
                 using var yMean = _yMean.ToScalar();
                 y = y.sub(yMean);

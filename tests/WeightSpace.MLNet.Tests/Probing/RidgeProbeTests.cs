@@ -72,6 +72,25 @@ public class RidgeProbeTests
     }
 
     [Fact]
+    public void AFeatureThatVariesOnlyByFloatRoundingGetsNoWeightWhenStandardised()
+    {
+        // Column 3 is the constant 1000 give or take a few float32 steps (6.1e-5 each): rounding, not signal. Standardised,
+        // it would be unit-variance noise that a weakly penalised probe fits to the labels' noise.
+        var rows = Rows(300, 3);
+        var rng = new Random(4);
+        var x = rows.SelectMany(r => new[] { r.Features[0], r.Features[1], r.Features[2], 1000f + rng.Next(-3, 4) * 6.1035156e-5f }).ToArray();
+        var y = rows.Select(r => r.Label).ToArray();
+        Assert.True(x.Where((_, i) => i % 4 == 3).Distinct().Count() > 3);   // the column really varies
+        var withNoise = RidgeRegression.Fit(x, y, 4, 1e-5);
+        Assert.Equal(0, withNoise.Weights[3]);
+        var without = RidgeRegression.Fit(rows.SelectMany(r => r.Features).ToArray(), y, 3, 1e-5);
+        for (int j = 0; j < 3; j++) Assert.Equal(without.Weights[j], withNoise.Weights[j], 9);
+        // A column of the same spread around zero is a real (small) feature and keeps its weight.
+        var small = rows.SelectMany((r, i) => new[] { r.Features[0], r.Features[1], r.Features[2], (r.Label - 0.5f) * 1e-4f }).ToArray();
+        Assert.NotEqual(0, RidgeRegression.Fit(small, y, 4, 1e-5).Weights[3]);
+    }
+
+    [Fact]
     public void BadLabelsAreNamed()
     {
         var ml = new MLContext(1);
