@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using WeightSpace.MLNet;
 
 namespace WeightSpace.ZooGen.Data;
 
@@ -75,10 +76,14 @@ public static class IdxReader
         catch (InvalidDataException e) { throw new InvalidDataException($"{path}: corrupt gzip data ({e.Message}).", e); }
     }
 
-    /// <summary>Writes an IDX pair (used by tests and by users converting their own data).</summary>
+    /// <summary>
+    /// Writes an IDX pair (used by tests and by users converting their own data). Each file is written atomically (a temporary
+    /// file flushed to disk, then renamed), so a failed write leaves the previous file, never half of one.
+    /// </summary>
     public static void Write(ImageDataset data, string imagesPath, string labelsPath)
     {
-        using (var f = File.Create(imagesPath))
+        ArgumentNullException.ThrowIfNull(data);
+        AtomicFile.Write(imagesPath, f =>
         {
             Span<byte> head = stackalloc byte[16];
             BinaryPrimitives.WriteInt32BigEndian(head, 0x803);
@@ -87,14 +92,14 @@ public static class IdxReader
             BinaryPrimitives.WriteInt32BigEndian(head[12..], data.Width);
             f.Write(head);
             f.Write(data.Pixels.Select(p => (byte)Math.Clamp(MathF.Round(p * 255f), 0, 255)).ToArray());
-        }
-        using (var f = File.Create(labelsPath))
+        });
+        AtomicFile.Write(labelsPath, f =>
         {
             Span<byte> head = stackalloc byte[8];
             BinaryPrimitives.WriteInt32BigEndian(head, 0x801);
             BinaryPrimitives.WriteInt32BigEndian(head[4..], data.Count);
             f.Write(head);
             f.Write(data.Labels.Select(l => (byte)l).ToArray());
-        }
+        });
     }
 }
