@@ -12,7 +12,8 @@
 // --classifier-l2 LIST (e.g. 1e-4,1e-3,...,1e3): the linear classifier of categorical targets picks its L2 penalty from LIST on
 //          the validation models (default: ML.NET's fixed defaults; ProbeComparison.ClassifierL2Grid)
 // hyp only: --save FILE keeps the trained hyper-representation, --load FILE probes a saved one instead of training (it must
-//          have been trained on this zoo's training models, split as PaperTables splits: ModelSplit seed 1, 70/15/15)
+//          have been trained on this zoo's training models, split as PaperTables splits: ModelSplit seed 1, 70/15/15);
+//          --load FILE,FILE,... probes several as one ensemble, E_cD ×K: their embeddings side by side (e.g. K seeds)
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -20,7 +21,7 @@ using WeightSpace.MLNet;
 
 if (args.Length == 0 || args[0] is not ("architecture" or "augmentation" or "hyp" or "ood"))
 {
-    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--batch N] [--views K] [--seed N] [--candidates K] [--token-stats on|off] [--classifier-l2 LIST] [hyp: --save FILE | --load FILE]");
+    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--batch N] [--views K] [--seed N] [--candidates K] [--token-stats on|off] [--classifier-l2 LIST] [hyp: --save FILE | --load FILE[,FILE...]]");
     return 2;
 }
 var zoos = new List<string>();
@@ -78,16 +79,17 @@ catch (Exception e) when (e is ZooFormatException or IOException) { Console.Erro
 var layoutDefault = WeightEmbeddingOptions.CpuDefaultFor(firstLayout);
 if (!normGiven) cpu = cpu with { Normalization = layoutDefault.Normalization };
 if (!tokenStatsGiven) cpu = cpu with { TokenStatistics = layoutDefault.TokenStatistics };
-HyperRepresentation? loaded = null;
-if (loadFrom is not null)
+// --load FILE[,FILE...]: one saved representation, or several probed as one ensemble (their embeddings side by side).
+var loaded = new List<(string File, HyperRepresentation Representation)>();
+foreach (var file in loadFrom?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? Array.Empty<string>())
 {
-    try { loaded = HyperRepresentation.Load(loadFrom); }
-    catch (InvalidDataException e) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
-}
-if (loaded is not null && !loaded.Layout.Equals(firstLayout))
-{
-    Console.Error.WriteLine($"PaperTables: {loadFrom} was trained on {loaded.Layout}, but {zoos[0]} holds {firstLayout}.");
-    return 2;
+    try { loaded.Add((file, HyperRepresentation.Load(file))); }
+    catch (Exception e) when (e is InvalidDataException or IOException) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
+    if (!loaded[^1].Representation.Layout.Equals(firstLayout))
+    {
+        Console.Error.WriteLine($"PaperTables: {file} was trained on {loaded[^1].Representation.Layout}, but {zoos[0]} holds {firstLayout}.");
+        return 2;
+    }
 }
 OwnedFolder folder;
 try { folder = OwnedFolder.Claim(outDir, "PaperTables"); }
@@ -188,20 +190,32 @@ string Hyp(string zooDir)
     var candidates = new[] { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap, ZooColumns.Hyper.LearningRate, ZooColumns.Hyper.WeightDecay,
         ZooColumns.Hyper.Dropout, ZooColumns.Hyper.TrainFraction, ZooColumns.Hyper.Activation, ZooColumns.Hyper.Init, ZooColumns.Hyper.Optimizer };
     var targets = candidates.Where(t => Varies(zoo, t)).ToArray();
-    if (loaded is not null)
+    foreach (var (file, representation) in loaded)
     {
         // Probing test models the representation was trained on would report optimistic numbers: refuse before any probe runs.
-        int leaked = comparison.LeakedTestRows(zoo, loaded);
+        int leaked = comparison.LeakedTestRows(zoo, representation);
         if (leaked > 0)
-            throw new UsageException($"{loadFrom} was trained or validated on {leaked} rows of this zoo's test models (another split or zoo): train it with hyp --save on this zoo.");
+            throw new UsageException($"{file} was trained or validated on {leaked} rows of this zoo's test models (another split or zoo): train it with hyp --save on this zoo.");
     }
-    using var rep = loaded ?? Train();
-    if (saveTo is not null) { rep.Save(saveTo); Console.Error.WriteLine($"  saved the hyper-representation to {saveTo}"); }
-    var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", rep) }, targets);
-    var o = rep.Options;
-    string trained = loaded is null ? $"trained for {length}" : $"loaded from {loadFrom} ({rep.History.Count} epochs)";
-    return $"# Hyperparameter zoo: W / s(W) / E_cD (test R² for numeric, accuracy for categorical targets)\n\nZoo: {zooDir} ({layout}); constant columns skipped. " +
-           $"E_cD {trained} (normalisation {o.Normalization}, token statistics {(o.TokenStatistics ? "on" : "off")}, batch {o.BatchSize}, lr {o.LearningRate:G3}, seed {o.Seed}{(o.Candidates > 1 ? $", the best of {o.Candidates} candidates by validation: seed {rep.History[^1].Seed}" : "")}, {o.EmbeddingViews} view(s) per embedding).\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
+    var reps = loaded.Count > 0 ? loaded.Select(l => l.Representation).ToList() : new List<HyperRepresentation> { Train() };
+    try
+    {
+        if (saveTo is not null) { reps[0].Save(saveTo); Console.Error.WriteLine($"  saved the hyper-representation to {saveTo}"); }
+        string name = reps.Count == 1 ? "E_cD" : $"E_cD ×{reps.Count}";
+        var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding(name, reps) }, targets);
+        string Describe(HyperRepresentation rep)
+        {
+            var o = rep.Options;
+            return $"normalisation {o.Normalization}, token statistics {(o.TokenStatistics ? "on" : "off")}, batch {o.BatchSize}, lr {o.LearningRate:G3}, seed {o.Seed}" +
+                   $"{(o.Candidates > 1 ? $", the best of {o.Candidates} candidates by validation: seed {rep.History[^1].Seed}" : "")}, {o.EmbeddingViews} view(s) per embedding";
+        }
+        string trained = loaded.Count == 0 ? $"E_cD trained for {length} ({Describe(reps[0])})"
+            : loaded.Count == 1 ? $"E_cD loaded from {loaded[0].File} ({reps[0].History.Count} epochs; {Describe(reps[0])})"
+            : $"{name}: the embeddings of {loaded.Count} representations side by side, " + string.Join("; ", loaded.Select(l => $"{l.File} ({l.Representation.History.Count} epochs; {Describe(l.Representation)})"));
+        return $"# Hyperparameter zoo: W / s(W) / E_cD (test R² for numeric, accuracy for categorical targets)\n\nZoo: {zooDir} ({layout}); constant columns skipped. " +
+               $"{trained}.\n\n" + ProbeComparison.ToMarkdown(results) + "\n";
+    }
+    finally { foreach (var rep in reps) rep.Dispose(); }
 
     HyperRepresentation Train()
     {

@@ -74,6 +74,37 @@ public sealed class Featurizer
     /// </summary>
     public static Featurizer Embedding(string name, HyperRepresentation trained) =>
         new(name, (_, _, _) => new WeightEmbeddingTransformer(ProbeComparison.FeatureColumn, ZooColumns.Weights, trained, ownsRepresentation: false));
+
+    /// <summary>
+    /// Several already trained hyper-representations as one featurizer: a model's features are their embeddings side by side
+    /// (an ensemble, e.g. one configuration trained with several seeds, whose probe quality varies with the seed; docs/results.md).
+    /// All must be for one layout; the caller keeps (and disposes) them, and the comparison refuses any of them that was trained
+    /// or validated on a test row of the split.
+    /// </summary>
+    /// <exception cref="ArgumentException">The list is empty, holds null, or mixes layouts.</exception>
+    public static Featurizer Embedding(string name, IReadOnlyList<HyperRepresentation> trained)
+    {
+        ArgumentNullException.ThrowIfNull(trained);
+        if (trained.Count == 0 || trained.Any(t => t is null)) throw new ArgumentException($"The ensemble '{name}' needs at least one hyper-representation and no null.", nameof(trained));
+        var layouts = trained.Select(t => t.Layout).Distinct().ToList();
+        if (layouts.Count > 1) throw new ArgumentException($"The hyper-representations of '{name}' are for different layouts ({string.Join(", ", layouts)}); an ensemble needs one.", nameof(trained));
+        if (trained.Count == 1) return Embedding(name, trained[0]);
+        var members = trained.ToArray();
+        return new(name, (ml, train, _) =>
+        {
+            var parts = new List<ITransformer>();
+            var columns = new string[members.Length];
+            var schema = train;
+            for (int i = 0; i < members.Length; i++)
+            {
+                columns[i] = $"{ProbeComparison.FeatureColumn}.{i}";
+                parts.Add(new WeightEmbeddingTransformer(columns[i], ZooColumns.Weights, members[i], ownsRepresentation: false));
+                schema = parts[^1].Transform(schema);   // lazy: only the schema is needed to fit the concatenation
+            }
+            parts.Add(ml.Transforms.Concatenate(ProbeComparison.FeatureColumn, columns).Fit(schema));
+            return new TransformerChain<ITransformer>(parts.ToArray());
+        });
+    }
 }
 
 /// <summary>
@@ -210,7 +241,8 @@ public sealed class ProbeComparison
             Cancellation.ThrowIfCancellationRequested();
             Progress?.Report($"{prefix}fitting featurizer {featurizer.Name} ...");
             var f = featurizer.Fit(_ml, train, validation);
-            if (f is WeightEmbeddingTransformer embedding) CheckNoTestRowWasTrainedOn(featurizer.Name, embedding.Representation, train, validation, test, prefix);
+            foreach (var embedding in (f as TransformerChain<ITransformer>)?.OfType<WeightEmbeddingTransformer>() ?? new[] { f }.OfType<WeightEmbeddingTransformer>())
+                CheckNoTestRowWasTrainedOn(featurizer.Name, embedding.Representation, train, validation, test, prefix);
             var (ft, fv, fs) = (_ml.Data.Cache(f.Transform(train)), _ml.Data.Cache(f.Transform(validation)), _ml.Data.Cache(f.Transform(test)));
             foreach (var target in targets)
             {

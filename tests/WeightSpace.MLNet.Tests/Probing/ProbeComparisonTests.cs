@@ -134,6 +134,56 @@ public class ProbeComparisonTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void AnEnsembleSetsItsMembersEmbeddingsSideBySideAndRefusesAMemberThatSawTestModels()
+    {
+        using var tmp = new TempDir();
+        var layout = WeightLayout.TetrisMlp100;
+        using (var w = ZooWriter.Create(tmp.Sub("zoo"), layout, "synthetic", ZooTestData.Hyper))
+            for (int m = 0; m < 30; m++)
+                for (int epoch = 0; epoch < 3; epoch++)
+                {
+                    var r = ZooTestData.Record(layout, m, epoch);
+                    r.ModelId = m;
+                    w.Write(r);
+                }
+        var ml = new MLContext(1);
+        var zoo = ml.Data.LoadZoo(tmp.Sub("zoo"));
+        var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear } };
+        var (train, validation, _) = comparison.Parts(zoo);
+        RepresentationData Rows(IDataView part) => RepresentationData.FromDataView(part, layout);
+        var options = SmallZoo.Tiny with { Epochs = 1, ValidationLabels = Array.Empty<string>() };
+        using var a = HyperRepresentation.Train(layout, Rows(train), Rows(validation), options with { Seed = 1 });
+        using var b = HyperRepresentation.Train(layout, Rows(train), Rows(validation), options with { Seed = 2, LatentDim = 6 });
+
+        // A row's features are a's embedding, then b's.
+        var ensemble = Featurizer.Embedding("E x2", new[] { a, b });
+        var validationRows = Rows(validation);
+        var features = ensemble.Fit(ml, train, validation).Transform(validation).GetColumn<float[]>("Features").ToList();
+        Assert.Equal(validationRows.Rows, features.Count);
+        var ea = a.Embed(validationRows.Weights, validationRows.Rows);
+        var eb = b.Embed(validationRows.Weights, validationRows.Rows);
+        for (int row = 0; row < features.Count; row += 7)
+        {
+            Assert.Equal(a.LatentDim + b.LatentDim, features[row].Length);
+            for (int j = 0; j < a.LatentDim; j++) Assert.Equal(ea[row * a.LatentDim + j], features[row][j], 5);
+            for (int j = 0; j < b.LatentDim; j++) Assert.Equal(eb[row * b.LatentDim + j], features[row][a.LatentDim + j], 5);
+        }
+        Assert.Single(comparison.Run(zoo, new[] { ensemble }, new[] { ZooColumns.Epoch }));
+
+        // One member trained on every model (the test models too) makes the whole ensemble refused, by name.
+        using var all = HyperRepresentation.Train(layout, Rows(zoo), null, options);
+        var e = Assert.Throws<ArgumentException>(() => comparison.Run(zoo, new[] { Featurizer.Embedding("E x3", new[] { a, b, all }) }, new[] { ZooColumns.Epoch }));
+        Assert.Contains("'E x3'", e.Message);
+
+        // Members must share a layout, and there must be one.
+        var rng = new Random(5);
+        var cnnWeights = Enumerable.Range(0, 8 * WeightLayout.Cnn2464.ParameterCount).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.1f).ToArray();
+        using var cnn = HyperRepresentation.Train(WeightLayout.Cnn2464, new RepresentationData(cnnWeights, 8), null, options);
+        Assert.Contains("different layouts", Assert.Throws<ArgumentException>(() => Featurizer.Embedding("mixed", new[] { a, cnn })).Message);
+        Assert.Throws<ArgumentException>(() => Featurizer.Embedding("none", Array.Empty<HyperRepresentation>()));
+    }
+
+    [Fact]
     public void BadTargetsAndMismatchedZoosAreNamed()
     {
         var ml = new MLContext(1);
