@@ -13,7 +13,8 @@
 //          the validation models (default: ML.NET's fixed defaults; ProbeComparison.ClassifierL2Grid)
 // hyp only: --save FILE keeps the trained hyper-representation, --load FILE probes a saved one instead of training (it must
 //          have been trained on this zoo's training models, split as PaperTables splits: ModelSplit seed 1, 70/15/15);
-//          --load FILE,FILE,... probes several as one ensemble, E_cD ×K: their embeddings side by side (e.g. K seeds)
+//          --load FILE,FILE,... probes several as one ensemble, E_cD ×K: their embeddings side by side (e.g. K seeds);
+//          --ensemble K trains K representations with seeds S, S + 1, ... (--seed S, default 1) and probes them as E_cD ×K
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -21,7 +22,7 @@ using WeightSpace.MLNet;
 
 if (args.Length == 0 || args[0] is not ("architecture" or "augmentation" or "hyp" or "ood"))
 {
-    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--batch N] [--views K] [--seed N] [--candidates K] [--token-stats on|off] [--classifier-l2 LIST] [hyp: --save FILE | --load FILE[,FILE...]]");
+    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--batch N] [--views K] [--seed N] [--candidates K] [--token-stats on|off] [--classifier-l2 LIST] [hyp: --save FILE | --load FILE[,FILE...] | --ensemble K]");
     return 2;
 }
 var zoos = new List<string>();
@@ -31,12 +32,13 @@ var probes = new List<ProbeKind> { ProbeKind.Linear };
 var cpu = WeightEmbeddingOptions.CpuDefault;
 bool normGiven = false, tokenStatsGiven = false;
 string? saveTo = null, loadFrom = null;
+int ensemble = 1;
 double[]? classifierGrid = null;
 var trainingOptions = new List<string>(); // what a loaded representation cannot honour
 for (int i = 1; i < args.Length; i += 2)
 {
     string? v = i + 1 < args.Length ? args[i + 1] : null;
-    if (args[i] is "--budget" or "--epochs" or "--norm" or "--lr" or "--views" or "--batch" or "--seed" or "--candidates" or "--token-stats") trainingOptions.Add(args[i]);
+    if (args[i] is "--budget" or "--epochs" or "--norm" or "--lr" or "--views" or "--batch" or "--seed" or "--candidates" or "--token-stats" or "--ensemble") trainingOptions.Add(args[i]);
     switch (args[i])
     {
         case "--zoo" when v is not null: zoos.Add(v); break;
@@ -55,10 +57,12 @@ for (int i = 1; i < args.Length; i += 2)
         case "--classifier-l2" when v is not null && TryParseList(v, out var grid): classifierGrid = grid; break;
         case "--save" when v is not null && args[0] == "hyp": saveTo = v; break;
         case "--load" when v is not null && args[0] == "hyp": loadFrom = v; break;
+        case "--ensemble" when int.TryParse(v, out var members) && members >= 1 && args[0] == "hyp": ensemble = members; break;
         default: Console.Error.WriteLine($"PaperTables: bad option '{args[i]} {v}'."); return 2;
     }
 }
 if (zoos.Count == 0 || (args[0] == "ood" && zoos.Count < 2)) { Console.Error.WriteLine("PaperTables: give --zoo DIR (ood: at least two)."); return 2; }
+if (saveTo is not null && ensemble > 1) { Console.Error.WriteLine("PaperTables: --save keeps one representation; with --ensemble K train each member with --seed S --save FILE and probe them with --load A,B,C."); return 2; }
 if (saveTo is not null && loadFrom is not null) { Console.Error.WriteLine("PaperTables: --save and --load exclude each other (a loaded representation is already saved)."); return 2; }
 if (loadFrom is not null && trainingOptions.Count > 0)
 {
@@ -197,7 +201,8 @@ string Hyp(string zooDir)
         if (leaked > 0)
             throw new UsageException($"{file} was trained or validated on {leaked} rows of this zoo's test models (another split or zoo): train it with hyp --save on this zoo.");
     }
-    var reps = loaded.Count > 0 ? loaded.Select(l => l.Representation).ToList() : new List<HyperRepresentation> { Train() };
+    var reps = loaded.Count > 0 ? loaded.Select(l => l.Representation).ToList() : new List<HyperRepresentation>();
+    for (int member = 0; loaded.Count == 0 && member < ensemble; member++) reps.Add(Train(cpu.Seed + member));
     try
     {
         if (saveTo is not null) { reps[0].Save(saveTo); Console.Error.WriteLine($"  saved the hyper-representation to {saveTo}"); }
@@ -209,7 +214,8 @@ string Hyp(string zooDir)
             return $"normalisation {o.Normalization}, token statistics {(o.TokenStatistics ? "on" : "off")}, batch {o.BatchSize}, lr {o.LearningRate:G3}, seed {o.Seed}" +
                    $"{(o.Candidates > 1 ? $", the best of {o.Candidates} candidates by validation: seed {rep.History[^1].Seed}" : "")}, {o.EmbeddingViews} view(s) per embedding";
         }
-        string trained = loaded.Count == 0 ? $"E_cD trained for {length} ({Describe(reps[0])})"
+        string trained = loaded.Count == 0 && reps.Count == 1 ? $"E_cD trained for {length} ({Describe(reps[0])})"
+            : loaded.Count == 0 ? $"{name}: the embeddings of {reps.Count} representations side by side, each trained for {length} (" + string.Join("; ", reps.Select(Describe)) + ")"
             : loaded.Count == 1 ? $"E_cD loaded from {loaded[0].File} ({reps[0].History.Count} epochs; {Describe(reps[0])})"
             : $"{name}: the embeddings of {loaded.Count} representations side by side, " + string.Join("; ", loaded.Select(l => $"{l.File} ({l.Representation.History.Count} epochs; {Describe(l.Representation)})"));
         return $"# Hyperparameter zoo: W / s(W) / E_cD (test R² for numeric, accuracy for categorical targets)\n\nZoo: {zooDir} ({layout}); constant columns skipped. " +
@@ -217,10 +223,10 @@ string Hyp(string zooDir)
     }
     finally { foreach (var rep in reps) rep.Dispose(); }
 
-    HyperRepresentation Train()
+    HyperRepresentation Train(int seed)
     {
         var (train, validation, _) = comparison.Parts(zoo);
-        var options = cpu with { ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch } };
+        var options = cpu with { Seed = seed, ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch } };
         return HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, options.ValidationLabels),
             RepresentationData.FromDataView(validation, layout, options.ValidationLabels), options, new TrainingProgressBar(Console.Error));
     }
