@@ -92,22 +92,29 @@ public class ProbeComparisonTests : IClassFixture<SmallZoo>
         Assert.Throws<ArgumentOutOfRangeException>(() => comparison.RunCrossValidated(zoo, new[] { Featurizer.W(WeightLayout.TetrisMlp100) }, new[] { ZooColumns.Epoch }, folds: 2));
     }
 
+    /// <summary>A Tetris zoo of 30 models × 3 checkpoints (epochs 0–2); optionally every model's epoch-0 row is one shared initialisation.</summary>
+    private static IDataView ThirtyModels(MLContext ml, TempDir tmp, bool sharedInitialisation)
+    {
+        var layout = WeightLayout.TetrisMlp100;
+        using (var w = ZooWriter.Create(tmp.Sub("zoo"), layout, "synthetic", ZooTestData.Hyper))
+            for (int m = 0; m < 30; m++)
+                for (int epoch = 0; epoch < 3; epoch++)
+                {
+                    var r = ZooTestData.Record(layout, sharedInitialisation && epoch == 0 ? 0 : m, epoch);
+                    r.ModelId = m;
+                    w.Write(r);
+                }
+        return ml.Data.LoadZoo(tmp.Sub("zoo"));
+    }
+
     [Fact]
     public void AHyperRepresentationTrainedOnTestModelsIsRefused()
     {
         // 30 models × 3 checkpoints whose epoch-0 rows are one shared initialisation: identical weights in every part.
         using var tmp = new TempDir();
         var layout = WeightLayout.TetrisMlp100;
-        using (var w = ZooWriter.Create(tmp.Sub("zoo"), layout, "synthetic", ZooTestData.Hyper))
-            for (int m = 0; m < 30; m++)
-                for (int epoch = 0; epoch < 3; epoch++)
-                {
-                    var r = ZooTestData.Record(layout, epoch == 0 ? 0 : m, epoch);
-                    r.ModelId = m;
-                    w.Write(r);
-                }
         var ml = new MLContext(1);
-        var zoo = ml.Data.LoadZoo(tmp.Sub("zoo"));
+        var zoo = ThirtyModels(ml, tmp, sharedInitialisation: true);
         var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear } };
         var (train, validation, test) = comparison.Parts(zoo);
         var options = SmallZoo.Tiny with { Epochs = 1, ValidationLabels = Array.Empty<string>() };
@@ -138,16 +145,8 @@ public class ProbeComparisonTests : IClassFixture<SmallZoo>
     {
         using var tmp = new TempDir();
         var layout = WeightLayout.TetrisMlp100;
-        using (var w = ZooWriter.Create(tmp.Sub("zoo"), layout, "synthetic", ZooTestData.Hyper))
-            for (int m = 0; m < 30; m++)
-                for (int epoch = 0; epoch < 3; epoch++)
-                {
-                    var r = ZooTestData.Record(layout, m, epoch);
-                    r.ModelId = m;
-                    w.Write(r);
-                }
         var ml = new MLContext(1);
-        var zoo = ml.Data.LoadZoo(tmp.Sub("zoo"));
+        var zoo = ThirtyModels(ml, tmp, sharedInitialisation: false);
         var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear } };
         var (train, validation, _) = comparison.Parts(zoo);
         RepresentationData Rows(IDataView part) => RepresentationData.FromDataView(part, layout);
