@@ -91,7 +91,7 @@ if (File.Exists(embeddingPath))
 }
 if (representation is null)
 {
-    Console.WriteLine($"2. Training the hyper-representation (E_cD, {options.Blocks} blocks, d = {options.ModelDim}, latent {options.LatentDim}, token statistics) for {aeEpochs} epochs; {views} view(s) per embedding ...");
+    Console.WriteLine($"2. Training the hyper-representation (E_cD, {options.Blocks} blocks, d = {options.ModelDim}, latent {options.LatentDim}{(options.TokenStatistics ? ", token statistics" : "")}) for {aeEpochs} epochs; {views} view(s) per embedding ...");
     string[] labels = options.ValidationLabels.ToArray();
     representation = HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, labels), RepresentationData.FromDataView(validation, layout, labels),
         options, new TrainingProgressBar(Console.Error));
