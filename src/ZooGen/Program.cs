@@ -209,8 +209,10 @@ public static class Program
     {
         var (o, pos) = Parse("info", args, Array.Empty<string>(), "json");
         if (pos.Count != 1) throw new ArgumentException("info needs one zoo directory.");
-        var summary = ZooSummary.Compute(ZooDataset.Open(pos[0]));
+        var zoo = ZooDataset.Open(pos[0]);
+        var summary = ZooSummary.Compute(zoo);
         Console.WriteLine(o.ContainsKey("json") ? summary.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : summary.ToText());
+        if (ZooGenerator.TrainMetricsCaveat(zoo.Manifest) is { } caveat) Console.Error.WriteLine($"zoogen: note: this zoo was {caveat}.");
         return 0;
     }
 

@@ -113,6 +113,13 @@ internal sealed class PopulationTrainer
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             var (trainAcc, trainLoss) = Evaluate(Forward(trainX.unsqueeze(0), false), _data.TrainY);
+            if (n < trainCount) // train metrics on each model's own training images (its subset), as zoogen records them
+                for (int p = 0; p < P; p++)
+                {
+                    var rows = tensor(subsets[p].Select(i => (long)i).ToArray());
+                    var (a, l) = Evaluate(Forward(trainX.index_select(0, rows).unsqueeze(0), false), _data.TrainY.index_select(0, rows));
+                    trainAcc[p] = a[p]; trainLoss[p] = l[p];
+                }
             var (testAcc, testLoss) = Evaluate(Forward(testX.unsqueeze(0), false), _data.TestY);
             var flat = new float[P][];
             for (int p = 0; p < P; p++) flat[p] = new float[_layout.ParameterCount];

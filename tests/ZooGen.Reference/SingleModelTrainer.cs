@@ -44,13 +44,16 @@ internal static class SingleModelTrainer
         };
         int trainCount = data.Split.Train.Count;
         var subset = TrainingData.Subset(model, trainCount);
+        using var ownRows = subset.Length == trainCount ? null : tensor(subset.Select(i => (long)i).ToArray());
 
         void Report(int epoch)
         {
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             net.eval();
-            var (trainAcc, trainLoss) = Evaluate(net, data.TrainX, data.TrainY);
+            // Train metrics on the model's own training images (its subset), as zoogen records them.
+            var (trainAcc, trainLoss) = subset.Length == trainCount ? Evaluate(net, data.TrainX, data.TrainY)
+                : Evaluate(net, data.TrainX.index_select(0, ownRows!), data.TrainY.index_select(0, ownRows!));
             var (testAcc, testLoss) = Evaluate(net, data.TestX, data.TestY);
             var (valAcc, valLoss) = data.ValidationX is null ? (float.NaN, float.NaN) : Evaluate(net, data.ValidationX, data.ValidationY!);
             net.train();

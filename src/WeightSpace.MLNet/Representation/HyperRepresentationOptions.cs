@@ -184,7 +184,7 @@ public sealed record WeightEmbeddingOptions
     /// 0.032 / 0.064 / 0.015 — the embedding carried almost nothing — against 0.288 / 0.124 / 0.142 per layer
     /// (docs/results.md). On small zoos also lower <see cref="BatchSize"/> (64 there: 26 steps per epoch instead of 3).
     /// Convolutional layouts also get <see cref="TokenStatistics"/>: on the 1,000-model zoo of the same recipe (36 epochs,
-    /// batch 64) the embedding's ridge probes went ahead of s(W) on 4 to 7 of the seven numeric characteristics with it,
+    /// batch 64) the embedding's ridge probes went ahead of s(W) on 4 to 7 of the seven numeric characteristics with it (zoogen 0.1 gap),
     /// depending on the seed, and its validation scores rose above every seed's without it (docs/results.md).
     /// </summary>
     public static WeightEmbeddingOptions CpuDefaultFor(WeightLayout layout)

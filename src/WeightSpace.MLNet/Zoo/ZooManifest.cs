@@ -146,7 +146,7 @@ public sealed class ZooManifest
     /// <summary>A deep copy (callers get copies; the writer keeps the live manifest).</summary>
     public ZooManifest Clone() => JsonSerializer.Deserialize<ZooManifest>(JsonSerializer.SerializeToUtf8Bytes(this, JsonOptions), JsonOptions)!;
 
-    /// <summary>Throws unless <paramref name="other"/> describes the same kind of zoo (layout, data set, recipe, columns).</summary>
+    /// <summary>Throws unless <paramref name="other"/> describes the same kind of zoo (layout, data set, recipe, columns) written by the same generator.</summary>
     public void EnsureCompatible(ZooManifest other, string otherPath)
     {
         if (!Layout.Equals(other.Layout))
@@ -157,5 +157,7 @@ public sealed class ZooManifest
             throw new ZooFormatException(otherPath, "hyperparameter columns differ: " + string.Join(",", other.Columns.Select(c => c.Name)) + " vs " + string.Join(",", Columns.Select(c => c.Name)) + ".");
         if (!JsonNode.DeepEquals(Recipe, other.Recipe))
             throw new ZooFormatException(otherPath, "the recipe differs; only parts of one recipe can be merged.");
+        if (Generator != other.Generator)
+            throw new ZooFormatException(otherPath, $"was written by {other.Generator}, the others by {Generator}; versions may record their labels differently, so only parts written by one can be merged.");
     }
 }

@@ -147,34 +147,26 @@ internal sealed class LaneConvGroup : LaneGroup
     /// cores to spare (each with its own buffers); each chunk sums its losses and the chunks are added in order, so
     /// the result does not depend on the number of threads or on the other lanes.
     /// </summary>
-    public override (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y, int threads = 1)
+    public override (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y, int threads = 1, Vector<int>[]? rowLanes = null)
     {
         int chunks = (y.Length + EvaluationChunk - 1) / EvaluationChunk;
         var chunkLoss = new double[chunks * L];
         var chunkCorrect = new int[chunks * L];
         void Chunk(int chunk, Worker w) =>
             EvaluateRows(x, y, chunk * EvaluationChunk, Math.Min(y.Length, (chunk + 1) * EvaluationChunk), w,
-                chunkLoss.AsSpan(chunk * L, L), chunkCorrect.AsSpan(chunk * L, L));
+                chunkLoss.AsSpan(chunk * L, L), chunkCorrect.AsSpan(chunk * L, L), rowLanes);
         int parallel = Math.Min(Math.Max(1, threads), _workers.Length);
         if (parallel == 1)
             for (int chunk = 0; chunk < chunks; chunk++) Chunk(chunk, _workers[0]);
         else
             Parallel.For(0, parallel, t => { for (int chunk = t; chunk < chunks; chunk += parallel) Chunk(chunk, _workers[t]); });
-        int real = Models.Length;
-        var accuracy = new float[real];
-        var loss = new float[real];
-        for (int k = 0; k < real; k++)
-        {
-            double l = 0; long c = 0;
-            for (int chunk = 0; chunk < chunks; chunk++) { l += chunkLoss[chunk * L + k]; c += chunkCorrect[chunk * L + k]; }
-            accuracy[k] = (float)((double)c / y.Length);
-            loss[k] = (float)(l / y.Length);
-        }
-        return (accuracy, loss);
+        long Correct(int k) { long c = 0; for (int chunk = 0; chunk < chunks; chunk++) c += chunkCorrect[chunk * L + k]; return c; }
+        double Loss(int k) { double l = 0; for (int chunk = 0; chunk < chunks; chunk++) l += chunkLoss[chunk * L + k]; return l; }
+        return Means(Correct, Loss, y.Length, rowLanes);
     }
 
     /// <summary>Rows [from, to) with every lane's weights: summed cross-entropy and correct predictions per lane.</summary>
-    private void EvaluateRows(float[] x, int[] y, int from, int to, Worker w, Span<double> loss, Span<int> correct)
+    private void EvaluateRows(float[] x, int[] y, int from, int to, Worker w, Span<double> loss, Span<int> correct, Vector<int>[]? rowLanes)
     {
         var input = V(w.Val[0]);
         Span<float> scratch = stackalloc float[(_classes + 1) * L];
@@ -183,7 +175,7 @@ internal sealed class LaneConvGroup : LaneGroup
         {
             for (int i = 0; i < _inputSize; i++) input[i] = new Vector<float>(x[r * _inputSize + i]);
             foreach (var op in _ops) op.Forward(this, w, training: false);
-            Score(w.Val[^1], 1, _classes, y.AsSpan(r, 1), scratch, ref hits, loss);
+            Score(w.Val[^1], 1, _classes, y.AsSpan(r, 1), scratch, ref hits, loss, rowLanes is null ? default : rowLanes.AsSpan(r, 1));
         }
         for (int k = 0; k < L; k++) correct[k] = hits[k];
     }

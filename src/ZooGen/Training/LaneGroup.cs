@@ -69,8 +69,41 @@ internal abstract class LaneGroup
     /// </summary>
     public abstract void Step(float[] x, int[] y, int[][] orders, int start, int epoch, int threads = 1);
 
-    /// <summary>Accuracy and mean cross-entropy of every real lane on a data set, on up to <paramref name="threads"/> threads.</summary>
-    public abstract (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y, int threads = 1);
+    /// <summary>
+    /// Accuracy and mean cross-entropy of every real lane on a data set, on up to <paramref name="threads"/> threads.
+    /// With <paramref name="rowLanes"/> (one mask per row, see <see cref="RowLanes"/>) each lane counts only the rows
+    /// its mask sets: its own training subset.
+    /// </summary>
+    public abstract (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y, int threads = 1, Vector<int>[]? rowLanes = null);
+
+    /// <summary>
+    /// Per row of a training set of <paramref name="rows"/> images, the lanes whose subset holds it (−1 = yes; padding
+    /// lanes take the last model's subset), for <see cref="Evaluate"/>; null when every lane trains on all rows.
+    /// </summary>
+    public Vector<int>[]? RowLanes(int[][] subsets, int rows)
+    {
+        if (subsets.All(s => s.Length == rows)) return null;
+        var mask = new int[rows * L];
+        for (int k = 0; k < L; k++)
+            foreach (var r in subsets[Math.Min(k, subsets.Length - 1)]) mask[r * L + k] = -1;
+        return MemoryMarshal.Cast<int, Vector<int>>(mask.AsSpan()).ToArray();
+    }
+
+    /// <summary>Each real lane's correct predictions and summed loss divided by the rows it counts (all, or those <paramref name="rowLanes"/> sets).</summary>
+    protected (float[] Accuracy, float[] Loss) Means(Func<int, long> correct, Func<int, double> loss, int rows, Vector<int>[]? rowLanes)
+    {
+        int real = Models.Length;
+        var accuracy = new float[real];
+        var mean = new float[real];
+        for (int k = 0; k < real; k++)
+        {
+            long n = rows;
+            if (rowLanes is not null) { n = 0; foreach (var m in rowLanes) if (m[k] != 0) n++; }
+            accuracy[k] = (float)((double)correct(k) / n);
+            mean[k] = (float)(loss(k) / n);
+        }
+        return (accuracy, mean);
+    }
 
     protected static Span<Vector<float>> V(Span<float> s) => MemoryMarshal.Cast<float, Vector<float>>(s);
 
@@ -254,10 +287,13 @@ internal abstract class LaneGroup
     /// lanes] (shifted in place), the argmax (first maximum, as torch) against <paramref name="labels"/> — matching lanes
     /// subtract 1 from <paramref name="hits"/> (Vector.Equals gives −1) — and the cross-entropy
     /// log Σ exp(z − max) − (z_y − max), summed over the rows in float and then added to <paramref name="loss"/>.
-    /// <paramref name="scratch"/> holds (samples × classes + samples) × lanes floats.
+    /// <paramref name="scratch"/> holds (samples × classes + samples) × lanes floats. With <paramref name="rowLanes"/>
+    /// (one mask per row; empty = every lane) a row counts only in the lanes its mask sets (it adds exactly 0 to the others).
     /// </summary>
-    protected void Score(Span<float> logits, int samples, int classes, ReadOnlySpan<int> labels, Span<float> scratch, ref Vector<int> hits, Span<double> loss)
+    protected void Score(Span<float> logits, int samples, int classes, ReadOnlySpan<int> labels, Span<float> scratch, ref Vector<int> hits, Span<double> loss,
+        ReadOnlySpan<Vector<int>> rowLanes = default)
     {
+        bool masked = !rowLanes.IsEmpty;
         int n = samples * classes * L;
         var lv = V(logits[..n]);
         for (int r = 0; r < samples; r++)
@@ -270,7 +306,8 @@ internal abstract class LaneGroup
                 max = Vector.ConditionalSelect(greater, lv[r * classes + c], max);
                 best = Vector.ConditionalSelect(greater, new Vector<int>(c), best);
             }
-            hits -= Vector.Equals(best, new Vector<int>(labels[r]));
+            var hit = Vector.Equals(best, new Vector<int>(labels[r]));
+            hits -= masked ? hit & rowLanes[r] : hit;
             for (int c = 0; c < classes; c++) lv[r * classes + c] -= max;
         }
         var exps = scratch[..n];
@@ -286,7 +323,8 @@ internal abstract class LaneGroup
         }
         TensorPrimitives.Log(sums, sums);
         var blockLoss = Vector<float>.Zero;
-        for (int r = 0; r < samples; r++) blockLoss += sv[r] - lv[r * classes + labels[r]];
+        for (int r = 0; r < samples; r++)
+            blockLoss += masked ? Vector.ConditionalSelect(rowLanes[r], sv[r] - lv[r * classes + labels[r]], Vector<float>.Zero) : sv[r] - lv[r * classes + labels[r]];
         for (int k = 0; k < L; k++) loss[k] += blockLoss[k];
     }
 

@@ -164,7 +164,7 @@ internal sealed class LaneMlpGroup : LaneGroup
     /// Accuracy and mean cross-entropy of every real lane on a data set. Rows are evaluated in blocks, layer
     /// by layer, so the activation, exp and log run over whole blocks (losses summed in float64 per block).
     /// </summary>
-    public override (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y, int threads = 1)
+    public override (float[] Accuracy, float[] Loss) Evaluate(float[] x, int[] y, int threads = 1, Vector<int>[]? rowLanes = null)
     {
         const int Block = 128;
         int layers = _out.Length, maxWidth = Math.Max(_in0, _out.Max());
@@ -202,10 +202,8 @@ internal sealed class LaneMlpGroup : LaneGroup
                 (cur, next) = (next, cur);
             }
             // cur holds logits [rows × classes × lanes].
-            Score(cur, rows, _classes, y.AsSpan(start, rows), next, ref correct, loss);
+            Score(cur, rows, _classes, y.AsSpan(start, rows), next, ref correct, loss, rowLanes is null ? default : rowLanes.AsSpan(start, rows));
         }
-        int real = Models.Length;
-        return (Enumerable.Range(0, real).Select(k => (float)((double)correct[k] / y.Length)).ToArray(),
-            loss.Take(real).Select(v => (float)(v / y.Length)).ToArray());
+        return Means(k => correct[k], k => loss[k], y.Length, rowLanes);
     }
 }

@@ -105,10 +105,13 @@ internal sealed class LanePopulationTrainer
                 ? new LaneMlpGroup(_layout, group, trainX.Length / trainY.Length)
                 : new LaneConvGroup(_layout, group, _data.Split.Train);
             var (workPerEpoch, workPerCheckpoint) = GroupWork(group, _data.Split);
+            var subsets = group.Select(m => TrainingData.Subset(m, trainY.Length)).ToArray();
+            // Train accuracy and loss are each model's on the images it trains on (its subset), not on the whole set.
+            var ownRows = g.RowLanes(subsets, trainY.Length);
             void Report(int epoch)
             {
                 int threads = Threads();
-                var (trAcc, trLoss) = g.Evaluate(trainX, trainY, threads);
+                var (trAcc, trLoss) = g.Evaluate(trainX, trainY, threads, ownRows);
                 var (teAcc, teLoss) = g.Evaluate(testX, testY, threads);
                 var val = _data.Split.Validation;
                 var (vaAcc, vaLoss) = val is null ? (null, null) : g.Evaluate(val.Pixels, val.Labels, threads);
@@ -123,7 +126,6 @@ internal sealed class LanePopulationTrainer
                 }
             }
             if (checkpoints.Contains(0)) Report(0);
-            var subsets = group.Select(m => TrainingData.Subset(m, trainY.Length)).ToArray();
             long samplesPerEpoch = subsets.Sum(x => (long)x.Length); // the group's work per epoch, for progress
             for (int epoch = 1; epoch <= epochs; epoch++)
             {

@@ -79,6 +79,7 @@ public class PopulationTrainerTests
                 Assert.True(Math.Abs(single.Weights[at] - lane.Weights[at]) < 2e-4,
                     $"model {model.ModelId} epoch {single.Epoch}: largest weight difference at {at}: {single.Weights[at]} vs {lane.Weights[at]}");
                 Assert.Equal(single.TestLoss, lane.TestLoss, 3);
+                Assert.Equal(single.TrainLoss, lane.TrainLoss, 3);
                 Assert.Equal(single.TrainAccuracy, lane.TrainAccuracy, 2);
             }
             Assert.NotEqual(alone[0].Weights, alone[^1].Weights);
@@ -127,6 +128,39 @@ public class PopulationTrainerTests
             WeightDecay = i == 1 ? 1e-3 : 0, BatchSize = 16, Init = new[] { Init.KaimingUniform, Init.XavierNormal, Init.XavierUniform }[i],
         }).ToArray();
         AssertLanesMatchTorchAlone(layout, data, models, epochs: 3);
+    }
+
+    /// <summary>
+    /// Models trained on part of the training set (train fraction &lt; 1) report train accuracy and loss on the images they
+    /// trained on, as the torch reference computes them on the model's subset; over the whole set a quarter-data model
+    /// scores lower (most of those images it never saw), so the two definitions differ and the test tells them apart.
+    /// </summary>
+    [Theory]
+    [InlineData("tetris-mlp-100")]
+    [InlineData("cnn-2464")]
+    public void AModelTrainedOnPartOfTheDataReportsItsTrainMetricsOnThatPart(string layoutName)
+    {
+        var layout = WeightLayout.BuiltIn[layoutName];
+        bool mlp = layout == WeightLayout.TetrisMlp100;
+        using var data = new TorchTrainingData(mlp ? TetrisDataset.Split(train: 256, test: 128, seed: 3) : new DataSplit(Bars(96, 1), Bars(300, 2)));
+        var models = Enumerable.Range(0, 3).Select(i => new ModelSpec
+        {
+            ModelId = i, Seed = i + 1, LearningRate = mlp ? 1e-2 : 5e-3, BatchSize = 16, TrainFraction = new[] { 0.25, 0.5, 1.0 }[i],
+        }).ToArray();
+        AssertLanesMatchTorchAlone(layout, data, models, epochs: mlp ? 6 : 4);
+
+        var records = new List<ZooRecord>();
+        new LanePopulationTrainer(layout, models, data).Train(mlp ? 6 : 4, new HashSet<int> { mlp ? 6 : 4 }, records.AddRange, CancellationToken.None);
+        var quarter = records.Single(r => r.ModelId == 0);
+        var subset = TrainingData.Subset(models[0], data.Split.Train.Count);
+        Assert.Equal(data.Split.Train.Count / 4, subset.Length);
+        // The quarter-data model, evaluated over the whole training set, does worse than on its own subset.
+        var onAll = new List<ZooRecord>();
+        using var widened = new TorchTrainingData(new DataSplit(data.Split.Train, data.Split.Train));
+        new LanePopulationTrainer(layout, models[..1], widened).Train(mlp ? 6 : 4, new HashSet<int> { mlp ? 6 : 4 }, onAll.AddRange, CancellationToken.None);
+        Assert.Equal(quarter.Weights, onAll[0].Weights);
+        Assert.True(quarter.TrainLoss < onAll[0].TestLoss - 0.01f,
+            $"train loss on the model's subset {quarter.TrainLoss} should be below its loss on the whole training set {onAll[0].TestLoss}");
     }
 
     [Theory]

@@ -270,6 +270,51 @@ public class ZooGeneratorTests
         Assert.Contains("models: 12 → 13", e.Message);
     }
 
+    /// <summary>Marks a zoo as written by another generator (as a zoo of an earlier zoogen reads).</summary>
+    private static void WrittenBy(string dir, string generator)
+    {
+        var m = ZooManifest.Load(dir);
+        m.Generator = generator;
+        m.Save(dir);
+    }
+
+    [Fact]
+    public void AZooOfAnEarlierZoogenWhoseTrainMetricsMeantTheWholeSetIsNotResumedOrMergedWithThisOnes()
+    {
+        using var tmp = new TempDir();
+        Recipe Partial(int models = 6)
+        {
+            var r = SmallTetris(models);
+            r.Grid.TrainFraction = new() { 0.5, 1.0 };
+            return r;
+        }
+        using var cts = new CancellationTokenSource();
+        var progress = new Progress(p => { if (p.ModelsDone >= 2) cts.Cancel(); });
+        ZooGenerator.Generate(new GenerateOptions { Recipe = Partial(), Output = tmp.Sub("old"), PopulationSize = 2, Progress = progress }, cts.Token);
+        WrittenBy(tmp.Sub("old"), "zoogen 0.1.0.0");
+        var before = Sorted(tmp.Sub("old"));
+        var e = Assert.Throws<ArgumentException>(() => ZooGenerator.Generate(new GenerateOptions { Recipe = Partial(), Output = tmp.Sub("old"), Resume = true }));
+        Assert.Contains("zoogen 0.1.0.0", e.Message);
+        Assert.Contains("train fraction below 1", e.Message);
+        Assert.Contains("new folder", e.Message);
+        AssertSameRecords(before, Sorted(tmp.Sub("old"))); // untouched
+        Assert.Contains("whole training set", ZooGenerator.TrainMetricsCaveat(ZooDataset.Open(tmp.Sub("old")).Manifest));
+
+        // With every model on the whole set the two definitions agree: such a zoo resumes.
+        ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(6), Output = tmp.Sub("full") });
+        WrittenBy(tmp.Sub("full"), "zoogen 0.1.0.0");
+        Assert.Null(ZooGenerator.TrainMetricsCaveat(ZooDataset.Open(tmp.Sub("full")).Manifest));
+        Assert.Equal(6, ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(6), Output = tmp.Sub("full"), Resume = true }).ModelsSkipped);
+
+        // Parts of one run written by two versions are not merged.
+        ZooGenerator.Generate(new GenerateOptions { Recipe = Partial(), Output = tmp.Sub("p0"), ShardIndex = 0, ShardCount = 2 });
+        ZooGenerator.Generate(new GenerateOptions { Recipe = Partial(), Output = tmp.Sub("p1"), ShardIndex = 1, ShardCount = 2 });
+        WrittenBy(tmp.Sub("p1"), "zoogen 0.1.0.0");
+        var m = Assert.Throws<ZooFormatException>(() => ZooMerge.Merge(tmp.Sub("merged"), new[] { tmp.Sub("p0"), tmp.Sub("p1") }));
+        Assert.Contains("zoogen 0.1.0.0", m.Message);
+        Assert.False(Directory.Exists(tmp.Sub("merged")) && Directory.EnumerateFiles(tmp.Sub("merged")).Any());
+    }
+
     [Fact]
     public void GridSamplingCoversTheGridAndRandomSamplingIsSeeded()
     {
