@@ -80,20 +80,29 @@ internal static class EmbedBench
             return f;
         }
         var (sTrain, sVal, sTest) = (Stats(train), Stats(validation), Stats(test));
-        Console.WriteLine($"{"target",-20} {"E (ridge)",10} {"s(W) (ridge)",13}");
+        // λ: the ridge penalty the validation models chose from the paper's grid (1e-5 … 1e3; an end of the grid means the grid
+        // may be too short: --lambda-grid wide adds 3e3 … 1e6 to check).
+        var grid = S("lambda-grid", "paper") switch
+        {
+            "paper" => RidgeRegression.PaperLambdas,
+            "wide" => RidgeRegression.PaperLambdas.Concat(new[] { 3e3, 1e4, 3e4, 1e5, 3e5, 1e6 }).ToArray(),
+            var g => throw new ArgumentException($"--lambda-grid: '{g}' is neither 'paper' nor 'wide'."),
+        };
+        Console.WriteLine($"{"target",-20} {"E (ridge)",10} {"s(W) (ridge)",13} {"λ E",8} {"λ s(W)",8}");
         foreach (var t in Targets.Concat(Hyper.Where(h => train.Labels.ContainsKey(h) && train.Labels[h].Distinct().Count() > 1)))
         {
-            double e = TestR2(embTrain, embVal, embTest, rep.LatentDim, train, validation, test, t);
-            double s = TestR2(sTrain, sVal, sTest, stats.FeatureCount, train, validation, test, t);
-            Console.WriteLine($"{t,-20} {e,10:F3} {s,13:F3}");
+            var (e, le) = TestR2(embTrain, embVal, embTest, rep.LatentDim, train, validation, test, t, grid);
+            var (s, ls) = TestR2(sTrain, sVal, sTest, stats.FeatureCount, train, validation, test, t, grid);
+            Console.WriteLine($"{t,-20} {e,10:F3} {s,13:F3} {le,8:G2} {ls,8:G2}");
         }
     }
 
-    private static double TestR2(float[] xTrain, float[] xVal, float[] xTest, int k, RepresentationData train, RepresentationData val, RepresentationData test, string label)
+    private static (double R2, double Lambda) TestR2(float[] xTrain, float[] xVal, float[] xTest, int k, RepresentationData train, RepresentationData val, RepresentationData test, string label,
+        IReadOnlyList<double> lambdas)
     {
-        var model = RidgeRegression.Fit(xTrain, train.Labels[label], xVal, val.Labels[label], k);
+        var model = RidgeRegression.Fit(xTrain, train.Labels[label], xVal, val.Labels[label], k, lambdas: lambdas);
         var predicted = model.Predict(xTest, test.Rows);
-        return ProbeMetrics.RSquared(test.Labels[label].Select(v => (double)v).ToArray(), predicted);
+        return (ProbeMetrics.RSquared(test.Labels[label].Select(v => (double)v).ToArray(), predicted), model.Lambda);
     }
 
 

@@ -4,7 +4,7 @@
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- tetris [--models 1000 --epochs 75 --baseline-models 10 --train-images N]  (also times the TorchSharp population on up to 200 models)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- cnn [--models 8 --images 2048]
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- mlp-kernels
-//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- embed --zoo DIR [--epochs N --dim D --lr X --budget SECONDS --seed S --candidates K ...]  (hyper-representation + probes, 70/15/15)
+//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- embed --zoo DIR [--epochs N --dim D --lr X --budget SECONDS --seed S --candidates K --views K --lambda-grid paper|wide ...]  (hyper-representation + probes, 70/15/15; prints each probe's λ)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- kill-campaign [--kills 20 --seed 1]  (SIGKILL during generate and merge, then resume; rows compared)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- embed-speed [--layout NAME --rows 20000 --epochs 2 --dim 64 --ff 128 --batch 500]
 using WeightSpace.MLNet.Bench;

@@ -7,7 +7,8 @@
 //          unlike a time budget, whose epochs depend on the machine's speed), --out DIR (default ./paper-tables), --probes linear[,LightGbm,...],
 //          --norm None|PerLayer|PerParameter, --lr RATE and --batch N (default: the library's CPU default for the zoo's layout,
 //          WeightEmbeddingOptions.CpuDefaultFor: per-layer normalisation for CNNs, none for Tetris MLPs),
-//          --views K: embed every model as the mean of K views (the weights and K − 1 neuron permutations; default 1 = R21),
+//          --views K: embed every model as the mean of K views (the weights and K − 1 neuron permutations; default 1 = R21;
+//          with --load it sets how the loaded representations embed),
 //          --token-stats on|off: each neuron token's statistics as extra encoder inputs (default: on for CNNs, off for Tetris MLPs)
 // --classifier-l2 LIST (e.g. 1e-4,1e-3,...,1e3): the linear classifier of categorical targets picks its L2 penalty from LIST on
 //          the validation models (default: ML.NET's fixed defaults; ProbeComparison.ClassifierL2Grid)
@@ -32,13 +33,14 @@ var probes = new List<ProbeKind> { ProbeKind.Linear };
 var cpu = WeightEmbeddingOptions.CpuDefault;
 bool normGiven = false, tokenStatsGiven = false;
 string? saveTo = null, loadFrom = null;
+int? viewsGiven = null; // --views: with --load, how the loaded representations embed
 int ensemble = 1;
 double[]? classifierGrid = null;
 var trainingOptions = new List<string>(); // what a loaded representation cannot honour
 for (int i = 1; i < args.Length; i += 2)
 {
     string? v = i + 1 < args.Length ? args[i + 1] : null;
-    if (args[i] is "--budget" or "--epochs" or "--norm" or "--lr" or "--views" or "--batch" or "--seed" or "--candidates" or "--token-stats" or "--ensemble") trainingOptions.Add(args[i]);
+    if (args[i] is "--budget" or "--epochs" or "--norm" or "--lr" or "--batch" or "--seed" or "--candidates" or "--token-stats" or "--ensemble") trainingOptions.Add(args[i]);
     switch (args[i])
     {
         case "--zoo" when v is not null: zoos.Add(v); break;
@@ -49,7 +51,7 @@ for (int i = 1; i < args.Length; i += 2)
         case "--norm" when Enum.TryParse<WeightNormalization>(v, ignoreCase: true, out var norm) && Enum.IsDefined(norm): cpu = cpu with { Normalization = norm }; normGiven = true; break;
         case "--lr" when double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var lr) && lr > 0 && double.IsFinite(lr):
             cpu = cpu with { LearningRate = lr }; break;
-        case "--views" when int.TryParse(v, out var views) && views >= 1: cpu = cpu with { EmbeddingViews = views }; break;
+        case "--views" when int.TryParse(v, out var views) && views >= 1: cpu = cpu with { EmbeddingViews = views }; viewsGiven = views; break;
         case "--batch" when int.TryParse(v, out var batch) && batch >= 2: cpu = cpu with { BatchSize = batch }; break;
         case "--seed" when int.TryParse(v, out var seed): cpu = cpu with { Seed = seed }; break;
         case "--candidates" when int.TryParse(v, out var k) && k >= 1: cpu = cpu with { Candidates = k }; break;
@@ -66,7 +68,7 @@ if (saveTo is not null && ensemble > 1) { Console.Error.WriteLine("PaperTables: 
 if (saveTo is not null && loadFrom is not null) { Console.Error.WriteLine("PaperTables: --save and --load exclude each other (a loaded representation is already saved)."); return 2; }
 if (loadFrom is not null && trainingOptions.Count > 0)
 {
-    Console.Error.WriteLine($"PaperTables: training options ({string.Join(", ", trainingOptions)}) do not apply to --load: it probes the saved representation as it was trained (views included).");
+    Console.Error.WriteLine($"PaperTables: training options ({string.Join(", ", trainingOptions)}) do not apply to --load: it probes the saved representation as it was trained (only --views may change how it embeds).");
     return 2;
 }
 if (saveTo is not null)
@@ -87,7 +89,7 @@ if (!tokenStatsGiven) cpu = cpu with { TokenStatistics = layoutDefault.TokenStat
 var loaded = new List<(string File, HyperRepresentation Representation)>();
 foreach (var file in loadFrom?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? Array.Empty<string>())
 {
-    try { loaded.Add((file, HyperRepresentation.Load(file))); }
+    try { loaded.Add((file, HyperRepresentation.Load(file, embeddingViews: viewsGiven))); }
     catch (Exception e) when (e is InvalidDataException or IOException) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
     if (!loaded[^1].Representation.Layout.Equals(firstLayout))
     {

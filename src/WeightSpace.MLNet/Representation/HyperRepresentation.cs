@@ -11,7 +11,7 @@ namespace WeightSpace.MLNet;
 /// A trained hyper-representation (METHOD §5): the encoder maps a model's flat weight vector to a tanh-bounded embedding
 /// of <see cref="LatentDim"/> values from which linear probes predict the model's characteristics; the decoder maps it
 /// back to weights. Train with <see cref="Train"/> (or <c>mlContext.Transforms.WeightEmbedding(...)</c>), keep with
-/// <see cref="Save(string)"/> / <see cref="Load(string)"/>.
+/// <see cref="Save(string)"/> / <see cref="Load(string, int?)"/>.
 /// </summary>
 /// <example><code>
 /// var rep = HyperRepresentation.Train(WeightLayout.TetrisMlp100, new RepresentationData(weights, rows), validation: null,
@@ -45,7 +45,7 @@ public sealed class HyperRepresentation : IDisposable
 
     /// <summary>The weight layout it encodes.</summary>
     public WeightLayout Layout { get; }
-    /// <summary>The options it was trained with.</summary>
+    /// <summary>The options it was trained with (<see cref="WeightEmbeddingOptions.EmbeddingViews"/> as given to <see cref="Load(string, int?)"/> when it was set there).</summary>
     public WeightEmbeddingOptions Options { get; }
     /// <summary>Length of the embedding.</summary>
     public int LatentDim => Options.LatentDim;
@@ -261,19 +261,26 @@ public sealed class HyperRepresentation : IDisposable
             using (var entry = zip.CreateEntry(TrainingRowsEntry, CompressionLevel.NoCompression).Open()) entry.Write(rowBytes);
     }
 
-    /// <summary>Loads a saved hyper-representation.</summary>
+    /// <summary>
+    /// Loads a saved hyper-representation. <paramref name="embeddingViews"/>, when given, replaces the saved
+    /// <see cref="WeightEmbeddingOptions.EmbeddingViews"/> — an inference setting: how many views an embedding averages — in
+    /// <see cref="Options"/>, so that a transformer or featurizer built on it embeds with that many.
+    /// </summary>
     /// <exception cref="InvalidDataException">The file is missing, truncated, corrupt or of a newer format; the message names the file.</exception>
-    public static HyperRepresentation Load(string path)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="embeddingViews"/> is below 1.</exception>
+    public static HyperRepresentation Load(string path, int? embeddingViews = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (embeddingViews is < 1) throw new ArgumentOutOfRangeException(nameof(embeddingViews), embeddingViews, "An embedding averages at least one view.");
         if (!File.Exists(path)) throw new InvalidDataException($"{path}: no such hyper-representation file.");
         using var fs = File.OpenRead(path);
-        return Load(fs, path);
+        return Load(fs, path, embeddingViews);
     }
 
-    /// <summary>Loads from a stream; <paramref name="name"/> names it in errors.</summary>
-    public static HyperRepresentation Load(Stream stream, string name = "stream")
+    /// <summary>Loads from a stream; <paramref name="name"/> names it in errors (<paramref name="embeddingViews"/> as for a file).</summary>
+    public static HyperRepresentation Load(Stream stream, string name = "stream", int? embeddingViews = null)
     {
+        if (embeddingViews is < 1) throw new ArgumentOutOfRangeException(nameof(embeddingViews), embeddingViews, "An embedding averages at least one view.");
         SavedConfig? config;
         byte[] modelBytes;
         byte[]? rowBytes = null;
@@ -322,7 +329,8 @@ public sealed class HyperRepresentation : IDisposable
             throw new InvalidDataException($"{name}: the model weights do not fit the saved configuration ({e.Message}).", e);
         }
         var normalizer = WeightNormalizer.Create(config.Normalization, config.NormalizerMean, config.NormalizerScale);
-        return new HyperRepresentation(config.Layout, config.Options, normalizer, model, config.History ?? Array.Empty<TrainingReport>(), trainingRows);
+        var options = embeddingViews is { } views ? config.Options with { EmbeddingViews = views } : config.Options;
+        return new HyperRepresentation(config.Layout, options, normalizer, model, config.History ?? Array.Empty<TrainingReport>(), trainingRows);
 
         static byte[] ReadAll(ZipArchiveEntry entry)
         {

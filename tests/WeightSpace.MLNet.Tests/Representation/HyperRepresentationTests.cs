@@ -191,6 +191,13 @@ public class HyperRepresentationTests : IClassFixture<SmallZoo>
         Assert.Equal(6, loaded.Options.EmbeddingViews);
         Assert.Equal(rep.Embed(rows, 4), loaded.Embed(rows, 4));
         Assert.Equal(1, WeightEmbeddingOptions.Paper(WeightLayout.TetrisMlp100).EmbeddingViews);
+        // Loading may set another view count (an inference setting); the rest of the options stay as saved.
+        using var three = HyperRepresentation.Load(tmp.Sub("rep.wsemb"), embeddingViews: 3);
+        Assert.Equal(3, three.Options.EmbeddingViews);
+        Assert.Equal((rep.Options.Seed, rep.Options.ModelDim, rep.Options.LatentDim), (three.Options.Seed, three.Options.ModelDim, three.Options.LatentDim));
+        Assert.Equal(rep.Embed(rows, 4, views: 3), three.Embed(rows, 4));
+        Assert.NotEqual(rep.Embed(rows, 4), three.Embed(rows, 4));
+        Assert.Throws<ArgumentOutOfRangeException>(() => HyperRepresentation.Load(tmp.Sub("rep.wsemb"), embeddingViews: 0));
     }
 
     private static double MaxAbsDifference(float[] a, float[] b) => a.Zip(b, (x, y) => Math.Abs((double)x - y)).Max();
