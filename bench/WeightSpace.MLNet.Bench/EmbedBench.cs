@@ -22,6 +22,7 @@ internal static class EmbedBench
         int I(string k, int d) => a.TryGetValue(k, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : d;
 
         var zoo = ZooDataset.Open(S("zoo", "zoos/tetris-seed"));
+        if (zoo.Manifest.TrainMetricsCaveat() is { } caveat) Console.WriteLine($"note: this zoo was {caveat}.");
         var split = ModelSplit.Create(zoo.ModelIds, seed: I("split-seed", 1));
         var (train, validation, test) = Load(zoo, split);
         var o = WeightEmbeddingOptions.CpuDefaultFor(zoo.Layout); // the library's default for the layout (per-layer normalisation for CNNs)

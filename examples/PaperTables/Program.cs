@@ -64,6 +64,11 @@ for (int i = 1; i < args.Length; i += 2)
     }
 }
 if (zoos.Count == 0 || (args[0] == "ood" && zoos.Count < 2)) { Console.Error.WriteLine("PaperTables: give --zoo DIR (ood: at least two)."); return 2; }
+foreach (var dir in zoos) // a zoo whose train metrics mean something else than the labels say gets a note (e.g. a zoogen 0.1 hyperparameter zoo)
+{
+    try { if (ZooDataset.Open(dir).Manifest.TrainMetricsCaveat() is { } caveat) Console.Error.WriteLine($"PaperTables: note: {dir} was {caveat}."); }
+    catch (Exception e) when (e is ZooFormatException or IOException) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
+}
 if (saveTo is not null && ensemble > 1) { Console.Error.WriteLine("PaperTables: --save keeps one representation; with --ensemble K train each member with --seed S --save FILE and probe them with --load A,B,C."); return 2; }
 if (saveTo is not null && loadFrom is not null) { Console.Error.WriteLine("PaperTables: --save and --load exclude each other (a loaded representation is already saved)."); return 2; }
 if (loadFrom is not null && trainingOptions.Count > 0)

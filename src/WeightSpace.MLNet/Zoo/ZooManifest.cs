@@ -146,6 +146,30 @@ public sealed class ZooManifest
     /// <summary>A deep copy (callers get copies; the writer keeps the live manifest).</summary>
     public ZooManifest Clone() => JsonSerializer.Deserialize<ZooManifest>(JsonSerializer.SerializeToUtf8Bytes(this, JsonOptions), JsonOptions)!;
 
+    /// <summary>
+    /// The first zoogen that records a model's train accuracy and loss (and so the gap) on its own training subset; earlier
+    /// ones measured them on the whole training set, which for a train fraction below 1 is mostly images the model never saw.
+    /// </summary>
+    public static Version OwnSubsetTrainMetricsSince { get; } = new(0, 2);
+
+    /// <summary>
+    /// Why this zoo's train metrics (<see cref="ZooColumns.TrainAccuracy"/>, <see cref="ZooColumns.TrainLoss"/>,
+    /// <see cref="ZooColumns.GeneralizationGap"/>) mean something else than their documentation says — written by a zoogen
+    /// before <see cref="OwnSubsetTrainMetricsSince"/> with models trained on part of the data — or null when they do not.
+    /// </summary>
+    public string? TrainMetricsCaveat()
+    {
+        const string prefix = "zoogen ";
+        if (!Generator.StartsWith(prefix, StringComparison.Ordinal)
+            || !Version.TryParse(Generator[prefix.Length..], out var version) || version >= OwnSubsetTrainMetricsSince)
+            return null;
+        var fractions = Recipe["grid"]?["trainFraction"]?.AsArray().Select(n => n?.GetValue<double>() ?? 1) ?? Enumerable.Empty<double>();
+        if (!fractions.Any(f => f < 1)) return null;
+        return $"written by {Generator}, which measured train accuracy, train loss and the generalisation gap of models with a " +
+            "train fraction below 1 on the whole training set (mostly images such a model never saw); zoogen " +
+            $"{OwnSubsetTrainMetricsSince} and later measure them on each model's own training subset";
+    }
+
     /// <summary>Throws unless <paramref name="other"/> describes the same kind of zoo (layout, data set, recipe, columns) written by the same generator.</summary>
     public void EnsureCompatible(ZooManifest other, string otherPath)
     {

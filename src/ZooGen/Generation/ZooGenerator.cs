@@ -77,29 +77,8 @@ public static class ZooGenerator
     /// <summary>Generator name and version written into manifests.</summary>
     public static string GeneratorName => "zoogen " + typeof(ZooGenerator).Assembly.GetName().Version;
 
-    /// <summary>
-    /// The first zoogen that records a model's train accuracy and loss (and so the gap) on its own training subset;
-    /// earlier ones measured them on the whole training set, which for a train fraction below 1 is mostly images the
-    /// model never saw.
-    /// </summary>
-    public static readonly Version OwnSubsetTrainMetricsSince = new(0, 2);
-
-    /// <summary>
-    /// Why a zoo's train metrics mean something else than this zoogen's (written by an earlier zoogen, with models
-    /// trained on part of the data), or null when they mean the same.
-    /// </summary>
-    public static string? TrainMetricsCaveat(ZooManifest manifest)
-    {
-        const string prefix = "zoogen ";
-        if (!manifest.Generator.StartsWith(prefix, StringComparison.Ordinal)
-            || !Version.TryParse(manifest.Generator[prefix.Length..], out var version) || version >= OwnSubsetTrainMetricsSince)
-            return null;
-        var fractions = manifest.Recipe["grid"]?["trainFraction"]?.AsArray().Select(n => n?.GetValue<double>() ?? 1) ?? Enumerable.Empty<double>();
-        if (!fractions.Any(f => f < 1)) return null;
-        return $"written by {manifest.Generator}, which measured train accuracy, train loss and the generalisation gap of models with a " +
-            "train fraction below 1 on the whole training set (mostly images such a model never saw); zoogen " +
-            $"{OwnSubsetTrainMetricsSince} and later measure them on each model's own training subset";
-    }
+    /// <summary>Why a zoo's train metrics mean something else than this zoogen's, or null (see <see cref="ZooManifest.TrainMetricsCaveat"/>).</summary>
+    public static string? TrainMetricsCaveat(ZooManifest manifest) => manifest.TrainMetricsCaveat();
 
     /// <summary>The models of part <paramref name="index"/> of <paramref name="count"/> (model id mod count).</summary>
     public static IReadOnlyList<ModelSpec> Partition(IReadOnlyList<ModelSpec> models, int index, int count)
