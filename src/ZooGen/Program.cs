@@ -212,7 +212,7 @@ public static class Program
         var zoo = ZooDataset.Open(pos[0]);
         var summary = ZooSummary.Compute(zoo);
         Console.WriteLine(o.ContainsKey("json") ? summary.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : summary.ToText());
-        if (ZooGenerator.TrainMetricsCaveat(zoo.Manifest) is { } caveat) Console.Error.WriteLine($"zoogen: note: this zoo was {caveat}.");
+        if (zoo.Manifest.TrainMetricsCaveat() is { } caveat) Console.Error.WriteLine($"zoogen: note: this zoo was {caveat}.");
         return 0;
     }
 

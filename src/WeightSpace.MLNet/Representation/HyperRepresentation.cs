@@ -271,7 +271,6 @@ public sealed class HyperRepresentation : IDisposable
     public static HyperRepresentation Load(string path, int? embeddingViews = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        if (embeddingViews is < 1) throw new ArgumentOutOfRangeException(nameof(embeddingViews), embeddingViews, "An embedding averages at least one view.");
         if (!File.Exists(path)) throw new InvalidDataException($"{path}: no such hyper-representation file.");
         using var fs = File.OpenRead(path);
         return Load(fs, path, embeddingViews);

@@ -77,9 +77,6 @@ public static class ZooGenerator
     /// <summary>Generator name and version written into manifests.</summary>
     public static string GeneratorName => "zoogen " + typeof(ZooGenerator).Assembly.GetName().Version;
 
-    /// <summary>Why a zoo's train metrics mean something else than this zoogen's, or null (see <see cref="ZooManifest.TrainMetricsCaveat"/>).</summary>
-    public static string? TrainMetricsCaveat(ZooManifest manifest) => manifest.TrainMetricsCaveat();
-
     /// <summary>The models of part <paramref name="index"/> of <paramref name="count"/> (model id mod count).</summary>
     public static IReadOnlyList<ModelSpec> Partition(IReadOnlyList<ModelSpec> models, int index, int count)
     {
@@ -140,7 +137,7 @@ public static class ZooGenerator
             if (!options.Resume) throw new IOException($"{options.Output} already holds a zoo; pass --resume to continue it, or choose another --out.");
             writer = ZooWriter.Append(options.Output); // takes the folder's lock first: a second writer fails here, touching nothing
             var m = writer.Manifest;
-            if (TrainMetricsCaveat(m) is { } caveat)
+            if (m.TrainMetricsCaveat() is { } caveat)
             {
                 writer.Dispose();
                 throw new ArgumentException($"{options.Output} was {caveat}. Resuming would mix the two in one zoo; generate it again into a new folder.");

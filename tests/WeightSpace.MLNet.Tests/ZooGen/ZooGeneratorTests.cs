@@ -303,7 +303,7 @@ public class ZooGeneratorTests
         // With every model on the whole set the two definitions agree: such a zoo resumes.
         ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(6), Output = tmp.Sub("full") });
         WrittenBy(tmp.Sub("full"), "zoogen 0.1.0.0");
-        Assert.Null(ZooGenerator.TrainMetricsCaveat(ZooDataset.Open(tmp.Sub("full")).Manifest));
+        Assert.Null(ZooDataset.Open(tmp.Sub("full")).Manifest.TrainMetricsCaveat());
         Assert.Equal(6, ZooGenerator.Generate(new GenerateOptions { Recipe = SmallTetris(6), Output = tmp.Sub("full"), Resume = true }).ModelsSkipped);
 
         // Parts of one run written by two versions are not merged.
