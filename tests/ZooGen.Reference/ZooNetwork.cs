@@ -73,13 +73,41 @@ public sealed class ZooNetwork : nn.Module<Tensor, Tensor>
         foreach (var op in _architecture.Ops)
             x = op.Kind switch
             {
-                NetworkOpKind.Conv or NetworkOpKind.Linear => layers[op.Layer].call(x),
+                NetworkOpKind.Conv when layers[op.Layer] is Conv2d conv => Conv2d(x, conv.weight!, conv.bias, op.Stride),
+                NetworkOpKind.Linear => layers[op.Layer].call(x),
                 NetworkOpKind.MaxPool => nn.functional.max_pool2d(x, op.Size),
                 NetworkOpKind.Activation => Act(x),
                 NetworkOpKind.Flatten => x.reshape(x.shape[0], -1),
                 _ => x.mean(new long[] { 2, 3 }),
             };
         return x;
+    }
+
+    /// <summary>
+    /// A convolution without padding as unfold + matmul: im2col, one matrix product, and their autograd (col2im and
+    /// matmul's backward). The reference computes its convolutions this way instead of with <c>nn.functional.conv2d</c>:
+    /// libtorch 2.10's CPU convolution backward (the oneDNN path) returns NaN or wrong weight gradients for a
+    /// one-input-channel 5×5 convolution on AVX-512 AMD CPUs (bench <c>conv-check</c> shows it), and a test oracle
+    /// must not depend on a kernel that differs between CPUs. Checked against a float64 sum in ReferenceConvolutionTests.
+    /// </summary>
+    /// <param name="x">Input, N × C_in × H × W.</param>
+    /// <param name="weight">Kernels, C_out × C_in × kH × kW.</param>
+    /// <param name="bias">Bias of C_out, or null.</param>
+    /// <param name="stride">Stride in both directions.</param>
+    /// <returns>N × C_out × ((H − kH) / stride + 1) × ((W − kW) / stride + 1).</returns>
+    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride)
+    {
+        long n = x.shape[0], outC = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3];
+        long oh = (x.shape[2] - kh) / stride + 1, ow = (x.shape[3] - kw) / stride + 1;
+        using var cols = nn.functional.unfold(x, (kh, kw), stride: (stride, stride)); // N × (C_in·kH·kW) × L
+        using var w2 = weight.reshape(outC, -1);
+        var y = w2.matmul(cols); // N × C_out × L
+        if (bias is not null)
+        {
+            using var b = bias.reshape(1, outC, 1);
+            y = y.add_(b);
+        }
+        return y.reshape(n, outC, oh, ow);
     }
 
     private IEnumerable<(Tensor Param, int Offset, long Count)> ParameterSlots()
