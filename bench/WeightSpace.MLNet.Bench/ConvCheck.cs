@@ -87,7 +87,7 @@ internal static class ConvCheck
     public static void Trajectory(int steps)
     {
         var ctx = GlobalContext();
-        var data = Tetris28();
+        var data = ZooGen.Training.Shapes28.Generate();
         foreach (var (label, unfold, mkldnn) in new[] { ("conv2d, mkldnn on", false, true), ("conv2d, mkldnn off", false, false), ("unfold + matmul", true, true) })
         {
             SetUserEnabledMkldnn(ctx, mkldnn);
@@ -132,18 +132,6 @@ internal static class ConvCheck
             }
         }
         SetUserEnabledMkldnn(ctx, true);
-    }
-
-    private static ZooGen.Data.ImageDataset Tetris28()
-    {
-        var tetris = ZooGen.Data.TetrisDataset.Generate(256, seed: 5);
-        var px = new float[tetris.Count * 784];
-        var rng = new Random(3);
-        for (int i = 0; i < tetris.Count; i++)
-            for (int yy = 0; yy < 28; yy++)
-                for (int xx = 0; xx < 28; xx++)
-                    px[i * 784 + yy * 28 + xx] = tetris.Pixels[i * 16 + yy / 7 * 4 + xx / 7] + (float)(rng.NextDouble() * 0.2 - 0.1);
-        return new ZooGen.Data.ImageDataset("shapes28", px, tetris.Labels, 1, 28, 28, 10);
     }
 
     private static string CpuName()

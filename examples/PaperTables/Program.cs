@@ -47,7 +47,18 @@ for (int i = 1; i < args.Length; i += 2)
         case "--budget" when int.TryParse(v, out var b) && b > 0: budget = b; break;
         case "--epochs" when int.TryParse(v, out var e) && e > 0: epochs = e; break;
         case "--out" when v is not null: outDir = v; break;
-        case "--probes" when v is not null: probes = v.Split(',').Select(p => Enum.Parse<ProbeKind>(p, ignoreCase: true)).ToList(); break;
+        case "--probes" when v is not null:
+            probes = new List<ProbeKind>();
+            foreach (var name in v.Split(',', StringSplitOptions.TrimEntries))
+            {
+                if (!Enum.TryParse<ProbeKind>(name, ignoreCase: true, out var kind) || !Enum.IsDefined(kind) || int.TryParse(name, out _))
+                {
+                    Console.Error.WriteLine($"PaperTables: --probes: '{name}' is not a probe; the probes are {string.Join(", ", Enum.GetNames<ProbeKind>().Select(n => n.ToLowerInvariant()))}.");
+                    return 2;
+                }
+                probes.Add(kind);
+            }
+            break;
         case "--norm" when Enum.TryParse<WeightNormalization>(v, ignoreCase: true, out var norm) && Enum.IsDefined(norm): cpu = cpu with { Normalization = norm }; normGiven = true; break;
         case "--lr" when double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var lr) && lr > 0 && double.IsFinite(lr):
             cpu = cpu with { LearningRate = lr }; break;
@@ -105,6 +116,7 @@ foreach (var file in loadFrom?.Split(',', StringSplitOptions.RemoveEmptyEntries 
 OwnedFolder folder;
 try { folder = OwnedFolder.Claim(outDir, "PaperTables"); }
 catch (IOException e) { Console.Error.WriteLine("PaperTables: " + e.Message); return 2; }
+using var held = folder; // held until the program ends: a second run on this folder is refused, naming this one
 
 var ml = new MLContext(seed: 1);
 var clock = Stopwatch.StartNew();

@@ -42,6 +42,7 @@ for (int i = 0; i < args.Length; i += 2)
 OwnedFolder folder;
 try { folder = OwnedFolder.Claim(outDir, "Quickstart"); }
 catch (IOException e) { Console.Error.WriteLine("Quickstart: " + e.Message); return 2; }
+using var held = folder; // held until the program ends: a second run on this folder is refused, naming this one
 var clock = Stopwatch.StartNew();
 
 // 1. The zoo, reused when it is already there.

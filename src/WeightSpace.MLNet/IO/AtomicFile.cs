@@ -3,7 +3,16 @@ namespace WeightSpace.MLNet;
 /// <summary>Writes that never leave a half-written file under the final name.</summary>
 internal static class AtomicFile
 {
-    public static string TempPathFor(string path) => path + ".tmp-" + Environment.ProcessId;
+    /// <summary>What every temporary name carries between the final name and its unique part.</summary>
+    public const string TempMarker = ".tmp-";
+
+    /// <summary>
+    /// A temporary name beside <paramref name="path"/> that only this call can have: the final name, ".tmp-", this process's
+    /// id and 8 random hex digits. Another process or another call of this one never gets the same name, so a writer never
+    /// overwrites or deletes a file it did not create.
+    /// </summary>
+    public static string TempPathFor(string path) =>
+        path + TempMarker + Environment.ProcessId + "-" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
 
     public static void WriteAllText(string path, string text)
     {

@@ -393,6 +393,7 @@ public sealed class ProbeComparison
                 throw new ArgumentException($"Target column '{t}' is {c.Type}; targets are Single (regression) or Text (classification).");
             if (c.Type == NumberDataViewType.Single)
             {
+                CheckFinite(zoo, t);
                 var values = zoo.GetColumn<float>(t).Distinct().Take(2).Count();
                 if (values < 2) throw new ArgumentException($"Target column '{t}' is constant (or empty): there is nothing to predict.");
             }
@@ -400,6 +401,21 @@ public sealed class ProbeComparison
                 throw new ArgumentException($"Target column '{t}' has a single category: there is nothing to predict.");
         }
         return list;
+    }
+
+    /// <summary>A NaN or infinite label is named with its row (model id and epoch where the zoo has them) before anything is fitted.</summary>
+    private static void CheckFinite(IDataView zoo, string target)
+    {
+        var values = zoo.GetColumn<float>(target).ToArray();
+        int bad = Array.FindIndex(values, v => !float.IsFinite(v));
+        if (bad < 0) return;
+        int count = values.Count(v => !float.IsFinite(v));
+        string where = $"row {bad}";
+        if (zoo.Schema.GetColumnOrNull(ZooColumns.ModelId) is { Type: var idType } && idType == NumberDataViewType.Int32
+            && zoo.Schema.GetColumnOrNull(ZooColumns.Epoch) is { Type: var epochType } && epochType == NumberDataViewType.Single)
+            where += $" (model {zoo.GetColumn<int>(ZooColumns.ModelId).ElementAt(bad)}, epoch {zoo.GetColumn<float>(ZooColumns.Epoch).ElementAt(bad)})";
+        throw new ArgumentException($"Target column '{target}' holds {values[bad]} at {where}, {count} non-finite value(s) in all; " +
+            "probes and metrics need finite labels: fix those rows, or leave them out of the zoo (e.g. ml.Data.FilterRowsByMissingValues).");
     }
 
     /// <summary>The results as a data frame (featurizer, probe, target, metric, value, value_std, kendall_tau, rank within the target).</summary>

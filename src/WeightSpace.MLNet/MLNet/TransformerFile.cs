@@ -7,7 +7,8 @@ namespace WeightSpace.MLNet;
 /// <summary>
 /// The library's own file format for fitted transformers (ML.NET's model zip is closed to third parties): a zip with
 /// <c>transformer.json</c> — format version, kind, column names, layout and the fitted parameters — plus, for a
-/// <see cref="WeightEmbeddingTransformer"/>, the hyper-representation in <c>representation.wsemb</c>.
+/// <see cref="WeightEmbeddingTransformer"/>, the hyper-representation in <c>representation.wsemb</c>; sealed by a checksum of
+/// every byte (<see cref="SealedZip"/>), checked before anything is parsed.
 /// </summary>
 internal static class TransformerFile
 {
@@ -36,25 +37,28 @@ internal static class TransformerFile
             case WeightEmbeddingTransformer: break;
             default: throw new NotSupportedException($"{t.GetType().Name} has no saved form.");
         }
-        using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
-        using (var s = zip.CreateEntry(HeaderEntry).Open()) JsonSerializer.Serialize(s, json, HyperRepresentation.Json);
-        if (t is WeightEmbeddingTransformer e)
-            using (var s = zip.CreateEntry(RepresentationEntry, CompressionLevel.NoCompression).Open()) e.Representation.Save(s);
+        SealedZip.Write(stream, zip =>
+        {
+            using (var s = zip.CreateEntry(HeaderEntry).Open()) JsonSerializer.Serialize(s, json, HyperRepresentation.Json);
+            if (t is WeightEmbeddingTransformer e)
+                using (var s = zip.CreateEntry(RepresentationEntry, CompressionLevel.NoCompression).Open()) e.Representation.Save(s);
+        });
     }
 
     public static WeightVectorTransformer Load(Stream stream, string name)
     {
         try
         {
-            using var zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+            using var verified = SealedZip.ReadVerified(stream, name); // every byte checked before anything is parsed
+            using var zip = new ZipArchive(verified, ZipArchiveMode.Read, leaveOpen: true);
             var headerEntry = zip.GetEntry(HeaderEntry);
             if (headerEntry is null)
             {
                 // A bare hyper-representation file (HyperRepresentation.Save) loads as an embedding with default column names.
                 if (zip.GetEntry("config.json") is null) throw new InvalidDataException($"{name}: not a WeightSpace.MLNet transformer file ({HeaderEntry} is missing).");
                 zip.Dispose();
-                stream.Position = 0;
-                return new WeightEmbeddingTransformer("Embedding", ZooColumns.Weights, HyperRepresentation.Load(stream, name));
+                verified.Position = 0;
+                return new WeightEmbeddingTransformer("Embedding", ZooColumns.Weights, HyperRepresentation.Load(verified, name));
             }
             JsonNode json;
             using (var s = headerEntry.Open()) json = JsonNode.Parse(s) ?? throw new InvalidDataException($"{name}: {HeaderEntry} is empty.");

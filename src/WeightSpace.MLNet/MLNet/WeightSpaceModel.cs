@@ -10,7 +10,8 @@ namespace WeightSpace.MLNet;
 /// Saves and loads a whole fitted pipeline that mixes this library's transformers (embedding, s(W), standardisation,
 /// augmentation) with stock ML.NET ones. ML.NET's model zip cannot hold third-party transformers, so the chain is cut into
 /// parts: each library transformer in its own format, each run of stock transformers as an ML.NET model zip, all in one
-/// zip file with the input schema. Loading gives a <see cref="TransformerChain{T}"/> with identical predictions.
+/// zip file with the input schema, sealed by a checksum of every byte (<see cref="SealedZip"/>) that loading checks before
+/// anything is parsed. Loading gives a <see cref="TransformerChain{T}"/> with identical predictions.
 /// </summary>
 /// <example><code>
 /// var model = ml.Transforms.WeightEmbedding("Embedding")
@@ -36,9 +37,13 @@ public static class WeightSpaceModel
 
     private static void Save(ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, Stream stream)
     {
+        SealedZip.Write(stream, zip => Build(catalog, model, inputSchema, zip));
+    }
+
+    private static void Build(ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, ZipArchive zip)
+    {
         var transformers = model is IEnumerable<ITransformer> chain ? chain.ToList() : new List<ITransformer> { model };
         var parts = new JsonArray();
-        using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
         using (var s = zip.CreateEntry(SchemaEntry).Open()) catalog.Save(new TransformerChain<ITransformer>(), inputSchema, s);
         var schema = inputSchema;
         var stock = new List<ITransformer>();
@@ -81,7 +86,9 @@ public static class WeightSpaceModel
         if (!File.Exists(path)) throw new InvalidDataException($"{path}: no such model file.");
         try
         {
-            using var zip = ZipFile.OpenRead(path);
+            using var file = File.OpenRead(path);
+            using var verified = SealedZip.ReadVerified(file, path); // every byte checked before anything is parsed
+            using var zip = new ZipArchive(verified, ZipArchiveMode.Read);
             JsonNode chain;
             using (var s = Open(zip, ChainEntry, path)) chain = JsonNode.Parse(s) ?? throw new InvalidDataException($"{path}: {ChainEntry} is empty.");
             int version = chain["formatVersion"]?.GetValue<int>() ?? 0;

@@ -4,6 +4,7 @@ namespace WeightSpace.MLNet;
 public static class ProbeMetrics
 {
     /// <summary>R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)² (NaN when y is constant).</summary>
+    /// <exception cref="ArgumentException">Sizes differ, fewer than two rows, or a value that is NaN or infinite (named by row).</exception>
     public static double RSquared(IReadOnlyList<double> truth, IReadOnlyList<double> predicted)
     {
         Check(truth, predicted);
@@ -51,6 +52,7 @@ public static class ProbeMetrics
     /// tied in x and in y. O(n log n) (Knight's algorithm): sort by (x, y), count discordant pairs by merge sort on y.
     /// NaN when either variable is constant.
     /// </summary>
+    /// <exception cref="ArgumentException">Sizes differ, fewer than two rows, or a value that is NaN or infinite (named by row).</exception>
     public static double KendallTau(IReadOnlyList<double> x, IReadOnlyList<double> y)
     {
         Check(x, y);
@@ -105,9 +107,15 @@ public static class ProbeMetrics
         return count;
     }
 
+    /// <summary>Sizes agree, two rows at least, and every value finite: a NaN would make a sort or a tie loop undefined.</summary>
     private static void Check(IReadOnlyList<double> a, IReadOnlyList<double> b)
     {
         if (a.Count != b.Count) throw new ArgumentException($"{a.Count} true values but {b.Count} predictions.");
         if (a.Count < 2) throw new ArgumentException("A metric needs at least two rows.");
+        for (int i = 0; i < a.Count; i++)
+        {
+            if (!double.IsFinite(a[i])) throw new ArgumentException($"The true value of row {i} is {a[i]}; metrics need finite values (drop or fix that row).");
+            if (!double.IsFinite(b[i])) throw new ArgumentException($"The prediction for row {i} is {b[i]}; metrics need finite values (did the probe diverge?).");
+        }
     }
 }

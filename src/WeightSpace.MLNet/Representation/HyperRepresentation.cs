@@ -232,7 +232,7 @@ public sealed class HyperRepresentation : IDisposable
     /// <summary>
     /// Saves to a file, atomically: a zip of <c>config.json</c> (the layout, options, normaliser, learning curve and a format
     /// version), <c>model.bin</c> and <c>training-rows.bin</c> (the fingerprints of <see cref="WereTrainingRows"/>, 8 bytes a
-    /// row; older readers ignore it).
+    /// row; older readers ignore it), sealed by a checksum of every byte that <see cref="Load(string, int?)"/> checks first.
     /// </summary>
     public void Save(string path)
     {
@@ -254,11 +254,13 @@ public sealed class HyperRepresentation : IDisposable
         var rowBytes = _trainingRows?.ToBytes();
         var config = new SavedConfig(FormatVersion, "HyperRepresentation", Layout, Options, _normalizer.Kind, _normalizer.Mean, _normalizer.Scale,
             XxHash3.HashToUInt64(modelBytes).ToString("x16"), History, rowBytes is null ? null : XxHash3.HashToUInt64(rowBytes).ToString("x16"));
-        using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
-        using (var entry = zip.CreateEntry(ConfigEntry).Open()) JsonSerializer.Serialize(entry, config, Json);
-        using (var entry = zip.CreateEntry(ModelEntry, CompressionLevel.NoCompression).Open()) entry.Write(modelBytes);
-        if (rowBytes is not null)
-            using (var entry = zip.CreateEntry(TrainingRowsEntry, CompressionLevel.NoCompression).Open()) entry.Write(rowBytes);
+        SealedZip.Write(stream, zip =>
+        {
+            using (var entry = zip.CreateEntry(ConfigEntry).Open()) JsonSerializer.Serialize(entry, config, Json);
+            using (var entry = zip.CreateEntry(ModelEntry, CompressionLevel.NoCompression).Open()) entry.Write(modelBytes);
+            if (rowBytes is not null)
+                using (var entry = zip.CreateEntry(TrainingRowsEntry, CompressionLevel.NoCompression).Open()) entry.Write(rowBytes);
+        });
     }
 
     /// <summary>
@@ -285,7 +287,8 @@ public sealed class HyperRepresentation : IDisposable
         byte[]? rowBytes = null;
         try
         {
-            using var zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+            using var verified = SealedZip.ReadVerified(stream, name); // every byte checked before anything is parsed
+            using var zip = new ZipArchive(verified, ZipArchiveMode.Read);
             var configEntry = zip.GetEntry(ConfigEntry) ?? throw new InvalidDataException($"{name}: not a hyper-representation file ({ConfigEntry} is missing).");
             var modelEntry = zip.GetEntry(ModelEntry) ?? throw new InvalidDataException($"{name}: the file holds no model ({ModelEntry} is missing).");
             using (var s = configEntry.Open())

@@ -47,13 +47,15 @@ public static class NumpyZoo
     /// <exception cref="IOException">The folder holds files no WeightSpace.MLNet tool wrote.</exception>
     public static void Export(ZooDataset zoo, string directory)
     {
-        OwnedFolder.Claim(directory, "zoogen export");
+        using var folder = OwnedFolder.Claim(directory, "zoogen export");
         int p = zoo.Layout.ParameterCount;
         var weightsPath = Path.Combine(directory, WeightsFile);
         var metricsPath = Path.Combine(directory, MetricsFile);
         var wTmp = AtomicFile.TempPathFor(weightsPath);
         var mTmp = AtomicFile.TempPathFor(metricsPath);
         var hyper = zoo.Manifest.Columns;
+        try
+        {
         using (var ws = new FileStream(wTmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
         using (var ms = new StreamWriter(mTmp, false, new UTF8Encoding(false)))
         {
@@ -77,6 +79,13 @@ public static class NumpyZoo
         }
         AtomicFile.Commit(wTmp, weightsPath);
         AtomicFile.Commit(mTmp, metricsPath);
+        }
+        finally
+        {
+            // A failed export (a full disk …) leaves its temporary files nowhere: they are this call's own names.
+            File.Delete(wTmp);
+            File.Delete(mTmp);
+        }
     }
 
     /// <summary>
@@ -84,7 +93,14 @@ public static class NumpyZoo
     /// into a new zoo. Columns are matched by our names or the published aliases (case-insensitive); a
     /// missing ModelId is taken from <c>modeldir</c> when present, else each row is its own model.
     /// </summary>
-    /// <exception cref="ZooFormatException">Malformed .npy, a width that is not the layout's, row counts that disagree.</exception>
+    /// <remarks>
+    /// <paramref name="output"/> must be new, empty or marked by a tool of this library; ModelId, Epoch and Seed are parsed as
+    /// integers. If any row is refused (a malformed cell, NaN or ∞ weights), the zoo begun in <paramref name="output"/> is
+    /// removed again: a failed import leaves no zoo behind.
+    /// </remarks>
+    /// <exception cref="ZooFormatException">Malformed .npy, a width that is not the layout's, row counts that disagree, an id that is no integer.</exception>
+    /// <exception cref="ArgumentException">Non-finite weights (named by model and epoch).</exception>
+    /// <exception cref="IOException">The output folder holds files no WeightSpace.MLNet tool wrote.</exception>
     public static ZooDataset Import(string directory, string output, WeightLayout layout, string dataset)
     {
         var weightsPath = Path.Combine(directory, WeightsFile);
@@ -125,7 +141,9 @@ public static class NumpyZoo
 
         var modelIds = new Dictionary<string, int>();
         var raw = new byte[cols * (dtype == "<f8" ? 8 : 4)];
-        using var writer = ZooWriter.Create(output, layout, dataset, hyper.Select(h => h.Col), generator: "NumpyZoo.Import");
+        var writer = ZooWriter.Create(output, layout, dataset, hyper.Select(h => h.Col), generator: "NumpyZoo.Import");
+        try
+        {
         for (long row = 0; row < rows; row++)
         {
             npy.ReadExactly(raw);
@@ -133,16 +151,24 @@ public static class NumpyZoo
             string Cell(int i) => i >= 0 && i < cells.Count ? cells[i] : throw new ZooFormatException(metricsPath, $"row {row + 2} has {cells.Count} cells, fewer than the header's {header.Count}.");
             float Num(int i) => i < 0 ? float.NaN : float.TryParse(Cell(i), NumberStyles.Float, inv, out var v) ? v
                 : throw new ZooFormatException(metricsPath, $"row {row + 2}, column '{header[i]}': '{Cell(i)}' is not a number.");
+            // Ids, epochs and seeds are integers, parsed as such (through float32, ids above 2^24 would merge silently).
+            int Int(int i)
+            {
+                var text = Cell(i).Trim();
+                if (int.TryParse(text, NumberStyles.Integer, inv, out var n)) return n;
+                if (decimal.TryParse(text, NumberStyles.Float, inv, out var d) && d == decimal.Truncate(d) && d >= int.MinValue && d <= int.MaxValue) return (int)d;
+                throw new ZooFormatException(metricsPath, $"row {row + 2}, column '{header[i]}': '{text}' is not a whole number in the 32-bit range (ids, epochs and seeds are integers).");
+            }
             var w = new float[cols];
             if (dtype == "<f4") MemoryMarshal.Cast<byte, float>(raw).CopyTo(w);
             else { var d = MemoryMarshal.Cast<byte, double>(raw); for (int j = 0; j < cols; j++) w[j] = (float)d[j]; }
-            int modelId = modelIdx >= 0 ? (int)Num(modelIdx)
-                : modeldirIdx >= 0 ? GetOrAdd(modelIds, Cell(modeldirIdx)) : (int)row;
+            int modelId = modelIdx >= 0 ? Int(modelIdx)
+                : modeldirIdx >= 0 ? GetOrAdd(modelIds, Cell(modeldirIdx)) : checked((int)row);
             var r = new ZooRecord
             {
                 Weights = w, ModelId = modelId,
-                Epoch = epochIdx >= 0 ? (int)Num(epochIdx) : 0,
-                Seed = seedIdx >= 0 ? (int)Num(seedIdx) : 0,
+                Epoch = epochIdx >= 0 ? Int(epochIdx) : 0,
+                Seed = seedIdx >= 0 ? Int(seedIdx) : 0,
             };
             for (int m = 0; m < metricIdx.Length; m++) r.SetMetric(ZooColumns.Metrics[m], metricIdx[m] >= 0 ? Num(metricIdx[m]) : float.NaN);
             if (Find(ZooColumns.GeneralizationGap) < 0) r.GeneralizationGap = r.Metric(ZooColumns.GeneralizationGap); // NaN above: the one definition
@@ -151,6 +177,13 @@ public static class NumpyZoo
             writer.Write(r);
         }
         writer.Dispose();
+        }
+        catch
+        {
+            // Bad input (∞ weights, a cell that is no number …): no zoo is left that could pass for the whole import.
+            writer.Abandon();
+            throw;
+        }
         return ZooDataset.Open(output);
     }
 

@@ -44,7 +44,7 @@ public sealed class ZooDataset
         {
             var path = Path.Combine(directory, s.File);
             if (!File.Exists(path)) throw new ZooFormatException(path, "shard file listed in the manifest is missing.");
-            long len = new FileInfo(path).Length;
+            long len = FileLength.Of(path);
             if (len != s.Bytes) throw new ZooFormatException(path, len < s.Bytes
                 ? $"shard is truncated: {len} bytes on disk, {s.Bytes} expected."
                 : $"shard is longer than the manifest says ({len} bytes, {s.Bytes} expected).");

@@ -8,7 +8,12 @@ namespace WeightSpace.MLNet;
 /// second fails at once naming the holder). Rows go into a temporary shard file; <see cref="CompleteShard"/> (called
 /// automatically every <see cref="RowsPerShard"/> rows and on <see cref="Dispose"/>) flushes it to disk, renames it into
 /// place and then rewrites the manifest atomically. A crash therefore never leaves a shard that the manifest lists but
-/// that is incomplete; at worst it loses the rows of the open shard.
+/// that is incomplete; at worst it loses the rows of the open shard. A model's rows reach the shard only when the model is
+/// closed — by the first record of another model, <see cref="WriteModel"/>, <see cref="CompleteShard"/> or
+/// <see cref="Dispose"/> — and a model one of whose records was refused (NaN weights, a missing column …) is dropped whole,
+/// so the manifest never lists part of a model. Temporary files carry this process's id and a random part, and the writer
+/// deletes only temporary files of its own naming scheme (<c>shard-NNNNN.wsz.tmp-…</c>, <c>zoo.json.tmp-…</c>), never
+/// another file of the folder.
 /// </summary>
 /// <example><code>
 /// using (var writer = ZooWriter.Create("zoo", WeightLayout.TetrisMlp100, "tetris",
@@ -31,6 +36,9 @@ public sealed class ZooWriter : IDisposable
     private string _shardTemp = "", _shardName = "";
     private int _lastModel;
     private bool _disposed;
+    // The open model's rows, held until the model is closed; _refused marks a model one of whose records was refused.
+    private readonly List<(float[] Weights, int ModelId, int Epoch, int Seed, float[] Singles, string[] Texts)> _pending = new();
+    private bool _refused;
 
     private ZooWriter(string dir, ZooManifest manifest, ZooLock @lock)
     {
@@ -42,9 +50,20 @@ public sealed class ZooWriter : IDisposable
         _hyperparameterColumns = manifest.Columns.Count(c => !ZooColumns.OptionalMetrics.Contains(c.Name));
         _singles = new float[ZooColumns.Metrics.Count + _numericHyper];
         _texts = new string[_textHyper];
-        // Leftovers of a writer that died; safe to remove only because we hold the lock.
-        foreach (var stale in Directory.EnumerateFiles(dir, "*.tmp-*")) File.Delete(stale);
+        // Leftovers of a writer that died: only temporary files of our own naming scheme, and only under the lock.
+        foreach (var stale in Directory.EnumerateFiles(dir, "*" + AtomicFile.TempMarker + "*"))
+            if (IsOwnTemporary(Path.GetFileName(stale))) File.Delete(stale);
     }
+
+    /// <summary>A file a zoo folder holds: the manifest, shards, the lock and writer files, and their temporaries.</summary>
+    internal static bool IsZooFile(string name) =>
+        name == ZooManifest.FileName || name == ZooLock.LockFile || name == ZooLock.OwnerFile || IsOwnTemporary(name)
+        || System.Text.RegularExpressions.Regex.IsMatch(name, @"^shard-\d{5}\.wsz$") || (name.StartsWith(ZooLock.OwnerFile + AtomicFile.TempMarker, StringComparison.Ordinal));
+
+    /// <summary>A temporary file a ZooWriter (or the manifest's atomic save) makes: shard-NNNNN.wsz.tmp-… or zoo.json.tmp-….</summary>
+    internal static bool IsOwnTemporary(string name) =>
+        System.Text.RegularExpressions.Regex.IsMatch(name, @"^(shard-\d{5}\.wsz|" + System.Text.RegularExpressions.Regex.Escape(ZooManifest.FileName) + ")" +
+            System.Text.RegularExpressions.Regex.Escape(AtomicFile.TempMarker) + @"\d+(-[0-9a-f]{8})?$");
 
     /// <summary>Rows per shard file (default 50,000; a shard is completed at the first new model past it). Smaller shards lose less on a crash.</summary>
     public int RowsPerShard { get; set; } = 50_000;
@@ -55,8 +74,8 @@ public sealed class ZooWriter : IDisposable
     /// <summary>Model ids of the completed shards.</summary>
     public IReadOnlySet<int> CompletedModelIds => _manifest.Shards.SelectMany(s => s.ModelIds).ToHashSet();
 
-    /// <summary>Rows written so far, the open shard included.</summary>
-    public long RowCount => _manifest.RowCount + (_shard?.Rows ?? 0);
+    /// <summary>Rows written so far, the open shard and the open model included.</summary>
+    public long RowCount => _manifest.RowCount + (_shard?.Rows ?? 0) + _pending.Count;
 
     /// <summary>
     /// Starts a new zoo in <paramref name="directory"/> (created if needed; it must not hold a zoo already).
@@ -81,6 +100,8 @@ public sealed class ZooWriter : IDisposable
             Generator = generator ?? "WeightSpace.MLNet " + typeof(ZooWriter).Assembly.GetName().Version,
         };
         manifest.Validate(directory);
+        // Only into a new or empty folder, one a tool of ours marked, or one holding a zoo's own files (refused below if a zoo).
+        OwnedFolder.EnsureNotForeign(directory, IsZooFile);
         var @lock = ZooLock.Acquire(directory);
         try
         {
@@ -123,7 +144,7 @@ public sealed class ZooWriter : IDisposable
                 var path = Path.Combine(directory, shard.File);
                 if (!File.Exists(path))
                     throw new ZooFormatException(path, $"shard file listed in the manifest is missing, so its {shard.ModelIds.Length} models would be neither in the zoo nor retrained; restore the file, or generate into a new folder.");
-                long length = new FileInfo(path).Length;
+                long length = FileLength.Of(path);
                 if (length != shard.Bytes)
                     throw new ZooFormatException(path, $"shard is {length} bytes on disk, the manifest says {shard.Bytes} (truncated or replaced); restore the file, or generate into a new folder.");
             }
@@ -145,12 +166,48 @@ public sealed class ZooWriter : IDisposable
 
     private ShardIdentity NextIdentity() => new(_manifest.ZooIdValue, _manifest.Shards.Count, _manifest.RowCount);
 
-    /// <summary>Adds one checkpoint.</summary>
+    /// <summary>
+    /// Adds one model's checkpoints, all or none: every record is checked before any is written, and the model is closed
+    /// (its rows go into the open shard) at once.
+    /// </summary>
+    /// <exception cref="ArgumentException">Records of several models, or any of <see cref="Write"/>'s errors; nothing of the model is written.</exception>
+    public void WriteModel(IEnumerable<ZooRecord> checkpoints)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(checkpoints);
+        var list = checkpoints.ToList();
+        if (list.Count == 0) return;
+        if (list.Any(r => r is null || r.ModelId != list[0].ModelId))
+            throw new ArgumentException($"WriteModel takes the checkpoints of one model; got model ids {string.Join(", ", list.Select(r => r?.ModelId.ToString() ?? "null").Distinct())}.");
+        ClosePendingModel();
+        foreach (var r in list) Write(r);
+        ClosePendingModel();
+    }
+
+    /// <summary>
+    /// Adds one checkpoint. Checkpoints of a model are written one after the other; the model is closed by the first record
+    /// of another model, <see cref="CompleteShard"/> or <see cref="Dispose"/>. If a record is refused, the rest of its model
+    /// is dropped (the model is not written at all).
+    /// </summary>
     /// <exception cref="ArgumentException">Wrong weight count, NaN/Inf weights, a missing or unknown hyperparameter, a model already in the zoo.</exception>
     public void Write(ZooRecord record)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(record);
+        if (_pending.Count > 0 && record.ModelId != _pending[0].ModelId) ClosePendingModel();
+        try { Check(record); }
+        catch
+        {
+            _refused = true;
+            throw;
+        }
+        if (_refused) return; // the rest of a refused model
+        _pending.Add((record.Weights.ToArray(), record.ModelId, record.Epoch, record.Seed, _singles.ToArray(), _texts.ToArray()));
+    }
+
+    /// <summary>Validates a record and fills <see cref="_singles"/> / <see cref="_texts"/> with its cells.</summary>
+    private void Check(ZooRecord record)
+    {
         var w = record.Weights;
         int p = _manifest.Layout.ParameterCount;
         string where = $"model {record.ModelId}, epoch {record.Epoch}";
@@ -186,20 +243,34 @@ public sealed class ZooWriter : IDisposable
             var unknown = record.Numeric.Keys.Concat(record.Text.Keys).Except(_manifest.Columns.Select(c => c.Name)).FirstOrDefault();
             throw new ArgumentException($"Column '{unknown}' ({where}): not a column of this zoo (declared: {string.Join(", ", _manifest.Columns.Select(c => c.Name))}).");
         }
-        // A model's rows never straddle shards: a full shard is completed between models.
-        if (_shard is not null && _shard.Rows >= RowsPerShard && record.ModelId != _lastModel) CompleteShard();
+    }
+
+    /// <summary>Moves the open model's rows into the open shard (a model's rows never straddle shards), or drops them if the model was refused.</summary>
+    private void ClosePendingModel()
+    {
+        if (_refused) { _pending.Clear(); _refused = false; return; }
+        if (_pending.Count == 0) return;
+        int modelId = _pending[0].ModelId;
+        if (_shard is not null && _shard.Rows >= RowsPerShard && modelId != _lastModel) CompleteOpenShard();
         if (_shard is null)
         {
             _shardName = $"shard-{_manifest.Shards.Count:D5}.wsz";
             _shardTemp = AtomicFile.TempPathFor(Path.Combine(_dir, _shardName));
-            _shard = new ShardWriter(_shardTemp, p, _singles.Length, _texts.Length, NextIdentity());
+            _shard = new ShardWriter(_shardTemp, _manifest.Layout.ParameterCount, _singles.Length, _texts.Length, NextIdentity());
         }
-        _shard.Add(w, record.ModelId, record.Epoch, record.Seed, _singles, _texts);
-        _lastModel = record.ModelId;
+        foreach (var row in _pending) _shard.Add(row.Weights, row.ModelId, row.Epoch, row.Seed, row.Singles, row.Texts);
+        _lastModel = modelId;
+        _pending.Clear();
     }
 
-    /// <summary>Finishes the open shard (if any): flush, rename into place, then update the manifest atomically.</summary>
+    /// <summary>Closes the open model, then finishes the open shard (if any): flush, rename into place, then update the manifest atomically.</summary>
     public void CompleteShard()
+    {
+        ClosePendingModel();
+        CompleteOpenShard();
+    }
+
+    private void CompleteOpenShard()
     {
         if (_shard is null) return;
         var shard = _shard;
@@ -272,16 +343,41 @@ public sealed class ZooWriter : IDisposable
     /// <summary>Shards completed so far.</summary>
     internal int ShardCount => _manifest.Shards.Count;
 
-    /// <summary>Drops the open shard's rows without writing them (for a run that was cancelled mid-model).</summary>
+    /// <summary>Drops the open model's rows without writing them (for a caller whose model failed between its records).</summary>
+    public void DiscardOpenModel()
+    {
+        _pending.Clear();
+        _refused = false;
+    }
+
+    /// <summary>Drops the open shard's rows (and the open model's) without writing them (for a run that was cancelled mid-model).</summary>
     public void DiscardOpenShard()
     {
+        DiscardOpenModel();
         if (_shard is null) return;
         _shard.Dispose();
         _shard = null;
         File.Delete(_shardTemp);
     }
 
-    /// <summary>Completes the open shard and releases the folder.</summary>
+    /// <summary>
+    /// Gives up a zoo this writer created: drops the open model and shard, deletes the shards and the manifest it wrote,
+    /// releases the lock and removes the folder if that leaves it empty — for a job (an import) whose input turned out
+    /// bad, so that nothing is left that looks like a complete zoo. Files it did not write are left alone.
+    /// </summary>
+    public void Abandon()
+    {
+        if (_disposed) return;
+        DiscardOpenShard();
+        foreach (var shard in _manifest.Shards) File.Delete(Path.Combine(_dir, shard.File));
+        File.Delete(Path.Combine(_dir, ZooManifest.FileName));
+        _disposed = true;
+        _lock.Dispose();
+        File.Delete(Path.Combine(_dir, ZooLock.LockFile));
+        if (!Directory.EnumerateFileSystemEntries(_dir).Any()) Directory.Delete(_dir);
+    }
+
+    /// <summary>Closes the open model (unless one of its records was refused) and the open shard, and releases the folder.</summary>
     public void Dispose()
     {
         if (_disposed) return;

@@ -181,11 +181,11 @@ public static class ZooGenerator
 
         void WriteModel(IEnumerable<ZooRecord> checkpoints)
         {
-            foreach (var r in checkpoints.OrderBy(c => c.Epoch))
-            {
-                writer.Write(r); // validation metrics are NaN without a validation set, and written only where the zoo declares them
-                rows++;
-            }
+            // All or nothing: a model whose training diverged (NaN weights) is refused whole, never half-committed.
+            // Validation metrics are NaN without a validation set, and written only where the zoo declares them.
+            var ordered = checkpoints.OrderBy(c => c.Epoch).ToList();
+            writer.WriteModel(ordered);
+            rows += ordered.Count;
         }
 
         try

@@ -108,6 +108,14 @@ public sealed class Recipe
         if (Models <= 0) throw new ArgumentException($"models must be > 0 (got {Models}).");
         if (Epochs <= 0) throw new ArgumentException($"epochs must be > 0 (got {Epochs}).");
         if (SeedsPerConfig <= 0) throw new ArgumentException($"seedsPerConfig must be > 0 (got {SeedsPerConfig}).");
+        // Limits before anything is allocated or written: the model list, the grid and the zoo itself must fit a machine.
+        if (Models > MaxModels)
+            throw new ArgumentException($"models must be ≤ {MaxModels:N0} (got {Models:N0}): {Estimate(Models)}; split a larger zoo into parts (--shard i/n) and merge them.");
+        if (Epochs > MaxEpochs) throw new ArgumentException($"epochs must be ≤ {MaxEpochs:N0} (got {Epochs:N0}).");
+        if (Checkpoints.Count > MaxEpochs + 1) throw new ArgumentException($"at most {MaxEpochs + 1:N0} checkpoint epochs (got {Checkpoints.Count:N0}).");
+        if (Sampling != SamplingMode.Random && Grid.Size > MaxGridConfigurations / SeedsPerConfig)
+            throw new ArgumentException($"the grid has {Grid.Size:N0} configurations × {SeedsPerConfig} seeds, more than the {MaxGridConfigurations:N0} a grid search lists " +
+                $"(~{Grid.Size * SeedsPerConfig * 200.0 / (1L << 30):N1} GiB of model specs); use random sampling (\"sampling\": \"random\") for a grid this large.");
         if (TrainSubset < 0 || TestSubset < 0) throw new ArgumentException("train/test subsets must be ≥ 0.");
         if (ValidationSize < 0) throw new ArgumentException($"validation size must be ≥ 0 (got {ValidationSize}).");
         if (LabelNoise is < 0 or > 1 || double.IsNaN(LabelNoise)) throw new ArgumentException($"labelNoise must lie in [0, 1] (got {LabelNoise}).");
@@ -117,12 +125,31 @@ public sealed class Recipe
         foreach (var c in Checkpoints)
             if (c < 0 || c > Epochs) throw new ArgumentException($"checkpoint epoch {c} is outside 0..{Epochs}.");
         if (Grid.Size == 0) throw new ArgumentException("every hyperparameter of the grid needs at least one value.");
-        foreach (var m in SampleModels().Take(1)) m.Validate(); // SampleModels parses every activation, init and optimizer name
+        // Every activation, init and optimizer name parses (an unknown one is an error listing the valid ones).
+        foreach (var a in Grid.Activation) Hyperparameters.ParseActivation(a);
+        foreach (var i in Grid.Init) Hyperparameters.ParseInit(i);
+        foreach (var o in Grid.Optimizer) Hyperparameters.ParseOptimizer(o);
         foreach (var v in Grid.LearningRate) new ModelSpec { LearningRate = v }.Validate();
         foreach (var v in Grid.WeightDecay) new ModelSpec { WeightDecay = v }.Validate();
         foreach (var v in Grid.Dropout) new ModelSpec { Dropout = v }.Validate();
         foreach (var v in Grid.BatchSize) new ModelSpec { BatchSize = v }.Validate();
         foreach (var v in Grid.TrainFraction) new ModelSpec { TrainFraction = v }.Validate();
+    }
+
+    /// <summary>The most models one recipe may ask for (larger zoos: several parts, then <c>zoogen merge</c>).</summary>
+    public const int MaxModels = 1_000_000;
+    /// <summary>The most epochs one recipe may ask for.</summary>
+    public const int MaxEpochs = 100_000;
+    /// <summary>The most configurations × seeds a grid search lists in memory.</summary>
+    public const long MaxGridConfigurations = 10_000_000;
+
+    /// <summary>What <paramref name="models"/> models of this recipe would take: weights on disk and the model list in memory.</summary>
+    private string Estimate(long models)
+    {
+        long parameters = WeightLayout.BuiltIn.TryGetValue(Architecture, out var layout) ? layout.ParameterCount : 0;
+        double weights = (double)models * Math.Max(1, Checkpoints.Count) * parameters * 4;
+        return $"{models:N0} models × {Math.Max(1, Checkpoints.Count)} checkpoints × {parameters:N0} parameters would be {weights / (1L << 30):N1} GiB of weights, " +
+               $"and their list alone ~{models * 200.0 / (1L << 30):N1} GiB of memory";
     }
 
     /// <summary>The models of the zoo, in id order; deterministic.</summary>

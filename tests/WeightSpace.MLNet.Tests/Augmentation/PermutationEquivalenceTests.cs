@@ -10,19 +10,8 @@ namespace WeightSpace.MLNet.Tests.Augmentation;
 /// <summary>The poster's claim, checked on trained networks: permuting hidden units changes neither outputs nor gradients.</summary>
 public class PermutationEquivalenceTests
 {
-    private static ImageDataset Images(WeightLayout layout)
-    {
-        var tetris = TetrisDataset.Generate(256, seed: 5);
-        if (layout == WeightLayout.TetrisMlp100) return tetris;
-        // 28×28 images: tetris shapes upscaled 7× with pixel noise (the real-format input of CNN-2464).
-        var px = new float[tetris.Count * 784];
-        var rng = new Random(3);
-        for (int i = 0; i < tetris.Count; i++)
-            for (int y = 0; y < 28; y++)
-                for (int x = 0; x < 28; x++)
-                    px[i * 784 + y * 28 + x] = tetris.Pixels[i * 16 + y / 7 * 4 + x / 7] + (float)(rng.NextDouble() * 0.2 - 0.1);
-        return new ImageDataset("shapes28", px, tetris.Labels, 1, 28, 28, 10);
-    }
+    private static ImageDataset Images(WeightLayout layout) =>
+        layout == WeightLayout.TetrisMlp100 ? TetrisDataset.Generate(256, seed: 5) : Shapes28.Generate(256); // 28×28: the real-format input of CNN-2464
 
     private static (ZooNetwork Net, Tensor X, Tensor Y) Trained(WeightLayout layout)
     {

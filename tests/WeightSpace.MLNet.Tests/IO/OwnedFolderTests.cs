@@ -25,9 +25,10 @@ public class OwnedFolderTests
         var fresh = OwnedFolder.Claim(tmp.Sub("new/deep"), "test");
         Assert.True(File.Exists(fresh.PathOf(OwnedFolder.MarkerFile)));
         File.WriteAllText(fresh.PathOf("results.md"), "x");
-        Assert.Equal(fresh.Path, OwnedFolder.Claim(tmp.Sub("new/deep"), "test").Path); // ours: may write again
+        fresh.Dispose();
+        using (var again = OwnedFolder.Claim(tmp.Sub("new/deep"), "test")) Assert.Equal(fresh.Path, again.Path); // ours: may write again
         Directory.CreateDirectory(tmp.Sub("empty"));
-        Assert.True(File.Exists(OwnedFolder.Claim(tmp.Sub("empty"), "test").PathOf(OwnedFolder.MarkerFile)));
+        using (var empty = OwnedFolder.Claim(tmp.Sub("empty"), "test")) Assert.True(File.Exists(empty.PathOf(OwnedFolder.MarkerFile)));
         File.WriteAllText(tmp.Sub("a-file"), "");
         Assert.Throws<IOException>(() => OwnedFolder.Claim(tmp.Sub("a-file"), "test"));
     }

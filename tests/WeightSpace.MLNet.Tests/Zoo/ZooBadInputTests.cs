@@ -102,14 +102,20 @@ public class ZooBadInputTests
         using (var w = ZooWriter.Append(tmp.Sub("zoo")))
         {
             w.Write(ZooTestData.Record(WeightLayout.TetrisMlp100, 7, 0));
+            Assert.Empty(Directory.GetFiles(tmp.Sub("zoo"), "*.tmp-*")); // the open model is held until it is closed
+            w.Write(ZooTestData.Record(WeightLayout.TetrisMlp100, 8, 0)); // model 7 closed: into the open shard
             Assert.Single(Directory.GetFiles(tmp.Sub("zoo"), "*.tmp-*"));
             Assert.Equal(4, ZooDataset.Open(tmp.Sub("zoo")).RowCount); // readers never see the open shard
-            // A crash here would leave the temp file behind (the kill -9 tests do it for real); plant such a leftover.
-            File.WriteAllBytes(Path.Combine(tmp.Sub("zoo"), "shard-00001.wsz.tmp-999999"), new byte[1000]);
+            // A crash here would leave the temp file behind (the kill -9 tests do it for real); plant such leftovers, of
+            // this version's naming and the earlier one's, next to a user's file whose name merely looks temporary.
+            File.WriteAllBytes(Path.Combine(tmp.Sub("zoo"), "shard-00001.wsz.tmp-999999-0123abcd"), new byte[1000]);
+            File.WriteAllBytes(Path.Combine(tmp.Sub("zoo"), "shard-00002.wsz.tmp-999999"), new byte[1000]);
+            File.WriteAllText(Path.Combine(tmp.Sub("zoo"), "thesis.tmp-1"), "years of work");
             w.DiscardOpenShard();
         }
-        using (ZooWriter.Append(tmp.Sub("zoo"))) { } // the next writer holds the lock, so it may clean up
-        Assert.Empty(Directory.GetFiles(tmp.Sub("zoo"), "*.tmp-*"));
+        using (ZooWriter.Append(tmp.Sub("zoo"))) { } // the next writer holds the lock, so it may clean up its own kind of leftovers
+        Assert.Equal(new[] { "thesis.tmp-1" }, Directory.GetFiles(tmp.Sub("zoo"), "*.tmp-*").Select(Path.GetFileName));
+        Assert.Equal("years of work", File.ReadAllText(Path.Combine(tmp.Sub("zoo"), "thesis.tmp-1")));
         Assert.Equal(4, ZooDataset.Open(tmp.Sub("zoo")).RowCount);
     }
 

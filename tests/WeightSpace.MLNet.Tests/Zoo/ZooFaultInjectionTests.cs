@@ -180,7 +180,8 @@ public class ZooFaultInjectionTests
         using var tmp = new TempDir();
         var dir = TwoShardZoo(tmp);
         using var holder = ZooWriter.Append(dir);
-        holder.Write(ZooTestData.Record(WeightLayout.TetrisMlp100, 9, 0)); // an open temp shard of the running job
+        holder.Write(ZooTestData.Record(WeightLayout.TetrisMlp100, 9, 0));
+        holder.Write(ZooTestData.Record(WeightLayout.TetrisMlp100, 10, 0)); // model 9 closed: an open temp shard of the running job
         var temp = Directory.GetFiles(dir, "*.tmp-*").Single();
         var e = Assert.Throws<IOException>(() => ZooWriter.Append(dir));
         Assert.Contains($"pid {Environment.ProcessId}", e.Message);
@@ -190,7 +191,7 @@ public class ZooFaultInjectionTests
         Assert.Throws<IOException>(() => ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = dir, Resume = true }));
         Assert.True(File.Exists(temp)); // the running job's temp shard survives the refused writers
         holder.Dispose();
-        Assert.Equal(13, ZooDataset.Open(dir).RowCount); // 12 + the holder's row
+        Assert.Equal(14, ZooDataset.Open(dir).RowCount); // 12 + the holder's two rows
     }
 
     private static string Part(TempDir tmp, int i, int n, int models = 8)
