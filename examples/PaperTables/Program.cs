@@ -21,9 +21,10 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using WeightSpace.MLNet;
 
+const string Usage = "usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--batch N] [--views K] [--seed N] [--candidates K] [--token-stats on|off] [--classifier-l2 LIST] [hyp: --save FILE | --load FILE[,FILE...] | --ensemble K]";
 if (args.Length == 0 || args[0] is not ("architecture" or "augmentation" or "hyp" or "ood"))
 {
-    Console.Error.WriteLine("usage: PaperTables architecture|augmentation|hyp|ood --zoo DIR [--zoo DIR ...] [--budget SECONDS | --epochs N] [--out DIR] [--probes linear,LightGbm] [--norm None|PerLayer|PerParameter] [--lr RATE] [--batch N] [--views K] [--seed N] [--candidates K] [--token-stats on|off] [--classifier-l2 LIST] [hyp: --save FILE | --load FILE[,FILE...] | --ensemble K]");
+    Console.Error.WriteLine(Usage);
     return 2;
 }
 var zoos = new List<string>();
@@ -71,7 +72,7 @@ for (int i = 1; i < args.Length; i += 2)
         case "--save" when v is not null && args[0] == "hyp": saveTo = v; break;
         case "--load" when v is not null && args[0] == "hyp": loadFrom = v; break;
         case "--ensemble" when int.TryParse(v, out var members) && members >= 1 && args[0] == "hyp": ensemble = members; break;
-        default: Console.Error.WriteLine($"PaperTables: bad option '{args[i]} {v}'."); return 2;
+        default: Console.Error.WriteLine($"PaperTables: bad option '{args[i]} {v}' (an unknown option, a missing value, or a value outside its range).\n{Usage}"); return 2;
     }
 }
 if (zoos.Count == 0 || (args[0] == "ood" && zoos.Count < 2)) { Console.Error.WriteLine("PaperTables: give --zoo DIR (ood: at least two)."); return 2; }
