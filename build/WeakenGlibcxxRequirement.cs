@@ -1,4 +1,9 @@
-// MSBuild task used by build/WeakenTorchSharpGlibcxx.targets (compiled by RoslynCodeTaskFactory; also shipped in the package).
+// The Debian 12 fix for TorchSharp's native library, in one place for its two users:
+// - the MSBuild task WeakenGlibcxxRequirement (build/WeakenTorchSharpGlibcxx.targets, compiled by RoslynCodeTaskFactory;
+//   also shipped in the package), which patches the copy in a build or publish output, and
+// - the library itself (compiled into WeightSpace.MLNet with WEIGHTSPACE_RUNTIME defined), which patches the copy beside
+//   an app that was built without those targets (a ProjectReference from outside this repository) before TorchSharp
+//   loads it (TorchSharpNatives).
 //
 // TorchSharp 0.107's libLibTorchSharp.so lists GLIBCXX_3.4.32 (GCC 13) among its symbol-version
 // requirements, but the only symbol bound to it, std::ios_base_library_init(), is never called
@@ -6,28 +11,25 @@
 // dynamic loader refuses the library. Marking that one Vernaux entry VER_FLG_WEAK makes a missing
 // version a non-fatal condition for ld.so; nothing else in the file changes.
 //
-// The task only touches the copy in the build output (never the NuGet cache), does nothing when
-// the machine's libstdc++ already defines the version, and is idempotent.
+// Only the copy beside an app is touched (never the NuGet cache: a new file is renamed over the copy), nothing is done
+// when the machine's libstdc++ already defines the version, and patching is idempotent.
 using System;
 using System.IO;
 using System.Text;
+#if !WEIGHTSPACE_RUNTIME
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
 public class WeakenGlibcxxRequirement : Task
 {
-    const string Version = "GLIBCXX_3.4.32";
-    const uint ShtGnuVerneed = 0x6ffffffe;
-    const ushort VerFlgWeak = 0x2;
-
     [Required] public ITaskItem[] Libraries { get; set; } = Array.Empty<ITaskItem>();
 
     public override bool Execute()
     {
         if (!System.Runtime.InteropServices.RuntimeInformation.IsOSPlatform(System.Runtime.InteropServices.OSPlatform.Linux)) return true;
-        if (SystemLibstdcxxHas(Version))
+        if (GlibcxxRequirement.SystemLibstdcxxHas(GlibcxxRequirement.Version))
         {
-            Log.LogMessage(MessageImportance.Low, "libstdc++ provides " + Version + "; TorchSharp natives left as shipped.");
+            Log.LogMessage(MessageImportance.Low, "libstdc++ provides " + GlibcxxRequirement.Version + "; TorchSharp natives left as shipped.");
             return true;
         }
         foreach (var item in Libraries)
@@ -36,15 +38,9 @@ public class WeakenGlibcxxRequirement : Task
             if (!File.Exists(path)) continue;
             try
             {
-                var bytes = File.ReadAllBytes(path);
-                var result = Weaken(bytes, Version);
-                if (result == null) { Log.LogMessage(MessageImportance.Low, path + ": no " + Version + " requirement."); continue; }
-                if (result == false) continue; // already weak
-                // Write a new file and rename it over the old one: never patch through a hard link.
-                var tmp = path + ".weak.tmp";
-                File.WriteAllBytes(tmp, bytes);
-                File.Replace(tmp, path, null); // a rename: the old inode (maybe the NuGet cache's) is untouched
-                Log.LogMessage(MessageImportance.High, "TorchSharp on an older libstdc++: marked the " + Version + " requirement of " + path + " weak.");
+                var result = GlibcxxRequirement.WeakenFile(path);
+                if (result == null) Log.LogMessage(MessageImportance.Low, path + ": no " + GlibcxxRequirement.Version + " requirement.");
+                else if (result == true) Log.LogMessage(MessageImportance.High, "TorchSharp on an older libstdc++: marked the " + GlibcxxRequirement.Version + " requirement of " + path + " weak.");
             }
             catch (Exception e)
             {
@@ -53,8 +49,40 @@ public class WeakenGlibcxxRequirement : Task
         }
         return !Log.HasLoggedErrors;
     }
+}
+#endif
 
-    static bool SystemLibstdcxxHas(string version)
+/// <summary>The ELF patch: the GLIBCXX_3.4.32 requirement of libLibTorchSharp.so marked weak.</summary>
+internal static class GlibcxxRequirement
+{
+    public const string Version = "GLIBCXX_3.4.32";
+    const uint ShtGnuVerneed = 0x6ffffffe;
+    const ushort VerFlgWeak = 0x2;
+
+    /// <summary>
+    /// Marks the requirement of the file at <paramref name="path"/> weak: a new file renamed over it (never a write
+    /// through a hard link into the NuGet cache). null: no such requirement; false: already weak; true: patched.
+    /// </summary>
+    public static bool? WeakenFile(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var result = Weaken(bytes, Version);
+        if (result != true) return result;
+        // A name only this call has (the task factory compiles against netstandard: no Environment.ProcessId).
+        var tmp = path + ".weak.tmp-" + System.Diagnostics.Process.GetCurrentProcess().Id + "-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+        try
+        {
+            File.WriteAllBytes(tmp, bytes);
+            File.Replace(tmp, path, null); // a rename: the old inode (maybe the NuGet cache's) is untouched
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+        return true;
+    }
+
+    public static bool SystemLibstdcxxHas(string version)
     {
         string[] dirs = { "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib64", "/lib64", "/usr/lib", "/usr/local/lib64", "/usr/local/lib" };
         var needle = Encoding.ASCII.GetBytes(version + "\0");
@@ -68,7 +96,7 @@ public class WeakenGlibcxxRequirement : Task
         return false;
     }
 
-    static int IndexOf(byte[] data, byte[] needle)
+    private static int IndexOf(byte[] data, byte[] needle)
     {
         for (int i = 0; i + needle.Length <= data.Length; i++)
         {
