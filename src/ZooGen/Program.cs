@@ -30,6 +30,9 @@ public static class Program
                                           join zoos generated with --shard (all parts, unless --allow-partial)
           zoogen verify DIR               check every shard against the manifest's checksums
           zoogen export DIR --out DIR2    weights.npy + metrics.csv for Python
+          zoogen import DIR --out ZOO --layout NAME [--dataset NAME]
+                                          weights.npy + metrics.csv (one row per checkpoint, PyTorch order)
+                                          into a zoo; prints where each metrics.csv column goes
           zoogen presets                  list the presets
         """;
 
@@ -46,8 +49,9 @@ public static class Program
                 "merge" => Merge(args[1..]),
                 "verify" => Verify(args[1..]),
                 "export" => Export(args[1..]),
+                "import" => Import(args[1..]),
                 "presets" => ListPresets(),
-                _ => Fail($"unknown command '{args[0]}'; commands: generate, info, merge, verify, export, presets."),
+                _ => Fail($"unknown command '{args[0]}'; commands: generate, info, merge, verify, export, import, presets."),
             };
         }
         catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or FormatException or UnauthorizedAccessException)
@@ -234,6 +238,21 @@ public static class Program
         var zoo = ZooDataset.Open(pos[0]);
         zoo.Verify();
         Console.WriteLine($"ok: {zoo.Manifest.Shards.Count} shards, {zoo.RowCount:N0} rows match their checksums.");
+        return 0;
+    }
+
+    private static int Import(string[] args)
+    {
+        var (o, pos) = Parse("import", args, new[] { "out", "layout", "dataset" });
+        if (pos.Count != 1 || !o.TryGetValue("out", out var output) || !o.TryGetValue("layout", out var layoutName))
+            throw new ArgumentException($"import needs a folder with {NumpyZoo.WeightsFile} and {NumpyZoo.MetricsFile}, --out DIR and --layout NAME ({string.Join(", ", WeightLayout.BuiltIn.Keys)}).");
+        if (!WeightLayout.BuiltIn.TryGetValue(layoutName!, out var layout))
+            throw new ArgumentException($"--layout: '{layoutName}' is not one of {string.Join(", ", WeightLayout.BuiltIn.Keys)}.");
+        output = OutputFolder(output);
+        Console.WriteLine($"{Path.Combine(pos[0], NumpyZoo.MetricsFile)}:");
+        foreach (var line in NumpyZoo.ImportColumns(pos[0])) Console.WriteLine("  " + line);
+        var zoo = NumpyZoo.Import(pos[0], output, layout, o.GetValueOrDefault("dataset") ?? "imported");
+        Console.WriteLine($"imported {zoo.RowCount:N0} rows of {zoo.ModelIds.Count:N0} models ({layout.Name}) into {output}.");
         return 0;
     }
 

@@ -89,16 +89,24 @@ public static class NumpyZoo
     }
 
     /// <summary>
-    /// Reads <c>weights.npy</c> (float32 or float64, [rows, P]) and <c>metrics.csv</c> from <paramref name="directory"/>
-    /// into a new zoo. Columns are matched by our names or the published aliases (case-insensitive); a
-    /// missing ModelId is taken from <c>modeldir</c> when present, else each row is its own model.
+    /// Reads <c>weights.npy</c> (float32 or float64, [rows, P]) and <c>metrics.csv</c> (one row per weight row) from
+    /// <paramref name="directory"/> into a new zoo. Column names are matched without regard to case, <c>_</c>, <c>.</c>, <c>-</c>,
+    /// <c>:</c> or a <c>config.</c> prefix, so our names, the Small CNN Zoo's and the ones a Python user picks all work:
+    /// the model (<c>ModelId</c>, <c>model_id</c>, <c>model</c>, or a text <c>modeldir</c> whose distinct values become ids)
+    /// and the epoch (<c>epoch</c>, <c>step</c>, <c>training_iteration</c>) are required; <c>seed</c>, the metrics
+    /// (<c>test_acc</c>, <c>train_accuracy</c>, <c>test_loss</c>, <c>gap</c>, <c>val_acc</c> …) and the known hyperparameters
+    /// (<c>lr</c>, <c>weight_decay</c>/<c>l2reg</c>, <c>dropout</c>, <c>train_fraction</c>, <c>batch_size</c>,
+    /// <c>activation</c>/<c>nlin</c>, <c>init</c>/<c>w_init</c>, <c>optimizer</c>) go to their columns, and <b>every other
+    /// column</b> is kept under its own name: numeric when every cell is a number (an empty cell is missing, NaN), otherwise
+    /// text (a categorical hyperparameter). Nothing is dropped; <see cref="ImportColumns"/> shows where each column goes.
     /// </summary>
     /// <remarks>
     /// <paramref name="output"/> must be new, empty or marked by a tool of this library; ModelId, Epoch and Seed are parsed as
     /// integers. If any row is refused (a malformed cell, NaN or ∞ weights), the zoo begun in <paramref name="output"/> is
     /// removed again: a failed import leaves no zoo behind.
     /// </remarks>
-    /// <exception cref="ZooFormatException">Malformed .npy, a width that is not the layout's, row counts that disagree, an id that is no integer.</exception>
+    /// <exception cref="ZooFormatException">Malformed .npy, a width that is not the layout's, row counts that disagree, no
+    /// model or epoch column, two columns for one target, an id that is no integer, a cell that is no number.</exception>
     /// <exception cref="ArgumentException">Non-finite weights (named by model and epoch).</exception>
     /// <exception cref="IOException">The output folder holds files no WeightSpace.MLNet tool wrote.</exception>
     public static ZooDataset Import(string directory, string output, WeightLayout layout, string dataset)
@@ -107,54 +115,47 @@ public static class NumpyZoo
         var metricsPath = Path.Combine(directory, MetricsFile);
         if (!File.Exists(weightsPath)) throw new ZooFormatException(weightsPath, "weights file not found.");
         if (!File.Exists(metricsPath)) throw new ZooFormatException(metricsPath, "metrics file not found.");
+        // Unterthiner et al.'s Small CNN Zoo maps columns to layers through layout.csv and stores kernels in TensorFlow order:
+        // read as PyTorch order, every kernel weight would land in the wrong place without a word.
+        var tfLayout = Path.Combine(directory, "layout.csv");
+        if (File.Exists(tfLayout))
+            throw new ZooFormatException(tfLayout, "this folder has a layout.csv, as the Small CNN Zoo has: its weights.npy is in TensorFlow order with " +
+                "layers placed by layout.csv, and this import reads PyTorch order (out-major weights, then bias, per layer); importing it would " +
+                "misplace every kernel weight. Convert it to PyTorch order first (nothing was written).");
         var lines = File.ReadAllLines(metricsPath).Where(l => l.Length > 0).ToList();
         if (lines.Count == 0) throw new ZooFormatException(metricsPath, "empty metrics file.");
         var header = SplitCsv(lines[0]);
-        int Find(string ours)
-        {
-            int i = header.FindIndex(h => string.Equals(h, ours, StringComparison.OrdinalIgnoreCase));
-            if (i < 0 && Published.TryGetValue(ours, out var alias)) i = header.FindIndex(h => string.Equals(h, alias, StringComparison.OrdinalIgnoreCase));
-            if (i < 0 && ours == ZooColumns.Epoch) i = header.FindIndex(h => string.Equals(h, "step", StringComparison.OrdinalIgnoreCase));
-            return i;
-        }
+        var rowsOfCells = lines.Skip(1).Select(SplitCsv).ToList();
+        for (int r = 0; r < rowsOfCells.Count; r++)
+            if (rowsOfCells[r].Count != header.Count)
+                throw new ZooFormatException(metricsPath, $"row {r + 2} has {rowsOfCells[r].Count} cells, the header {header.Count}.");
         var inv = CultureInfo.InvariantCulture;
-        var hyperCandidates = new[]
-        {
-            (ZooColumns.Hyper.LearningRate, ZooColumnType.Single), (ZooColumns.Hyper.WeightDecay, ZooColumnType.Single),
-            (ZooColumns.Hyper.Dropout, ZooColumnType.Single), (ZooColumns.Hyper.TrainFraction, ZooColumnType.Single),
-            (ZooColumns.Hyper.BatchSize, ZooColumnType.Single), (ZooColumns.Hyper.Activation, ZooColumnType.Text),
-            (ZooColumns.Hyper.Init, ZooColumnType.Text), (ZooColumns.Hyper.Optimizer, ZooColumnType.Text),
-        };
-        var hyper = hyperCandidates.Select(h => (Col: new ZooColumn(h.Item1, h.Item2), Index: Find(h.Item1))).Where(h => h.Index >= 0).ToList();
-        int modelIdx = Find(ZooColumns.ModelId), modeldirIdx = header.FindIndex(h => h.Equals("modeldir", StringComparison.OrdinalIgnoreCase));
-        int epochIdx = Find(ZooColumns.Epoch), seedIdx = Find(ZooColumns.Seed);
-        var metricIdx = ZooColumns.Metrics.Select(Find).ToArray();
 
         using var npy = File.OpenRead(weightsPath);
         var (dtype, rows, cols) = ReadNpyHeader(npy, weightsPath);
         if (cols != layout.ParameterCount)
             throw new ZooFormatException(weightsPath, $"weights have {cols} columns, but layout '{layout.Name}' has {layout.ParameterCount} parameters.");
-        if (rows != lines.Count - 1)
-            throw new ZooFormatException(metricsPath, $"{lines.Count - 1} label rows for {rows} weight rows.");
         long expected = npy.Position + rows * cols * (dtype == "<f8" ? 8L : 4L);
         if (npy.Length < expected) throw new ZooFormatException(weightsPath, $"truncated: {npy.Length} bytes, {expected} expected.");
+        if (rows != rowsOfCells.Count)
+            throw new ZooFormatException(metricsPath, $"{rowsOfCells.Count} label rows for {rows} weight rows.");
+        var plan = PlanColumns(header, rowsOfCells, metricsPath);
 
         var modelIds = new Dictionary<string, int>();
         var raw = new byte[cols * (dtype == "<f8" ? 8 : 4)];
-        var writer = ZooWriter.Create(output, layout, dataset, hyper.Select(h => h.Col), generator: "NumpyZoo.Import");
+        var writer = ZooWriter.Create(output, layout, dataset, plan.Columns.Select(c => c.Column), generator: "NumpyZoo.Import");
         try
         {
         for (long row = 0; row < rows; row++)
         {
             npy.ReadExactly(raw);
-            var cells = SplitCsv(lines[(int)row + 1]);
-            string Cell(int i) => i >= 0 && i < cells.Count ? cells[i] : throw new ZooFormatException(metricsPath, $"row {row + 2} has {cells.Count} cells, fewer than the header's {header.Count}.");
-            float Num(int i) => i < 0 ? float.NaN : float.TryParse(Cell(i), NumberStyles.Float, inv, out var v) ? v
-                : throw new ZooFormatException(metricsPath, $"row {row + 2}, column '{header[i]}': '{Cell(i)}' is not a number.");
+            var cells = rowsOfCells[(int)row];
+            float Num(int i) => cells[i].Trim().Length == 0 ? float.NaN : float.TryParse(cells[i], NumberStyles.Float, inv, out var v) ? v
+                : throw new ZooFormatException(metricsPath, $"row {row + 2}, column '{header[i]}': '{cells[i]}' is not a number.");
             // Ids, epochs and seeds are integers, parsed as such (through float32, ids above 2^24 would merge silently).
             int Int(int i)
             {
-                var text = Cell(i).Trim();
+                var text = cells[i].Trim();
                 if (int.TryParse(text, NumberStyles.Integer, inv, out var n)) return n;
                 if (decimal.TryParse(text, NumberStyles.Float, inv, out var d) && d == decimal.Truncate(d) && d >= int.MinValue && d <= int.MaxValue) return (int)d;
                 throw new ZooFormatException(metricsPath, $"row {row + 2}, column '{header[i]}': '{text}' is not a whole number in the 32-bit range (ids, epochs and seeds are integers).");
@@ -162,18 +163,16 @@ public static class NumpyZoo
             var w = new float[cols];
             if (dtype == "<f4") MemoryMarshal.Cast<byte, float>(raw).CopyTo(w);
             else { var d = MemoryMarshal.Cast<byte, double>(raw); for (int j = 0; j < cols; j++) w[j] = (float)d[j]; }
-            int modelId = modelIdx >= 0 ? Int(modelIdx)
-                : modeldirIdx >= 0 ? GetOrAdd(modelIds, Cell(modeldirIdx)) : checked((int)row);
             var r = new ZooRecord
             {
-                Weights = w, ModelId = modelId,
-                Epoch = epochIdx >= 0 ? Int(epochIdx) : 0,
-                Seed = seedIdx >= 0 ? Int(seedIdx) : 0,
+                Weights = w,
+                ModelId = plan.ModelId >= 0 ? Int(plan.ModelId) : GetOrAdd(modelIds, cells[plan.ModelDir]),
+                Epoch = Int(plan.Epoch),
+                Seed = plan.Seed >= 0 ? Int(plan.Seed) : 0,
             };
-            for (int m = 0; m < metricIdx.Length; m++) r.SetMetric(ZooColumns.Metrics[m], metricIdx[m] >= 0 ? Num(metricIdx[m]) : float.NaN);
-            if (Find(ZooColumns.GeneralizationGap) < 0) r.GeneralizationGap = r.Metric(ZooColumns.GeneralizationGap); // NaN above: the one definition
-            foreach (var (col, index) in hyper)
-                if (col.Type == ZooColumnType.Single) r.Numeric[col.Name] = Num(index); else r.Text[col.Name] = Cell(index);
+            foreach (var (metric, index) in plan.Metrics) r.SetMetric(metric, Num(index));
+            foreach (var (column, index) in plan.Columns)
+                if (column.Type == ZooColumnType.Single) r.SetSingle(column.Name, Num(index)); else r.Text[column.Name] = cells[index];
             writer.Write(r);
         }
         writer.Dispose();
@@ -185,6 +184,107 @@ public static class NumpyZoo
             throw;
         }
         return ZooDataset.Open(output);
+    }
+
+    /// <summary>
+    /// Where each column of a <c>metrics.csv</c> header goes on import, as "header → column (type)" lines — what
+    /// <see cref="Import"/> will do, for a look before importing (and for <c>zoogen</c> to print).
+    /// </summary>
+    public static IReadOnlyList<string> ImportColumns(string directory)
+    {
+        var metricsPath = Path.Combine(directory, MetricsFile);
+        var lines = File.ReadAllLines(metricsPath).Where(l => l.Length > 0).ToList();
+        if (lines.Count == 0) throw new ZooFormatException(metricsPath, "empty metrics file.");
+        var header = SplitCsv(lines[0]);
+        var plan = PlanColumns(header, lines.Skip(1).Select(SplitCsv).ToList(), metricsPath);
+        var list = new List<string>();
+        for (int i = 0; i < header.Count; i++)
+        {
+            string? to = i == plan.ModelId ? $"{ZooColumns.ModelId} (integer)" : i == plan.ModelDir ? $"{ZooColumns.ModelId} (one id per distinct value)"
+                : i == plan.Epoch ? $"{ZooColumns.Epoch} (integer)" : i == plan.Seed ? $"{ZooColumns.Seed} (integer)"
+                : plan.Metrics.Where(m => m.Index == i).Select(m => $"{m.Metric} (metric)").FirstOrDefault()
+                ?? plan.Columns.Where(c => c.Index == i).Select(c => $"{c.Column.Name} ({(c.Column.Type == ZooColumnType.Single ? "numeric" : "text")})").FirstOrDefault();
+            list.Add($"{header[i]} → {to}");
+        }
+        return list;
+    }
+
+    /// <summary>The normalised form of a column name: lower case, a leading "config." dropped, no _ . - : or spaces.</summary>
+    private static string Normalise(string name)
+    {
+        var n = name.Trim().ToLowerInvariant();
+        if (n.StartsWith("config.", StringComparison.Ordinal)) n = n["config.".Length..];
+        return new string(n.Where(c => c is not ('_' or '.' or '-' or ':' or ' ')).ToArray());
+    }
+
+    // Our columns and the names they go by (normalised): the Small CNN Zoo's, Ray Tune's (ModelZoos) and common Python ones.
+    private static readonly (string Column, string[] Names)[] MetricNames =
+    {
+        (ZooColumns.TrainAccuracy, new[] { "trainaccuracy", "trainacc" }),
+        (ZooColumns.TestAccuracy, new[] { "testaccuracy", "testacc" }),
+        (ZooColumns.TrainLoss, new[] { "trainloss" }),
+        (ZooColumns.TestLoss, new[] { "testloss" }),
+        (ZooColumns.GeneralizationGap, new[] { "generalizationgap", "generalisationgap", "gap", "ggap" }),
+        (ZooColumns.ValidationAccuracy, new[] { "validationaccuracy", "valaccuracy", "valacc" }),
+        (ZooColumns.ValidationLoss, new[] { "validationloss", "valloss" }),
+    };
+
+    private static readonly (string Column, ZooColumnType Type, string[] Names)[] HyperNames =
+    {
+        (ZooColumns.Hyper.LearningRate, ZooColumnType.Single, new[] { "learningrate", "lr", "optimlr" }),
+        (ZooColumns.Hyper.WeightDecay, ZooColumnType.Single, new[] { "weightdecay", "wd", "l2reg", "optimwd" }),
+        (ZooColumns.Hyper.Dropout, ZooColumnType.Single, new[] { "dropout", "modeldropout" }),
+        (ZooColumns.Hyper.TrainFraction, ZooColumnType.Single, new[] { "trainfraction" }),
+        (ZooColumns.Hyper.BatchSize, ZooColumnType.Single, new[] { "batchsize", "trainingbatchsize" }),
+        (ZooColumns.Hyper.Activation, ZooColumnType.Text, new[] { "activation", "nlin", "modelnlin" }),
+        (ZooColumns.Hyper.Init, ZooColumnType.Text, new[] { "init", "winit", "modelinit", "initialization" }),
+        (ZooColumns.Hyper.Optimizer, ZooColumnType.Text, new[] { "optimizer", "optimtype", "optim" }),
+    };
+
+    private sealed record ColumnPlan(int ModelId, int ModelDir, int Epoch, int Seed, List<(string Metric, int Index)> Metrics, List<(ZooColumn Column, int Index)> Columns);
+
+    private static ColumnPlan PlanColumns(List<string> header, List<List<string>> rows, string metricsPath)
+    {
+        var norm = header.Select(Normalise).ToList();
+        var taken = new Dictionary<int, string>();
+        int Find(string target, params string[] names)
+        {
+            var hits = Enumerable.Range(0, header.Count).Where(i => names.Contains(norm[i])).ToList();
+            if (hits.Count > 1)
+                throw new ZooFormatException(metricsPath, $"columns {string.Join(" and ", hits.Select(i => $"'{header[i]}'"))} both name {target}; keep one.");
+            if (hits.Count == 1) taken[hits[0]] = target;
+            return hits.Count == 1 ? hits[0] : -1;
+        }
+        int modelId = Find(ZooColumns.ModelId, "modelid", "model");
+        int modelDir = modelId >= 0 ? -1 : Find(ZooColumns.ModelId, "modeldir");
+        if (modelId >= 0 && !rows.All(r => long.TryParse(r[modelId].Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out _)))
+            (modelDir, modelId) = (modelId, -1); // model names, not numbers: one id per distinct name, as for modeldir
+        if (modelId < 0 && modelDir < 0)
+            throw new ZooFormatException(metricsPath, $"no column names each row's model (ModelId, model_id, model or modeldir; the header is {string.Join(", ", header)}). " +
+                "Checkpoints of one model must share it, so that splits keep a model's checkpoints on one side.");
+        int epoch = Find(ZooColumns.Epoch, "epoch", "step", "trainingiteration");
+        if (epoch < 0)
+            throw new ZooFormatException(metricsPath, $"no column gives each row's epoch (epoch, step or training_iteration; the header is {string.Join(", ", header)}).");
+        int seed = Find(ZooColumns.Seed, "seed", "randomseed");
+        var metrics = MetricNames.Select(m => (m.Column, Index: Find(m.Column, m.Names))).Where(m => m.Index >= 0).ToList();
+        var columns = new List<(ZooColumn Column, int Index)>();
+        foreach (var m in metrics.Where(m => ZooColumns.OptionalMetrics.Contains(m.Column)))
+            columns.Add((new ZooColumn(m.Column, ZooColumnType.Single), m.Index)); // validation metrics are declared columns
+        metrics.RemoveAll(m => ZooColumns.OptionalMetrics.Contains(m.Column));
+        foreach (var (name, type, names) in HyperNames)
+            if (Find(name, names) is var i and >= 0) columns.Add((new ZooColumn(name, type), i));
+        var reserved = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ZooColumns.Weights, ZooColumns.ModelId, ZooColumns.Epoch, ZooColumns.Seed };
+        foreach (var c in ZooColumns.Metrics.Concat(ZooColumns.OptionalMetrics).Concat(HyperNames.Select(h => h.Column))) reserved.Add(c);
+        for (int i = 0; i < header.Count; i++)
+        {
+            if (taken.ContainsKey(i)) continue;
+            var name = header[i].Trim();
+            if (name.Length == 0) throw new ZooFormatException(metricsPath, $"column {i + 1} has no name.");
+            if (reserved.Contains(name)) throw new ZooFormatException(metricsPath, $"column '{header[i]}' has the name of a zoo column it is not; rename it.");
+            bool numeric = rows.All(r => r[i].Trim().Length == 0 || float.TryParse(r[i], NumberStyles.Float, CultureInfo.InvariantCulture, out _));
+            columns.Add((new ZooColumn(name, numeric ? ZooColumnType.Single : ZooColumnType.Text), i));
+        }
+        return new ColumnPlan(modelId, modelDir, epoch, seed, metrics, columns);
     }
 
     private static int GetOrAdd(Dictionary<string, int> ids, string key)

@@ -219,25 +219,13 @@ public class FaultCampaignTwoTests : IClassFixture<SmallZoo>
     public void IdsEpochsAndSeedsImportAsIntegersNotThroughFloat32()
     {
         using var tmp = new TempDir();
-        var src = tmp.Sub("npy");
-        Directory.CreateDirectory(src);
-        int p = WeightLayout.TetrisMlp100.ParameterCount;
-        using (var fs = File.Create(Path.Combine(src, NumpyZoo.WeightsFile)))
-        {
-            NumpyZoo.WriteNpyHeader(fs, "<f4", 3, p);
-            fs.Write(MemoryMarshal.AsBytes(Enumerable.Range(0, 3 * p).Select(i => (float)Math.Sin(i)).ToArray().AsSpan()));
-        }
-        File.WriteAllText(Path.Combine(src, NumpyZoo.MetricsFile),
-            "ModelId,Epoch,Seed,TestAccuracy\n16777216,1,2147483001,0.5\n16777217,1,2147483002,0.6\n16777219,16777217,7,0.7\n");
+        var src = NumpyImportTests.Folder(tmp, "ModelId,Epoch,Seed,TestAccuracy\n16777216,1,2147483001,0.5\n16777217,1,2147483002,0.6\n16777219,16777217,7,0.7\n", 3);
         var zoo = NumpyZoo.Import(src, tmp.Sub("zoo"), WeightLayout.TetrisMlp100, "synthetic");
         var rows = zoo.Records().OrderBy(r => r.ModelId).ToList();
         Assert.Equal(new[] { 16777216, 16777217, 16777219 }, rows.Select(r => r.ModelId));
         Assert.Equal(new[] { 2147483001, 2147483002, 7 }, rows.Select(r => r.Seed));
         Assert.Equal(16777217, rows[2].Epoch);
-        File.WriteAllText(Path.Combine(src, NumpyZoo.MetricsFile), "ModelId,Epoch,TestAccuracy\n1.5,1,0.5\n2,1,0.6\n3,1,0.7\n");
-        var e = Assert.Throws<ZooFormatException>(() => NumpyZoo.Import(src, tmp.Sub("zoo2"), WeightLayout.TetrisMlp100, "synthetic"));
-        Assert.Contains("'1.5' is not a whole number", e.Message);
-        Assert.False(Directory.Exists(tmp.Sub("zoo2")));
+        // (an epoch of 1.5 is refused by name: NumpyImportTests)
     }
 
     [Fact]
