@@ -30,6 +30,10 @@ public static class Program
                                           join zoos generated with --shard (all parts, unless --allow-partial)
           zoogen verify DIR               check every shard against the manifest's checksums
           zoogen export DIR --out DIR2    weights.npy + metrics.csv for Python
+          zoogen import --labels FILE.csv --out ZOO [--layout NAME] [--dataset NAME]
+                                          PyTorch state_dict (torch.save) or safetensors files named by the
+                                          CSV's file column (with model and epoch columns) into a zoo; the
+                                          layout is inferred from the first file unless given (e.g. mlp-64-16-10)
           zoogen import DIR --out ZOO --layout NAME [--dataset NAME]
                                           weights.npy + metrics.csv (one row per checkpoint, PyTorch order)
                                           into a zoo; prints where each metrics.csv column goes
@@ -243,11 +247,28 @@ public static class Program
 
     private static int Import(string[] args)
     {
-        var (o, pos) = Parse("import", args, new[] { "out", "layout", "dataset" });
-        if (pos.Count != 1 || !o.TryGetValue("out", out var output) || !o.TryGetValue("layout", out var layoutName))
-            throw new ArgumentException($"import needs a folder with {NumpyZoo.WeightsFile} and {NumpyZoo.MetricsFile}, --out DIR and --layout NAME ({string.Join(", ", WeightLayout.BuiltIn.Keys)}).");
-        if (!WeightLayout.BuiltIn.TryGetValue(layoutName!, out var layout))
-            throw new ArgumentException($"--layout: '{layoutName}' is not one of {string.Join(", ", WeightLayout.BuiltIn.Keys)}.");
+        var (o, pos) = Parse("import", args, new[] { "out", "layout", "dataset", "labels" });
+        if (!o.TryGetValue("out", out var output)) throw new ArgumentException("import needs --out DIR for the new zoo.");
+        WeightLayout? Layout(string name)
+        {
+            try { return WeightLayout.Parse(name); }
+            catch (ArgumentException e) { throw new ArgumentException("--layout: " + e.Message, e); }
+        }
+        if (o.TryGetValue("labels", out var labels))
+        {
+            if (pos.Count != 0) throw new ArgumentException("import --labels takes no folder: the CSV names the checkpoint files.");
+            var given = o.TryGetValue("layout", out var name) ? Layout(name!) : null;
+            output = OutputFolder(output);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var imported = ModelImport.FromCheckpoints(labels!, output, given, o.GetValueOrDefault("dataset") ?? "imported",
+                new Progress<(int Done, int Total)>(p => { if (p.Done % 100 == 0 || p.Done == p.Total) Console.Error.Write($"\r  {p.Done:N0} / {p.Total:N0} checkpoints"); }));
+            Console.Error.WriteLine();
+            Console.WriteLine($"imported {imported.RowCount:N0} checkpoints of {imported.ModelIds.Count:N0} models ({imported.Layout}) into {output} in {clock.Elapsed.TotalSeconds:F1} s.");
+            return 0;
+        }
+        if (pos.Count != 1 || !o.TryGetValue("layout", out var layoutName))
+            throw new ArgumentException($"import needs a folder with {NumpyZoo.WeightsFile} and {NumpyZoo.MetricsFile} and --layout NAME ({string.Join(", ", WeightLayout.BuiltIn.Keys)}, or mlp-IN-...-OUT), or --labels FILE.csv.");
+        var layout = Layout(layoutName!)!;
         output = OutputFolder(output);
         Console.WriteLine($"{Path.Combine(pos[0], NumpyZoo.MetricsFile)}:");
         foreach (var line in NumpyZoo.ImportColumns(pos[0])) Console.WriteLine("  " + line);

@@ -148,9 +148,119 @@ public sealed class NetworkArchitecture
         [Cnn4970.Layout.Name] = Cnn4970,
     };
 
-    /// <summary>The built-in architecture of <paramref name="layout"/>.</summary>
-    /// <exception cref="ArgumentException">The layout is not (exactly) one of the built-in ones.</exception>
-    public static NetworkArchitecture For(WeightLayout layout) =>
-        BuiltIn.TryGetValue(layout.Name, out var a) && a.Layout.Equals(layout) ? a
-            : throw new ArgumentException($"No forward pass is known for layout '{layout.Name}'; the built-in architectures are {string.Join(", ", BuiltIn.Keys)}.");
+    /// <summary>
+    /// The architecture of <paramref name="layout"/>: a built-in one, or for any fully connected layout (an MLP) flatten →
+    /// linear → act → … → linear (an activation between layers, none after the last).
+    /// </summary>
+    /// <exception cref="ArgumentException">A layout with convolutions that is not (exactly) a built-in one: its strides and
+    /// pooling are not in the layout, so give them with the constructor.</exception>
+    public static NetworkArchitecture For(WeightLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (BuiltIn.TryGetValue(layout.Name, out var a) && a.Layout.Equals(layout)) return a;
+        if (layout.IsFullyConnected)
+        {
+            var ops = new List<NetworkOp> { Flatten };
+            for (int l = 0; l < layout.Layers.Count; l++)
+            {
+                if (l > 0) ops.Add(Act);
+                ops.Add(Linear(l));
+            }
+            return new NetworkArchitecture(layout, ops);
+        }
+        throw new ArgumentException($"No forward pass is known for layout '{layout.Name}' (its convolutions' strides and pooling are not in the layout); " +
+            $"the built-in architectures are {string.Join(", ", BuiltIn.Keys)}, and any MLP; describe others with new NetworkArchitecture(layout, ops).");
+    }
+
+    /// <summary>
+    /// Runs the network on one input (C × H × W values, channel-major) with the given weights, in float64: what a checkpoint
+    /// computes, for checking that imported weights landed in their places (its outputs against the framework's) or for
+    /// scoring a few inputs. <paramref name="activation"/>: "relu", "tanh", "sigmoid", "gelu" or "identity".
+    /// </summary>
+    /// <exception cref="ArgumentException">A weight vector or input of the wrong size, or an unknown activation.</exception>
+    public double[] Forward(ReadOnlySpan<float> weights, ReadOnlySpan<float> input, int channels, int height, int width, string activation)
+    {
+        Layout.CheckVector(weights.Length);
+        if (input.Length != channels * height * width)
+            throw new ArgumentException($"The input has {input.Length} values, not {channels}×{height}×{width}.");
+        Func<double, double> act = activation.ToLowerInvariant() switch
+        {
+            "relu" => v => Math.Max(0, v),
+            "tanh" => Math.Tanh,
+            "sigmoid" => v => 1 / (1 + Math.Exp(-v)),
+            "gelu" => v => 0.5 * v * (1 + Erf(v / Math.Sqrt(2))),
+            "identity" or "linear" or "none" => v => v,
+            _ => throw new ArgumentException($"Activation '{activation}' is not one of relu, tanh, sigmoid, gelu, identity.", nameof(activation)),
+        };
+        var shapes = Shapes(channels, height, width);
+        var x = new double[input.Length];
+        for (int i = 0; i < x.Length; i++) x[i] = input[i];
+        for (int k = 0; k < Ops.Count; k++)
+        {
+            var op = Ops[k];
+            var (c, h, w) = shapes[k];
+            var (oc, oh, ow) = shapes[k + 1];
+            var y = new double[oc * oh * ow];
+            switch (op.Kind)
+            {
+                case NetworkOpKind.Conv:
+                case NetworkOpKind.Linear:
+                {
+                    var spec = Layout.Layers[op.Layer];
+                    var wts = Layout.LayerWeights(weights, op.Layer);
+                    var bias = Layout.LayerBiases(weights, op.Layer);
+                    int kh = spec.KernelHeight, kw = spec.KernelWidth, inC = spec.InFeatures;
+                    if (op.Kind == NetworkOpKind.Linear) { kh = kw = 1; inC = c * h * w; h = w = 1; }
+                    for (int o = 0; o < oc; o++)
+                        for (int i = 0; i < oh; i++)
+                            for (int j = 0; j < ow; j++)
+                            {
+                                double s = spec.HasBias ? bias[o] : 0;
+                                for (int ci = 0; ci < inC; ci++)
+                                    for (int u = 0; u < kh; u++)
+                                        for (int v = 0; v < kw; v++)
+                                            s += wts[((o * inC + ci) * kh + u) * kw + v] * x[(ci * h + i * op.Stride + u) * w + j * op.Stride + v];
+                                y[(o * oh + i) * ow + j] = s;
+                            }
+                    break;
+                }
+                case NetworkOpKind.MaxPool:
+                    for (int ch = 0; ch < oc; ch++)
+                        for (int i = 0; i < oh; i++)
+                            for (int j = 0; j < ow; j++)
+                            {
+                                double m = double.NegativeInfinity;
+                                for (int u = 0; u < op.Size; u++)
+                                    for (int v = 0; v < op.Size; v++)
+                                        m = Math.Max(m, x[(ch * h + i * op.Size + u) * w + j * op.Size + v]);
+                                y[(ch * oh + i) * ow + j] = m;
+                            }
+                    break;
+                case NetworkOpKind.Activation:
+                    for (int i = 0; i < y.Length; i++) y[i] = act(x[i]);
+                    break;
+                case NetworkOpKind.Flatten:
+                    Array.Copy(x, y, y.Length);
+                    break;
+                default:
+                    for (int ch = 0; ch < c; ch++)
+                    {
+                        double s = 0;
+                        for (int i = 0; i < h * w; i++) s += x[ch * h * w + i];
+                        y[ch] = s / (h * w);
+                    }
+                    break;
+            }
+            x = y;
+        }
+        return x;
+    }
+
+    /// <summary>erf by Abramowitz–Stegun 7.1.26 refined: |error| below 1.5e-7, ample for checking a float32 network.</summary>
+    private static double Erf(double x)
+    {
+        double t = 1 / (1 + 0.3275911 * Math.Abs(x));
+        double y = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.Exp(-x * x);
+        return x >= 0 ? y : -y;
+    }
 }

@@ -163,6 +163,42 @@ public sealed class WeightLayout : IEquatable<WeightLayout>
         new LayerSpec("dense", LayerKind.Linear, 16, 10),
     });
 
+    /// <summary>
+    /// The layout of a multilayer perceptron in one line: <paramref name="sizes"/> are the input width, then each layer's
+    /// units (at least two numbers); every layer is linear, named fc1, fc2, …, with a bias unless <paramref name="bias"/> is
+    /// false. The name, e.g. "mlp-64-16-10", says the shape (a "-nobias" suffix without biases), so equal shapes give equal layouts.
+    /// </summary>
+    /// <example><code>var layout = WeightLayout.Mlp(64, 16, 10);   // 64·16 + 16 + 16·10 + 10 = 1,210 parameters</code></example>
+    /// <exception cref="ArgumentException">Fewer than two sizes, or a size below 1.</exception>
+    public static WeightLayout Mlp(IReadOnlyList<int> sizes, bool bias = true)
+    {
+        ArgumentNullException.ThrowIfNull(sizes);
+        if (sizes.Count < 2) throw new ArgumentException($"An MLP needs its input width and at least one layer's units ({sizes.Count} sizes given).", nameof(sizes));
+        if (sizes.Any(n => n < 1)) throw new ArgumentException($"Every size of an MLP is at least 1 (got {string.Join(", ", sizes)}).", nameof(sizes));
+        var layers = Enumerable.Range(0, sizes.Count - 1).Select(l => new LayerSpec($"fc{l + 1}", LayerKind.Linear, sizes[l], sizes[l + 1], HasBias: bias)).ToArray();
+        return new WeightLayout($"mlp-{string.Join("-", sizes)}{(bias ? "" : "-nobias")}", layers);
+    }
+
+    /// <inheritdoc cref="Mlp(IReadOnlyList{int}, bool)"/>
+    public static WeightLayout Mlp(params int[] sizes) => Mlp(sizes, bias: true);
+
+    /// <summary>
+    /// A layout by name: a built-in one ("tetris-mlp-100", "cnn-2464", "cnn-4970") or an MLP written as
+    /// <see cref="Mlp(IReadOnlyList{int}, bool)"/> names it ("mlp-64-16-10", "mlp-16-5-4-nobias").
+    /// </summary>
+    /// <exception cref="ArgumentException">Neither; the message lists what is understood.</exception>
+    public static WeightLayout Parse(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (BuiltIn.TryGetValue(name, out var builtIn)) return builtIn;
+        var parts = name.Split('-');
+        bool noBias = parts.Length > 0 && parts[^1] == "nobias";
+        var numbers = parts.Skip(1).Take(parts.Length - 1 - (noBias ? 1 : 0)).ToArray();
+        if (parts[0] == "mlp" && numbers.Length >= 2 && numbers.All(n => int.TryParse(n, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v) && v >= 1))
+            return Mlp(numbers.Select(n => int.Parse(n, System.Globalization.CultureInfo.InvariantCulture)).ToArray(), bias: !noBias);
+        throw new ArgumentException($"'{name}' is not a layout: give one of {string.Join(", ", BuiltIn.Keys)}, or an MLP as mlp-IN-H1-...-OUT (e.g. mlp-64-16-10; add -nobias for layers without biases).", nameof(name));
+    }
+
     /// <summary>The built-in layouts by name.</summary>
     public static IReadOnlyDictionary<string, WeightLayout> BuiltIn { get; } = new Dictionary<string, WeightLayout>
     {

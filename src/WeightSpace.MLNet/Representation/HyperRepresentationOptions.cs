@@ -197,8 +197,13 @@ public sealed record WeightEmbeddingOptions
     /// The authors' configuration for a layout (METHOD §5): Tetris, CNN-2464 (MNIST-Seed) or CNN-4970 zoos. For CNN-4970 the
     /// authors' γ depended on the data set; this gives CIFAR-10's 0.5 — <see cref="Paper(WeightLayout, string)"/> takes the data set.
     /// </summary>
+    /// <exception cref="ArgumentException">A layout the authors had no configuration for (use <see cref="CpuDefaultFor"/>).</exception>
     public static WeightEmbeddingOptions Paper(WeightLayout layout)
     {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (!WeightLayout.BuiltIn.Values.Contains(layout))
+            throw new ArgumentException($"The paper has a configuration for {string.Join(", ", WeightLayout.BuiltIn.Keys)} only, not for '{layout.Name}'; " +
+                "use WeightEmbeddingOptions.CpuDefaultFor(layout), which holds for any layout.", nameof(layout));
         ArgumentNullException.ThrowIfNull(layout);
         var tetris = new WeightEmbeddingOptions
         {
@@ -209,6 +214,7 @@ public sealed record WeightEmbeddingOptions
         };
         return layout.Name switch
         {
+            "tetris-mlp-100" => tetris,
             "cnn-2464" => tetris with
             {
                 ModelDim = 800, FeedForwardDim = 900, LatentDim = 700, ProjectionHead = new[] { 400, 400, 400, 50 }, Gamma = 0.1, Epochs = 500,
@@ -219,7 +225,7 @@ public sealed record WeightEmbeddingOptions
                 Blocks = 4, ModelDim = 512, FeedForwardDim = 1000, LatentDim = 1200, ProjectionHead = new[] { 400, 400, 400, 50 }, Gamma = 0.5, Epochs = 250,
                 Augmentation = new AugmentationOptions { Permutation = PermutationMode.Pool, PermutationPoolSize = 25_000, NoiseSigma = 0, EraseProbability = 0.5 },
             },
-            _ => tetris,
+            _ => throw new ArgumentException($"No paper configuration for '{layout.Name}'.", nameof(layout)),
         };
     }
 

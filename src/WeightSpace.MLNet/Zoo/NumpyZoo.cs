@@ -129,7 +129,6 @@ public static class NumpyZoo
         for (int r = 0; r < rowsOfCells.Count; r++)
             if (rowsOfCells[r].Count != header.Count)
                 throw new ZooFormatException(metricsPath, $"row {r + 2} has {rowsOfCells[r].Count} cells, the header {header.Count}.");
-        var inv = CultureInfo.InvariantCulture;
 
         using var npy = File.OpenRead(weightsPath);
         var (dtype, rows, cols) = ReadNpyHeader(npy, weightsPath);
@@ -139,7 +138,7 @@ public static class NumpyZoo
         if (npy.Length < expected) throw new ZooFormatException(weightsPath, $"truncated: {npy.Length} bytes, {expected} expected.");
         if (rows != rowsOfCells.Count)
             throw new ZooFormatException(metricsPath, $"{rowsOfCells.Count} label rows for {rows} weight rows.");
-        var plan = PlanColumns(header, rowsOfCells, metricsPath);
+        var plan = LabelColumns.Plan(header, rowsOfCells, metricsPath);
 
         var modelIds = new Dictionary<string, int>();
         var raw = new byte[cols * (dtype == "<f8" ? 8 : 4)];
@@ -150,16 +149,8 @@ public static class NumpyZoo
         {
             npy.ReadExactly(raw);
             var cells = rowsOfCells[(int)row];
-            float Num(int i) => cells[i].Trim().Length == 0 ? float.NaN : float.TryParse(cells[i], NumberStyles.Float, inv, out var v) ? v
-                : throw new ZooFormatException(metricsPath, $"row {row + 2}, column '{header[i]}': '{cells[i]}' is not a number.");
-            // Ids, epochs and seeds are integers, parsed as such (through float32, ids above 2^24 would merge silently).
-            int Int(int i)
-            {
-                var text = cells[i].Trim();
-                if (int.TryParse(text, NumberStyles.Integer, inv, out var n)) return n;
-                if (decimal.TryParse(text, NumberStyles.Float, inv, out var d) && d == decimal.Truncate(d) && d >= int.MinValue && d <= int.MaxValue) return (int)d;
-                throw new ZooFormatException(metricsPath, $"row {row + 2}, column '{header[i]}': '{text}' is not a whole number in the 32-bit range (ids, epochs and seeds are integers).");
-            }
+            float Num(int i) => LabelColumns.Number(cells[i], (int)row + 2, header[i], metricsPath);
+            int Int(int i) => LabelColumns.Integer(cells[i], (int)row + 2, header[i], metricsPath);
             var w = new float[cols];
             if (dtype == "<f4") MemoryMarshal.Cast<byte, float>(raw).CopyTo(w);
             else { var d = MemoryMarshal.Cast<byte, double>(raw); for (int j = 0; j < cols; j++) w[j] = (float)d[j]; }
@@ -170,6 +161,7 @@ public static class NumpyZoo
                 Epoch = Int(plan.Epoch),
                 Seed = plan.Seed >= 0 ? Int(plan.Seed) : 0,
             };
+            foreach (var metric in ZooColumns.Metrics) r.SetMetric(metric, float.NaN); // a metric the CSV lacks is missing, never 0
             foreach (var (metric, index) in plan.Metrics) r.SetMetric(metric, Num(index));
             foreach (var (column, index) in plan.Columns)
                 if (column.Type == ZooColumnType.Single) r.SetSingle(column.Name, Num(index)); else r.Text[column.Name] = cells[index];
@@ -196,7 +188,7 @@ public static class NumpyZoo
         var lines = File.ReadAllLines(metricsPath).Where(l => l.Length > 0).ToList();
         if (lines.Count == 0) throw new ZooFormatException(metricsPath, "empty metrics file.");
         var header = SplitCsv(lines[0]);
-        var plan = PlanColumns(header, lines.Skip(1).Select(SplitCsv).ToList(), metricsPath);
+        var plan = LabelColumns.Plan(header, lines.Skip(1).Select(SplitCsv).ToList(), metricsPath);
         var list = new List<string>();
         for (int i = 0; i < header.Count; i++)
         {
@@ -209,85 +201,7 @@ public static class NumpyZoo
         return list;
     }
 
-    /// <summary>The normalised form of a column name: lower case, a leading "config." dropped, no _ . - : or spaces.</summary>
-    private static string Normalise(string name)
-    {
-        var n = name.Trim().ToLowerInvariant();
-        if (n.StartsWith("config.", StringComparison.Ordinal)) n = n["config.".Length..];
-        return new string(n.Where(c => c is not ('_' or '.' or '-' or ':' or ' ')).ToArray());
-    }
-
-    // Our columns and the names they go by (normalised): the Small CNN Zoo's, Ray Tune's (ModelZoos) and common Python ones.
-    private static readonly (string Column, string[] Names)[] MetricNames =
-    {
-        (ZooColumns.TrainAccuracy, new[] { "trainaccuracy", "trainacc" }),
-        (ZooColumns.TestAccuracy, new[] { "testaccuracy", "testacc" }),
-        (ZooColumns.TrainLoss, new[] { "trainloss" }),
-        (ZooColumns.TestLoss, new[] { "testloss" }),
-        (ZooColumns.GeneralizationGap, new[] { "generalizationgap", "generalisationgap", "gap", "ggap" }),
-        (ZooColumns.ValidationAccuracy, new[] { "validationaccuracy", "valaccuracy", "valacc" }),
-        (ZooColumns.ValidationLoss, new[] { "validationloss", "valloss" }),
-    };
-
-    private static readonly (string Column, ZooColumnType Type, string[] Names)[] HyperNames =
-    {
-        (ZooColumns.Hyper.LearningRate, ZooColumnType.Single, new[] { "learningrate", "lr", "optimlr" }),
-        (ZooColumns.Hyper.WeightDecay, ZooColumnType.Single, new[] { "weightdecay", "wd", "l2reg", "optimwd" }),
-        (ZooColumns.Hyper.Dropout, ZooColumnType.Single, new[] { "dropout", "modeldropout" }),
-        (ZooColumns.Hyper.TrainFraction, ZooColumnType.Single, new[] { "trainfraction" }),
-        (ZooColumns.Hyper.BatchSize, ZooColumnType.Single, new[] { "batchsize", "trainingbatchsize" }),
-        (ZooColumns.Hyper.Activation, ZooColumnType.Text, new[] { "activation", "nlin", "modelnlin" }),
-        (ZooColumns.Hyper.Init, ZooColumnType.Text, new[] { "init", "winit", "modelinit", "initialization" }),
-        (ZooColumns.Hyper.Optimizer, ZooColumnType.Text, new[] { "optimizer", "optimtype", "optim" }),
-    };
-
-    private sealed record ColumnPlan(int ModelId, int ModelDir, int Epoch, int Seed, List<(string Metric, int Index)> Metrics, List<(ZooColumn Column, int Index)> Columns);
-
-    private static ColumnPlan PlanColumns(List<string> header, List<List<string>> rows, string metricsPath)
-    {
-        var norm = header.Select(Normalise).ToList();
-        var taken = new Dictionary<int, string>();
-        int Find(string target, params string[] names)
-        {
-            var hits = Enumerable.Range(0, header.Count).Where(i => names.Contains(norm[i])).ToList();
-            if (hits.Count > 1)
-                throw new ZooFormatException(metricsPath, $"columns {string.Join(" and ", hits.Select(i => $"'{header[i]}'"))} both name {target}; keep one.");
-            if (hits.Count == 1) taken[hits[0]] = target;
-            return hits.Count == 1 ? hits[0] : -1;
-        }
-        int modelId = Find(ZooColumns.ModelId, "modelid", "model");
-        int modelDir = modelId >= 0 ? -1 : Find(ZooColumns.ModelId, "modeldir");
-        if (modelId >= 0 && !rows.All(r => long.TryParse(r[modelId].Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out _)))
-            (modelDir, modelId) = (modelId, -1); // model names, not numbers: one id per distinct name, as for modeldir
-        if (modelId < 0 && modelDir < 0)
-            throw new ZooFormatException(metricsPath, $"no column names each row's model (ModelId, model_id, model or modeldir; the header is {string.Join(", ", header)}). " +
-                "Checkpoints of one model must share it, so that splits keep a model's checkpoints on one side.");
-        int epoch = Find(ZooColumns.Epoch, "epoch", "step", "trainingiteration");
-        if (epoch < 0)
-            throw new ZooFormatException(metricsPath, $"no column gives each row's epoch (epoch, step or training_iteration; the header is {string.Join(", ", header)}).");
-        int seed = Find(ZooColumns.Seed, "seed", "randomseed");
-        var metrics = MetricNames.Select(m => (m.Column, Index: Find(m.Column, m.Names))).Where(m => m.Index >= 0).ToList();
-        var columns = new List<(ZooColumn Column, int Index)>();
-        foreach (var m in metrics.Where(m => ZooColumns.OptionalMetrics.Contains(m.Column)))
-            columns.Add((new ZooColumn(m.Column, ZooColumnType.Single), m.Index)); // validation metrics are declared columns
-        metrics.RemoveAll(m => ZooColumns.OptionalMetrics.Contains(m.Column));
-        foreach (var (name, type, names) in HyperNames)
-            if (Find(name, names) is var i and >= 0) columns.Add((new ZooColumn(name, type), i));
-        var reserved = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ZooColumns.Weights, ZooColumns.ModelId, ZooColumns.Epoch, ZooColumns.Seed };
-        foreach (var c in ZooColumns.Metrics.Concat(ZooColumns.OptionalMetrics).Concat(HyperNames.Select(h => h.Column))) reserved.Add(c);
-        for (int i = 0; i < header.Count; i++)
-        {
-            if (taken.ContainsKey(i)) continue;
-            var name = header[i].Trim();
-            if (name.Length == 0) throw new ZooFormatException(metricsPath, $"column {i + 1} has no name.");
-            if (reserved.Contains(name)) throw new ZooFormatException(metricsPath, $"column '{header[i]}' has the name of a zoo column it is not; rename it.");
-            bool numeric = rows.All(r => r[i].Trim().Length == 0 || float.TryParse(r[i], NumberStyles.Float, CultureInfo.InvariantCulture, out _));
-            columns.Add((new ZooColumn(name, numeric ? ZooColumnType.Single : ZooColumnType.Text), i));
-        }
-        return new ColumnPlan(modelId, modelDir, epoch, seed, metrics, columns);
-    }
-
-    private static int GetOrAdd(Dictionary<string, int> ids, string key)
+    internal static int GetOrAdd(Dictionary<string, int> ids, string key)
     {
         if (!ids.TryGetValue(key, out var id)) ids[key] = id = ids.Count;
         return id;
@@ -330,7 +244,7 @@ public static class NumpyZoo
 
     private static string Csv(string s) => s.IndexOfAny(new[] { ',', '"', '\n' }) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
 
-    private static List<string> SplitCsv(string line)
+    internal static List<string> SplitCsv(string line)
     {
         var cells = new List<string>();
         var sb = new StringBuilder();

@@ -16,6 +16,8 @@ public sealed class ZooSummary
     public int[] Epochs { get; private init; } = Array.Empty<int>();
     /// <summary>min/mean/max of every numeric label over all rows.</summary>
     public Dictionary<string, (double Min, double Mean, double Max)> Ranges { get; } = new();
+    /// <summary>Rows whose label is missing (NaN), by column; a column missing everywhere has no range.</summary>
+    public Dictionary<string, long> Missing { get; } = new();
     /// <summary>min/mean/max of TestAccuracy at each model's last saved epoch.</summary>
     public (double Min, double Mean, double Max) LastEpochTestAccuracy { get; private init; }
     /// <summary>Standard deviation of the generalisation gap over all checkpoints.</summary>
@@ -46,10 +48,13 @@ public sealed class ZooSummary
         var last = new Dictionary<int, (int Epoch, float Acc)>();
         var gapEnds = new Dictionary<int, (int FirstEpoch, float First, int LastEpoch, float Last)>();
         double gapSum = 0, gapSumSq = 0;
+        long gapRows = 0;
         var epochs = new SortedSet<int>();
         long rows = 0;
+        var missing = new Dictionary<string, long>();
         void Add(string k, double v)
         {
+            if (double.IsNaN(v)) { missing[k] = missing.GetValueOrDefault(k) + 1; return; } // missing labels are counted, not averaged
             var (mn, s, mx) = sums.TryGetValue(k, out var t) ? t : (double.MaxValue, 0, double.MinValue);
             sums[k] = (Math.Min(mn, v), s + v, Math.Max(mx, v));
         }
@@ -62,21 +67,22 @@ public sealed class ZooSummary
             foreach (var (k, v) in r.Numeric) Add(k, v);
             foreach (var k in ZooColumns.OptionalMetrics) if (r.Metric(k) is var v && !float.IsNaN(v)) Add(k, v);
             if (!last.TryGetValue(r.ModelId, out var l) || r.Epoch >= l.Epoch) last[r.ModelId] = (r.Epoch, r.TestAccuracy);
-            gapSum += r.GeneralizationGap; gapSumSq += (double)r.GeneralizationGap * r.GeneralizationGap;
+            if (!float.IsNaN(r.GeneralizationGap)) { gapRows++; gapSum += r.GeneralizationGap; gapSumSq += (double)r.GeneralizationGap * r.GeneralizationGap; }
             var g = gapEnds.TryGetValue(r.ModelId, out var ge) ? ge : (int.MaxValue, 0f, int.MinValue, 0f);
             if (r.Epoch < g.Item1) g = (r.Epoch, r.GeneralizationGap, g.Item3, g.Item4);
             if (r.Epoch > g.Item3) g = (g.Item1, g.Item2, r.Epoch, r.GeneralizationGap);
             gapEnds[r.ModelId] = g;
         }
-        var accs = last.Values.Select(v => (double)v.Acc).ToList();
+        var accs = last.Values.Select(v => (double)v.Acc).Where(a => !double.IsNaN(a)).ToList();
         var summary = new ZooSummary
         {
             Manifest = zoo.Manifest, Rows = rows, Models = last.Count, Parameters = zoo.Layout.ParameterCount, Epochs = epochs.ToArray(),
             LastEpochTestAccuracy = accs.Count == 0 ? (double.NaN, double.NaN, double.NaN) : (accs.Min(), accs.Average(), accs.Max()),
-            GapStd = rows == 0 ? double.NaN : Math.Sqrt(Math.Max(0, gapSumSq / rows - gapSum / rows * (gapSum / rows))),
+            GapStd = gapRows == 0 ? double.NaN : Math.Sqrt(Math.Max(0, gapSumSq / gapRows - gapSum / gapRows * (gapSum / gapRows))),
             GapRisingFraction = gapEnds.Count == 0 ? double.NaN : gapEnds.Values.Count(g => g.Last > g.First) / (double)gapEnds.Count,
         };
-        foreach (var (k, (mn, s, mx)) in sums) summary.Ranges[k] = (mn, s / rows, mx);
+        foreach (var (k, (mn, s, mx)) in sums) summary.Ranges[k] = (mn, s / (rows - missing.GetValueOrDefault(k)), mx);
+        foreach (var (k, n) in missing) summary.Missing[k] = n;
         foreach (var a in accs) summary.Histogram[Math.Clamp((int)(a * 10), 0, 9)]++;
         return summary;
     }
@@ -111,7 +117,8 @@ public sealed class ZooSummary
             sb.AppendLine($"INCOMPLETE {Models:N0} of the recipe's {planned:N0} models are present; continue with zoogen generate ... --resume");
         if (Manifest.Partial) sb.AppendLine($"PARTIAL    merged from parts {string.Join(", ", Manifest.MergedParts ?? new())} only: models of the missing parts are absent");
         sb.AppendLine($"epochs     {(Epochs.Length == 0 ? "-" : Epochs.Length > 12 ? $"{Epochs.Length} checkpoints, {Epochs[0]}..{Epochs[^1]}" : string.Join(",", Epochs))}");
-        foreach (var (k, r) in Ranges) sb.AppendLine($"{k,-18} min {r.Min,9:G4}  mean {r.Mean,9:G4}  max {r.Max,9:G4}");
+        foreach (var (k, r) in Ranges) sb.AppendLine($"{k,-18} min {r.Min,9:G4}  mean {r.Mean,9:G4}  max {r.Max,9:G4}" + (Missing.TryGetValue(k, out var m) ? $"  ({m:N0} rows missing)" : ""));
+        foreach (var (k, m) in Missing.Where(kv => !Ranges.ContainsKey(kv.Key))) sb.AppendLine($"{k,-18} missing in all {m:N0} rows");
         sb.AppendLine($"generalisation gap: std {GapStd:F3} over all checkpoints; rises from first to last checkpoint in {GapRisingFraction:P0} of models");
         sb.AppendLine($"test accuracy at each model's last epoch: min {LastEpochTestAccuracy.Min:F3} mean {LastEpochTestAccuracy.Mean:F3} max {LastEpochTestAccuracy.Max:F3}");
         int peak = Math.Max(1, Histogram.Max());

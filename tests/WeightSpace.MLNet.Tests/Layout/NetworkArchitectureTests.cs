@@ -37,7 +37,9 @@ public class NetworkArchitectureTests
             new[] { new NetworkOp(NetworkOpKind.Linear, 1), new NetworkOp(NetworkOpKind.Linear, 0) })).Message);
         Assert.Contains("does not match", Assert.Throws<ArgumentException>(() => new NetworkArchitecture(layout,
             new[] { new NetworkOp(NetworkOpKind.Conv, 0), new NetworkOp(NetworkOpKind.Linear, 1) })).Message);
-        Assert.Contains("No forward pass", Assert.Throws<ArgumentException>(() => NetworkArchitecture.For(new WeightLayout("mine", layout.Layers.ToArray()))).Message);
+        // Any MLP has a forward pass (activations between layers); a convolutional layout needs its strides and pooling.
+        Assert.Equal("flatten → linear[0] → act → linear[1]", NetworkArchitecture.For(new WeightLayout("mine", layout.Layers.ToArray())).ToString());
+        Assert.Contains("No forward pass", Assert.Throws<ArgumentException>(() => NetworkArchitecture.For(new WeightLayout("mine", WeightLayout.Cnn4970.Layers.ToArray()))).Message);
     }
 
     [Fact]

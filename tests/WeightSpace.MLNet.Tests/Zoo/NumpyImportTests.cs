@@ -111,6 +111,6 @@ public class NumpyImportTests
         string error = bad.StandardError.ReadToEnd();
         bad.WaitForExit();
         Assert.Equal(2, bad.ExitCode);
-        Assert.Contains("--layout: 'resnet' is not one of", error);
+        Assert.Contains("--layout: 'resnet' is not a layout", error);
     }
 }

@@ -1,0 +1,179 @@
+namespace WeightSpace.MLNet;
+
+/// <summary>
+/// Brings trained networks in as a zoo: PyTorch <c>state_dict</c> files (<c>torch.save</c>, zip format) and safetensors,
+/// named by a labels CSV, become an ordinary checksummed zoo that everything downstream reads.
+/// </summary>
+/// <example><code>
+/// // labels.csv: file,model_id,epoch,test_acc,lr          (file relative to the CSV)
+/// var zoo = ModelImport.FromCheckpoints("runs/labels.csv", "zoos/mine");
+/// var view = mlContext.Data.LoadZoo("zoos/mine");
+/// </code></example>
+public static class ModelImport
+{
+    /// <summary>
+    /// The layout of a state_dict and its weights as one vector in that layout's order. Each module with a 2-D
+    /// <c>weight</c> is a linear layer, with a 4-D one a convolution, each with its <c>bias</c> when there is one; modules
+    /// come in the file's order (a torch file's is the model's; safetensors' is by module path). The layout is the
+    /// built-in one whose layers have these shapes, else for linear layers <see cref="WeightLayout.Mlp(IReadOnlyList{int}, bool)"/>,
+    /// else a layout named "imported-…" from the modules' names. With <paramref name="layout"/> the shapes must be that
+    /// layout's, layer by layer.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A layer the method cannot express (BatchNorm, embeddings, attention …) or a
+    /// tensor that fits no layer, layers that do not chain, shapes other than <paramref name="layout"/>'s, or NaN/∞ values —
+    /// each named with <paramref name="source"/> and the key.</exception>
+    public static (WeightLayout Layout, float[] Weights) Flatten(IReadOnlyList<NamedTensor> tensors, string source, WeightLayout? layout = null)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        if (tensors.Count == 0) throw new InvalidDataException($"{source}: the state_dict holds no tensors.");
+        foreach (var t in tensors)
+        {
+            int bad = Array.FindIndex(t.Values, v => !float.IsFinite(v));
+            if (bad >= 0) throw new InvalidDataException($"{source}: '{t.Name}' holds {t.Values[bad]} at position {bad}; a zoo holds finite weights only (did the model diverge?).");
+            string last = t.Name[(t.Name.LastIndexOf('.') + 1)..];
+            if (last is "running_mean" or "running_var" or "num_batches_tracked")
+                throw new InvalidDataException($"{source}: '{t.Name}' belongs to a batch-norm layer; BatchNorm layers are not supported yet (linear and convolutional layers are).");
+        }
+        var modules = new List<(string Name, NamedTensor Weight, NamedTensor? Bias)>();
+        var byName = tensors.ToDictionary(t => t.Name);
+        foreach (var t in tensors)
+        {
+            int dot = t.Name.LastIndexOf('.');
+            string module = dot < 0 ? "" : t.Name[..dot], param = t.Name[(dot + 1)..];
+            if (param == "bias")
+            {
+                if (!byName.ContainsKey(module.Length == 0 ? "weight" : module + ".weight"))
+                    throw new InvalidDataException($"{source}: '{t.Name}' has no weight beside it; not a linear or convolutional layer.");
+                continue;
+            }
+            if (param != "weight")
+                throw new InvalidDataException($"{source}: '{t.Name}' is neither a weight nor a bias of a layer; only linear and convolutional layers are supported (no embeddings, attention or custom parameters yet).");
+            if (t.Shape.Length is not (2 or 4))
+                throw new InvalidDataException($"{source}: '{t.Name}' has shape [{string.Join(", ", t.Shape)}]; a linear weight is 2-D and a convolution's 4-D" +
+                    (t.Shape.Length == 1 ? " (a 1-D weight is a normalisation layer's, which is not supported yet)." : "."));
+            byName.TryGetValue(module.Length == 0 ? "bias" : module + ".bias", out var bias);
+            if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != t.Shape[0]))
+                throw new InvalidDataException($"{source}: '{bias.Name}' has shape [{string.Join(", ", bias.Shape)}], not [{t.Shape[0]}] as its weight's units.");
+            modules.Add((module, t, bias));
+        }
+        var specs = new List<LayerSpec>();
+        foreach (var (name, weight, bias) in modules)
+        {
+            var s = weight.Shape;
+            string layerName = name.Length == 0 ? $"layer{specs.Count + 1}" : name;
+            specs.Add(s.Length == 2
+                ? new LayerSpec(layerName, LayerKind.Linear, checked((int)s[1]), checked((int)s[0]), HasBias: bias is not null)
+                : new LayerSpec(layerName, LayerKind.Conv2d, checked((int)s[1]), checked((int)s[0]), checked((int)s[2]), checked((int)s[3]), bias is not null));
+        }
+        WeightLayout inferred;
+        try
+        {
+            inferred = layout ?? WeightLayout.BuiltIn.Values.FirstOrDefault(b => SameShapes(b.Layers, specs))
+                ?? (specs.All(l => l.Kind == LayerKind.Linear) && specs.All(l => l.HasBias == specs[0].HasBias) && Chains(specs)
+                    ? WeightLayout.Mlp(specs.Select(l => l.InFeatures).Append(specs[^1].OutFeatures).ToArray(), specs[0].HasBias)
+                    : new WeightLayout($"imported-{string.Join("-", specs.Select(l => l.OutFeatures))}", specs));
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{source}: the layers do not chain in the file's order ({e.Message}); give the layout explicitly.", e);
+        }
+        if (!SameShapes(inferred.Layers, specs))
+        {
+            int at = Enumerable.Range(0, Math.Min(specs.Count, inferred.Layers.Count)).FirstOrDefault(i => !SameShape(inferred.Layers[i], specs[i]), Math.Min(specs.Count, inferred.Layers.Count));
+            string found = at < specs.Count ? $"'{modules[at].Name}' is {Describe(specs[at])}" : $"the file ends after {specs.Count} layers";
+            string wanted = at < inferred.Layers.Count ? $"layer {at + 1} of '{inferred.Name}' is {Describe(inferred.Layers[at])}" : $"'{inferred.Name}' has {inferred.Layers.Count} layers";
+            throw new InvalidDataException($"{source}: not the architecture '{inferred.Name}': {found}, but {wanted}.");
+        }
+        var vector = new float[inferred.ParameterCount];
+        for (int l = 0; l < modules.Count; l++)
+        {
+            modules[l].Weight.Values.CopyTo(vector, inferred.WeightOffset(l)); // row-major [out, in(, kh, kw)]: the layout's out-major order
+            modules[l].Bias?.Values.CopyTo(vector, inferred.BiasOffset(l));
+        }
+        return (inferred, vector);
+    }
+
+    private static bool Chains(List<LayerSpec> specs) => specs.Zip(specs.Skip(1)).All(p => p.First.OutFeatures == p.Second.InFeatures);
+
+    private static bool SameShape(LayerSpec a, LayerSpec b) =>
+        a.Kind == b.Kind && a.InFeatures == b.InFeatures && a.OutFeatures == b.OutFeatures && a.KernelHeight == b.KernelHeight && a.KernelWidth == b.KernelWidth && a.HasBias == b.HasBias;
+
+    private static bool SameShapes(IReadOnlyList<LayerSpec> a, IReadOnlyList<LayerSpec> b) => a.Count == b.Count && a.Zip(b).All(p => SameShape(p.First, p.Second));
+
+    private static string Describe(LayerSpec l) =>
+        (l.Kind == LayerKind.Linear ? $"linear {l.InFeatures}→{l.OutFeatures}" : $"conv {l.InFeatures}→{l.OutFeatures} {l.KernelHeight}×{l.KernelWidth}") + (l.HasBias ? "" : " without bias");
+
+    /// <summary>
+    /// Imports the checkpoints a labels CSV names into a new zoo. The CSV has a column naming each checkpoint file
+    /// (<c>file</c>, <c>path</c> or <c>checkpoint</c>, relative to the CSV), a model column and an epoch column; the rest map
+    /// as for <see cref="NumpyZoo.Import"/> (metrics and known hyperparameters by alias, every other column under its own
+    /// name). Each file is a state_dict (<see cref="StateDictFile"/>); all must have the layout of the first (or
+    /// <paramref name="layout"/>). Checkpoints of one model share its id, so splits keep a model on one side.
+    /// </summary>
+    /// <param name="labelsCsv">The labels table.</param>
+    /// <param name="output">A new or empty folder (or one a tool of this library marked) for the zoo.</param>
+    /// <param name="layout">The expected layout; null infers it from the first file.</param>
+    /// <param name="dataset">The data set the models were trained on (recorded in the zoo).</param>
+    /// <param name="progress">Receives (files done, files in all) as the import goes.</param>
+    /// <exception cref="ZooFormatException">A required column missing, a file the CSV names that does not exist, a cell
+    /// that is no number.</exception>
+    /// <exception cref="InvalidDataException">A file that is no state_dict, of another architecture, or with NaN/∞ values
+    /// (named). A failed import leaves no zoo behind.</exception>
+    public static ZooDataset FromCheckpoints(string labelsCsv, string output, WeightLayout? layout = null, string dataset = "imported", IProgress<(int Done, int Total)>? progress = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(labelsCsv);
+        if (!File.Exists(labelsCsv)) throw new ZooFormatException(labelsCsv, "labels file not found.");
+        var lines = File.ReadAllLines(labelsCsv).Where(l => l.Length > 0).ToList();
+        if (lines.Count < 2) throw new ZooFormatException(labelsCsv, "the labels file has no rows.");
+        var header = NumpyZoo.SplitCsv(lines[0]);
+        var rows = lines.Skip(1).Select(NumpyZoo.SplitCsv).ToList();
+        for (int r = 0; r < rows.Count; r++)
+            if (rows[r].Count != header.Count) throw new ZooFormatException(labelsCsv, $"row {r + 2} has {rows[r].Count} cells, the header {header.Count}.");
+        var plan = LabelColumns.Plan(header, rows, labelsCsv, fileColumn: true);
+        string root = Path.GetDirectoryName(Path.GetFullPath(labelsCsv))!;
+        var files = rows.Select((r, i) =>
+        {
+            var f = Path.Combine(root, r[plan.File].Trim());
+            return File.Exists(f) ? f : throw new ZooFormatException(labelsCsv, $"row {i + 2}: the file '{r[plan.File]}' does not exist (paths are relative to the CSV).");
+        }).ToList();
+        var names = new Dictionary<string, int>();
+        int Int(int row, int i) => LabelColumns.Integer(rows[row][i], row + 2, header[i], labelsCsv);
+        float Num(int row, int i) => LabelColumns.Number(rows[row][i], row + 2, header[i], labelsCsv);
+        var ids = rows.Select((_, r) => plan.ModelId >= 0 ? Int(r, plan.ModelId) : NumpyZoo.GetOrAdd(names, rows[r][plan.ModelDir])).ToArray();
+        var epochs = rows.Select((_, r) => Int(r, plan.Epoch)).ToArray();
+        var duplicate = Enumerable.Range(0, rows.Count).GroupBy(r => (ids[r], epochs[r])).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new ZooFormatException(labelsCsv, $"rows {string.Join(" and ", duplicate.Select(r => r + 2))} are both model {duplicate.Key.Item1}, epoch {duplicate.Key.Item2}.");
+        // The first file fixes the layout (unless given); the zoo is written model by model, checkpoints in epoch order.
+        var first = Flatten(StateDictFile.Read(files[0]), files[0], layout);
+        var zooLayout = first.Layout;
+        var writer = ZooWriter.Create(output, zooLayout, dataset, plan.Columns.Select(c => c.Column), generator: "ModelImport");
+        try
+        {
+            int done = 0;
+            foreach (var model in Enumerable.Range(0, rows.Count).GroupBy(r => ids[r]).OrderBy(g => g.Key))
+            {
+                var records = new List<ZooRecord>();
+                foreach (int r in model.OrderBy(r => epochs[r]))
+                {
+                    var (fileLayout, weights) = r == 0 ? first : Flatten(StateDictFile.Read(files[r]), files[r], zooLayout);
+                    var record = new ZooRecord { Weights = weights, ModelId = ids[r], Epoch = epochs[r], Seed = plan.Seed >= 0 ? Int(r, plan.Seed) : 0 };
+                    foreach (var metric in ZooColumns.Metrics) record.SetMetric(metric, float.NaN); // a metric the CSV lacks is missing, never 0
+                    foreach (var (metric, index) in plan.Metrics) record.SetMetric(metric, Num(r, index));
+                    foreach (var (column, index) in plan.Columns)
+                        if (column.Type == ZooColumnType.Single) record.SetSingle(column.Name, Num(r, index)); else record.Text[column.Name] = rows[r][index];
+                    records.Add(record);
+                    progress?.Report((++done, rows.Count));
+                }
+                writer.WriteModel(records);
+            }
+            writer.Dispose();
+        }
+        catch
+        {
+            writer.Abandon(); // no zoo is left that could pass for the whole import
+            throw;
+        }
+        return ZooDataset.Open(output);
+    }
+}

@@ -1,0 +1,64 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using WeightSpace.MLNet.Tests.Representation;
+using Xunit;
+
+namespace WeightSpace.MLNet.Tests.Import;
+
+/// <summary>A layout no zoo of ours has — an imported MLP 64 → 16 → 10 — goes through everything downstream.</summary>
+public class AnyLayoutTests
+{
+    private static readonly WeightLayout Layout = WeightLayout.Mlp(64, 16, 10);
+
+    private static string Zoo(TempDir tmp)
+    {
+        var dir = tmp.Sub("zoo");
+        using var w = ZooWriter.Create(dir, Layout, "digits");
+        var rng = new Random(4);
+        for (int m = 0; m < 24; m++)
+        {
+            var init = Enumerable.Range(0, Layout.ParameterCount).Select(_ => (float)(rng.NextDouble() * 2 - 1) * 0.3f).ToArray();
+            for (int e = 0; e < 3; e++)
+                w.Write(new ZooRecord
+                {
+                    Weights = init.Select(v => v * (1 + 0.5f * e)).ToArray(), ModelId = m, Epoch = e, Seed = m,
+                    TrainAccuracy = 0.3f + 0.2f * e, TestAccuracy = 0.25f + 0.2f * e + 0.01f * (m % 5), TrainLoss = 1, TestLoss = 1,
+                });
+        }
+        return dir;
+    }
+
+    [Fact]
+    public void StatisticsAugmentationAndTheHyperRepresentationWorkOnAnImportedMlp()
+    {
+        using var tmp = new TempDir();
+        var ml = new MLContext(1);
+        var zoo = ml.Data.LoadZoo(Zoo(tmp));
+        var stats = ml.Transforms.WeightStatistics("Stats", ZooColumns.Weights, Layout).Fit(zoo).Transform(zoo);
+        Assert.All(stats.GetColumn<float[]>("Stats"), v => Assert.All(v, x => Assert.True(float.IsFinite(x))));
+
+        var augmented = ml.Transforms.AugmentWeights("Augmented", ZooColumns.Weights, Layout).Fit(zoo).Transform(zoo).GetColumn<float[]>("Augmented").First();
+        Assert.Equal(Layout.ParameterCount, augmented.Length);
+
+        var options = WeightEmbeddingOptions.CpuDefaultFor(Layout) with { ModelDim = 16, Heads = 2, FeedForwardDim = 32, LatentDim = 8, ProjectionHead = new[] { 8, 4 }, BatchSize = 16, Epochs = 2 };
+        var embedded = ml.Transforms.WeightEmbedding("Embedding", ZooColumns.Weights, Layout, options).Fit(zoo).Transform(zoo);
+        var rows = embedded.GetColumn<float[]>("Embedding").ToList();
+        Assert.Equal(72, rows.Count);
+        Assert.All(rows, v => Assert.Equal(8, v.Length));
+        Assert.Contains("configuration for", Assert.Throws<ArgumentException>(() => WeightEmbeddingOptions.Paper(Layout)).Message);
+    }
+
+    [Fact]
+    public void PermutingTheHiddenUnitsOfAnImportedMlpKeepsItsFunction()
+    {
+        var rng = new Random(8);
+        var weights = Enumerable.Range(0, Layout.ParameterCount).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var input = Enumerable.Range(0, 64).Select(_ => (float)rng.NextDouble()).ToArray();
+        var net = NetworkArchitecture.For(Layout);
+        var permuted = Permutation.Random(Layout, seed: 3).Apply(weights);
+        Assert.NotEqual(weights, permuted);
+        var a = net.Forward(weights, input, 64, 1, 1, "tanh");
+        var b = net.Forward(permuted, input, 64, 1, 1, "tanh");
+        for (int i = 0; i < 10; i++) Assert.Equal(a[i], b[i], 9);
+    }
+}

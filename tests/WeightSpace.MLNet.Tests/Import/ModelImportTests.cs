@@ -1,0 +1,189 @@
+using System.Text.Json;
+using Xunit;
+
+namespace WeightSpace.MLNet.Tests.Import;
+
+/// <summary>
+/// Real-format checkpoints made by PyTorch (tests/fixtures/make_import_fixtures.py, committed): each network's output on a
+/// fixed input was computed by PyTorch, and the imported weights, run forward here, must give it — the proof that every
+/// weight landed in its place. Plus every file an import must refuse, each by name.
+/// </summary>
+public class ModelImportTests
+{
+    private static string Fixture(string name) => Path.Combine(RepoRoot.Path, "tests", "fixtures", "import", name);
+
+    private static readonly JsonElement Outputs = JsonDocument.Parse(File.ReadAllText(Fixture("outputs.json"))).RootElement;
+
+    private static float[] Floats(string key) => Outputs.GetProperty(key).EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
+
+    /// <summary>The imported network's outputs on the fixture's inputs against PyTorch's (float32 there, float64 here).</summary>
+    private static void AssertReproducesPyTorch(WeightLayout layout, float[] weights, string key, string activation, bool image)
+    {
+        var architecture = NetworkArchitecture.For(layout);
+        var inputs = Floats(image ? "input_image" : "input_mlp");
+        var expected = Floats(key);
+        int per = image ? 784 : 4, classes = expected.Length / 2;
+        for (int n = 0; n < 2; n++)
+        {
+            var got = image ? architecture.Forward(weights, inputs.AsSpan(n * per, per), 1, 28, 28, activation)
+                            : architecture.Forward(weights, inputs.AsSpan(n * per, per), per, 1, 1, activation);
+            Assert.Equal(classes, got.Length);
+            for (int c = 0; c < classes; c++)
+                Assert.True(Math.Abs(got[c] - expected[n * classes + c]) < 1e-4, $"{key}: output {n},{c}: {got[c]} here, {expected[n * classes + c]} in PyTorch");
+        }
+    }
+
+    [Theory]
+    [InlineData(".pt")]
+    [InlineData(".safetensors")]
+    public void AnMlpStateDictLandsInPlaceAndReproducesPyTorchsOutputs(string extension)
+    {
+        foreach (var stem in new[] { "mlp0_e0", "mlp1_e3", "mlp2_e3" })
+        {
+            var (layout, weights) = ModelImport.Flatten(StateDictFile.Read(Fixture(stem + extension)), stem);
+            Assert.Equal(WeightLayout.Mlp(4, 5, 3), layout);
+            AssertReproducesPyTorch(layout, weights, stem, "tanh", image: false);
+        }
+    }
+
+    [Theory]
+    [InlineData("deep.pt")]
+    [InlineData("deep.safetensors")] // keys sorted as text there: layers.10 must still come after layers.9
+    public void ElevenLayersComeInModuleOrderFromBothFormats(string file)
+    {
+        var (layout, weights) = ModelImport.Flatten(StateDictFile.Read(Fixture(file)), file);
+        Assert.Equal(11, layout.Layers.Count);
+        Assert.Equal(4, layout.Layers[0].InFeatures);
+        AssertReproducesPyTorch(layout, weights, "deep", "tanh", image: false);
+    }
+
+    [Fact]
+    public void ACnnOfTheCnn4970ShapeIsTheBuiltInLayoutAndReproducesPyTorchsOutputs()
+    {
+        var (layout, weights) = ModelImport.Flatten(StateDictFile.Read(Fixture("cnn4970.pt")), "cnn4970.pt");
+        Assert.Same(WeightLayout.Cnn4970, layout);
+        AssertReproducesPyTorch(layout, weights, "cnn4970", "relu", image: true);
+    }
+
+    [Theory]
+    [InlineData("labels.csv")]
+    [InlineData("labels-safetensors.csv")]
+    public void ALabelsCsvOfCheckpointsBecomesAZooWhoseRowsArePyTorchsWeights(string labels)
+    {
+        using var tmp = new TempDir();
+        var progress = new List<(int, int)>();
+        var zoo = ModelImport.FromCheckpoints(Fixture(labels), tmp.Sub("zoo"), progress: new SyncProgress(progress), dataset: "random");
+        Assert.Equal(WeightLayout.Mlp(4, 5, 3), zoo.Layout);
+        Assert.Equal(new[] { 0, 1, 2 }, zoo.ModelIds.Order());
+        Assert.Equal((6, 6), progress[^1]);
+        var rows = zoo.Records().ToList();
+        Assert.Equal(6, rows.Count);
+        foreach (var r in rows)
+        {
+            AssertReproducesPyTorch(zoo.Layout, r.Weights, $"mlp{r.ModelId}_e{r.Epoch}", "tanh", image: false);
+            Assert.Equal(0.5f + 0.1f * r.ModelId + 0.01f * r.Epoch, r.TestAccuracy, 5);
+            Assert.Equal(new[] { 0.1f, 0.03f, 0.01f }[r.ModelId], r.Numeric[ZooColumns.Hyper.LearningRate], 6);
+            Assert.Equal("tanh", r.Text[ZooColumns.Hyper.Activation]);
+            Assert.True(float.IsNaN(r.TrainAccuracy), "a metric the CSV lacks is missing (NaN), not 0");
+            Assert.True(float.IsNaN(r.Metric(ZooColumns.GeneralizationGap)));
+        }
+        zoo.Verify();
+    }
+
+    [Fact]
+    public void ZoogenImportsTheCheckpointsACsvNamesAndInfoShowsWhatIsMissing()
+    {
+        using var tmp = new TempDir();
+        using (var import = WeightSpace.MLNet.Tests.ZooGen.ZooGenProcessTests.Zoogen("import", "--labels", Fixture("labels.csv"), "--out", tmp.Sub("zoo")))
+        {
+            string output = import.StandardOutput.ReadToEnd();
+            import.WaitForExit();
+            Assert.Equal(0, import.ExitCode);
+            Assert.Contains("imported 6 checkpoints of 3 models (mlp-4-5-3", output);
+        }
+        using var info = WeightSpace.MLNet.Tests.ZooGen.ZooGenProcessTests.Zoogen("info", tmp.Sub("zoo"));
+        string text = info.StandardOutput.ReadToEnd();
+        info.WaitForExit();
+        Assert.Contains("TrainAccuracy      missing in all 6 rows", text);
+        Assert.Contains("[0.5, 0.6) ", text);
+        Assert.DoesNotContain("[0.0, 0.1) #", text); // missing values are not counted in the lowest bin
+    }
+
+    private sealed class SyncProgress(List<(int, int)> into) : IProgress<(int Done, int Total)>
+    {
+        public void Report((int Done, int Total) value) => into.Add(value);
+    }
+
+    [Theory]
+    [InlineData("batchnorm.pt", "'1.running_mean' belongs to a batch-norm layer")]
+    [InlineData("legacy.pt", "legacy format")]
+    [InlineData("whole-model.pt", "pickled torch.nn.modules.container.Sequential object, not a state_dict")]
+    [InlineData("nan.pt", "'2.weight' holds NaN at position 7")]
+    [InlineData("labels.csv", "neither a PyTorch state_dict (zip) nor a safetensors file")]
+    public void AFileTheMethodCannotTakeIsRefusedByName(string file, string message)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => ModelImport.Flatten(StateDictFile.Read(Fixture(file)), Fixture(file)));
+        Assert.Contains(message, e.Message);
+        Assert.Contains(file, e.Message);
+    }
+
+    [Theory]
+    [InlineData("mlp1_e3.pt")]
+    [InlineData("mlp1_e3.safetensors")]
+    public void ATruncatedOrBitFlippedFileIsNamedAsDamagedNeverAnotherException(string file)
+    {
+        var bytes = File.ReadAllBytes(Fixture(file));
+        using var tmp = new TempDir();
+        var path = tmp.Sub(file);
+        int named = 0, loaded = 0;
+        for (int cut = 0; cut < bytes.Length; cut += Math.Max(1, bytes.Length / 97))
+        {
+            File.WriteAllBytes(path, bytes[..cut]);
+            Assert.StartsWith(path, Assert.Throws<InvalidDataException>(() => StateDictFile.Read(path)).Message);
+            named++;
+        }
+        for (int i = 0; i < bytes.Length; i += Math.Max(1, bytes.Length / 301))
+        {
+            var damaged = (byte[])bytes.Clone();
+            damaged[i] ^= 0x5A;
+            File.WriteAllBytes(path, damaged);
+            try { StateDictFile.Read(path); loaded++; } // a flip inside a weight's bytes changes a number: no format can tell
+            catch (InvalidDataException e) { Assert.StartsWith(path, e.Message); named++; }
+        }
+        Assert.True(named > 97, $"{named} damaged files named, {loaded} loaded");
+    }
+
+    [Fact]
+    public void ACheckpointOfAnotherArchitectureOrAMissingFileStopsTheImportAndLeavesNoZoo()
+    {
+        using var tmp = new TempDir();
+        foreach (var f in new[] { "mlp0_e0.pt", "mlp1_e0.pt", "other-shape.pt", "nan.pt" }) File.Copy(Fixture(f), Path.Combine(tmp.Path, f));
+        File.WriteAllText(tmp.Sub("other.csv"), "file,model,epoch,test_acc\nmlp0_e0.pt,0,0,0.5\nmlp1_e0.pt,1,0,0.6\nother-shape.pt,2,0,0.7\n");
+        var e = Assert.Throws<InvalidDataException>(() => ModelImport.FromCheckpoints(tmp.Sub("other.csv"), tmp.Sub("zoo")));
+        Assert.Contains("other-shape.pt: not the architecture 'mlp-4-5-3': '0' is linear 4→6, but layer 1 of 'mlp-4-5-3' is linear 4→5", e.Message);
+        Assert.False(Directory.Exists(tmp.Sub("zoo")));
+
+        File.WriteAllText(tmp.Sub("nan.csv"), "file,model,epoch\nmlp0_e0.pt,0,0\nnan.pt,1,0\n");
+        Assert.Contains("nan.pt: '2.weight' holds NaN", Assert.Throws<InvalidDataException>(() => ModelImport.FromCheckpoints(tmp.Sub("nan.csv"), tmp.Sub("zoo"))).Message);
+        Assert.False(Directory.Exists(tmp.Sub("zoo")));
+
+        File.WriteAllText(tmp.Sub("missing.csv"), "file,model,epoch\nmlp0_e0.pt,0,0\ngone.pt,1,0\n");
+        Assert.Contains("row 3: the file 'gone.pt' does not exist", Assert.Throws<ZooFormatException>(() => ModelImport.FromCheckpoints(tmp.Sub("missing.csv"), tmp.Sub("zoo"))).Message);
+        File.WriteAllText(tmp.Sub("nofile.csv"), "model,epoch\n0,0\n");
+        Assert.Contains("no column names each row's checkpoint file", Assert.Throws<ZooFormatException>(() => ModelImport.FromCheckpoints(tmp.Sub("nofile.csv"), tmp.Sub("zoo"))).Message);
+        File.WriteAllText(tmp.Sub("twice.csv"), "file,model,epoch\nmlp0_e0.pt,0,0\nmlp1_e0.pt,0,0\n");
+        Assert.Contains("rows 2 and 3 are both model 0, epoch 0", Assert.Throws<ZooFormatException>(() => ModelImport.FromCheckpoints(tmp.Sub("twice.csv"), tmp.Sub("zoo"))).Message);
+        Assert.False(Directory.Exists(tmp.Sub("zoo")));
+    }
+
+    [Fact]
+    public void AGivenLayoutIsCheckedLayerByLayer()
+    {
+        var tensors = StateDictFile.Read(Fixture("mlp0_e0.pt"));
+        Assert.Equal(WeightLayout.Mlp(4, 5, 3), ModelImport.Flatten(tensors, "x", WeightLayout.Parse("mlp-4-5-3")).Layout);
+        var e = Assert.Throws<InvalidDataException>(() => ModelImport.Flatten(tensors, "x", WeightLayout.TetrisMlp100));
+        Assert.Contains("not the architecture 'tetris-mlp-100'", e.Message);
+        Assert.Throws<ArgumentException>(() => WeightLayout.Parse("mlp-4"));
+        Assert.Equal("mlp-16-5-4-nobias", WeightLayout.Parse("mlp-16-5-4-nobias").Name);
+    }
+}
