@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using WeightSpace.MLNet.Tests.Representation;
 using Xunit;
 
@@ -18,7 +19,7 @@ public class ReadmeSnippetTests : IClassFixture<SmallZoo>
         var readme = File.ReadAllLines(Path.Combine(root, "README.md")).Select(l => l.Trim()).ToArray();
         var source = File.ReadAllLines(Path.Combine(root, "tests", "WeightSpace.MLNet.Tests", "Docs", "ReadmeSnippets.cs"));
         var regions = Regions(source);
-        Assert.Equal(4, regions.Count); // usings, the embedding probe, the comparison in two parts
+        Assert.Equal(5, regions.Count); // usings, the embedding probe, your own models, the comparison in two parts
         foreach (var region in regions)
         {
             int start = Array.IndexOf(readme, region[0]);
@@ -59,6 +60,24 @@ public class ReadmeSnippetTests : IClassFixture<SmallZoo>
             var ml = new MLContext(1);
             var loaded = ml.Model.LoadWeightSpace("accuracy-probe.wsmodel", out _);
             Assert.Equal(2, loaded.Count());
+        }
+        finally { Directory.SetCurrentDirectory(previous); }
+    }
+
+    [Fact]
+    public void TheOwnModelsSnippetRuns()
+    {
+        using var tmp = new TempDir();
+        var fixtures = Path.Combine(RepoRoot.Path, "tests", "fixtures", "import");
+        Directory.CreateDirectory(tmp.Sub("runs"));
+        foreach (var f in Directory.GetFiles(fixtures, "mlp*.pt").Append(Path.Combine(fixtures, "labels.csv")))
+            File.Copy(f, Path.Combine(tmp.Sub("runs"), Path.GetFileName(f)));
+        var previous = Directory.GetCurrentDirectory();
+        Directory.SetCurrentDirectory(tmp.Path);
+        try
+        {
+            var view = ReadmeSnippets.Snippets.OwnModels();
+            Assert.Equal(6, view.GetColumn<float>(ZooColumns.TestAccuracy).Count());
         }
         finally { Directory.SetCurrentDirectory(previous); }
     }

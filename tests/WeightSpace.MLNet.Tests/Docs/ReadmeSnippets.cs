@@ -28,6 +28,17 @@ internal static class Snippets
         return metrics.RSquared;
     }
 
+    /// <summary>The "Your own models" snippet: checkpoints named by runs/labels.csv into zoos/mine, loaded as an IDataView.</summary>
+    public static IDataView OwnModels()
+    {
+        // README:BEGIN
+        ZooDataset mine = ModelImport.FromCheckpoints("runs/labels.csv", "zoos/mine");   // the same from C#
+        IDataView view = new MLContext(seed: 1).Data.LoadZoo("zoos/mine");              // then as any zoo
+        // README:END
+        Assert.Equal(mine.RowCount, view.GetRowCount() ?? view.Preview().RowView.Length);
+        return view;
+    }
+
     /// <summary>The "whole comparison is one call" snippet; a test cannot afford the CPU default, so it swaps the options in between.</summary>
     public static string Comparison(MLContext ml, IDataView zoo, WeightEmbeddingOptions testOptions)
     {
