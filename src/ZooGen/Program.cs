@@ -260,9 +260,7 @@ public static class Program
             var given = o.TryGetValue("layout", out var name) ? Layout(name!) : null;
             output = OutputFolder(output);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var imported = ModelImport.FromCheckpoints(labels!, output, given, o.GetValueOrDefault("dataset") ?? "imported",
-                new Progress<(int Done, int Total)>(p => { if (p.Done % 100 == 0 || p.Done == p.Total) Console.Error.Write($"\r  {p.Done:N0} / {p.Total:N0} checkpoints"); }));
-            Console.Error.WriteLine();
+            var imported = ModelImport.FromCheckpoints(labels!, output, given, o.GetValueOrDefault("dataset") ?? "imported", new ImportProgress());
             Console.WriteLine($"imported {imported.RowCount:N0} checkpoints of {imported.ModelIds.Count:N0} models ({imported.Layout}) into {output} in {clock.Elapsed.TotalSeconds:F1} s.");
             return 0;
         }
@@ -275,6 +273,15 @@ public static class Program
         var zoo = NumpyZoo.Import(pos[0], output, layout, o.GetValueOrDefault("dataset") ?? "imported");
         Console.WriteLine($"imported {zoo.RowCount:N0} rows of {zoo.ModelIds.Count:N0} models ({layout.Name}) into {output}.");
         return 0;
+    }
+
+    /// <summary>Checkpoints imported so far, on standard error, on the reporting thread (one line a 500, then the total).</summary>
+    private sealed class ImportProgress : IProgress<(int Done, int Total)>
+    {
+        public void Report((int Done, int Total) p)
+        {
+            if (p.Done % 500 == 0 || p.Done == p.Total) Console.Error.WriteLine($"  {p.Done:N0} / {p.Total:N0} checkpoints read");
+        }
     }
 
     private static int Export(string[] args)
