@@ -34,9 +34,10 @@ public static class Program
                                           PyTorch state_dict (torch.save) or safetensors files named by the
                                           CSV's file column (with model and epoch columns) into a zoo; the
                                           layout is inferred from the first file unless given (e.g. mlp-64-16-10)
-          zoogen import DIR --out ZOO --layout NAME [--dataset NAME]
-                                          weights.npy + metrics.csv (one row per checkpoint, PyTorch order)
-                                          into a zoo; prints where each metrics.csv column goes
+          zoogen import DIR --out ZOO [--layout NAME] [--dataset NAME]
+                                          weights.npy + metrics.csv(.gz) (one row per checkpoint) into a zoo;
+                                          PyTorch order with --layout, or the Small CNN Zoo's TensorFlow order
+                                          by its layout.csv; prints where each metrics.csv column goes
           zoogen presets                  list the presets
         """;
 
@@ -264,14 +265,17 @@ public static class Program
             Console.WriteLine($"imported {imported.RowCount:N0} checkpoints of {imported.ModelIds.Count:N0} models ({imported.Layout}) into {output} in {clock.Elapsed.TotalSeconds:F1} s.");
             return 0;
         }
-        if (pos.Count != 1 || !o.TryGetValue("layout", out var layoutName))
-            throw new ArgumentException($"import needs a folder with {NumpyZoo.WeightsFile} and {NumpyZoo.MetricsFile} and --layout NAME ({string.Join(", ", WeightLayout.BuiltIn.Keys)}, or mlp-IN-...-OUT), or --labels FILE.csv.");
-        var layout = Layout(layoutName!)!;
+        if (pos.Count != 1)
+            throw new ArgumentException($"import needs a folder with {NumpyZoo.WeightsFile} and {NumpyZoo.MetricsFile}, or --labels FILE.csv.");
+        bool tensorFlow = File.Exists(Path.Combine(pos[0], "layout.csv"));
+        if (!o.TryGetValue("layout", out var layoutName) && !tensorFlow)
+            throw new ArgumentException($"import of {pos[0]} needs --layout NAME ({string.Join(", ", WeightLayout.BuiltIn.Keys)}, or mlp-IN-...-OUT): it has no layout.csv to take it from.");
+        var layout = layoutName is null ? null : Layout(layoutName);
         output = OutputFolder(output);
         Console.WriteLine($"{Path.Combine(pos[0], NumpyZoo.MetricsFile)}:");
         foreach (var line in NumpyZoo.ImportColumns(pos[0])) Console.WriteLine("  " + line);
         var zoo = NumpyZoo.Import(pos[0], output, layout, o.GetValueOrDefault("dataset") ?? "imported");
-        Console.WriteLine($"imported {zoo.RowCount:N0} rows of {zoo.ModelIds.Count:N0} models ({layout.Name}) into {output}.");
+        Console.WriteLine($"imported {zoo.RowCount:N0} rows of {zoo.ModelIds.Count:N0} models ({zoo.Layout.Name}{(tensorFlow ? ", from TensorFlow order by layout.csv" : "")}) into {output}.");
         return 0;
     }
 

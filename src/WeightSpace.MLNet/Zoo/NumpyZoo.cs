@@ -89,7 +89,8 @@ public static class NumpyZoo
     }
 
     /// <summary>
-    /// Reads <c>weights.npy</c> (float32 or float64, [rows, P]) and <c>metrics.csv</c> (one row per weight row) from
+    /// Reads <c>weights.npy</c> (float32 or float64, [rows, P]) and <c>metrics.csv</c> (or <c>metrics.csv.gz</c>; one row per
+    /// weight row) from
     /// <paramref name="directory"/> into a new zoo. Column names are matched without regard to case, <c>_</c>, <c>.</c>, <c>-</c>,
     /// <c>:</c> or a <c>config.</c> prefix, so our names, the Small CNN Zoo's and the ones a Python user picks all work:
     /// the model (<c>ModelId</c>, <c>model_id</c>, <c>model</c>, or a text <c>modeldir</c> whose distinct values become ids)
@@ -99,6 +100,9 @@ public static class NumpyZoo
     /// <c>activation</c>/<c>nlin</c>, <c>init</c>/<c>w_init</c>, <c>optimizer</c>) go to their columns, and <b>every other
     /// column</b> is kept under its own name: numeric when every cell is a number (an empty cell is missing, NaN), otherwise
     /// text (a categorical hyperparameter). Nothing is dropped; <see cref="ImportColumns"/> shows where each column goes.
+    /// With a <c>layout.csv</c> beside them — Unterthiner et al.'s Small CNN Zoo — each variable's columns are taken from it
+    /// and transposed from TensorFlow order (kernels [kh, kw, in, out], dense [in, out]) to the layout's, and the layout is
+    /// inferred (CNN-4970 for that zoo); without one, <paramref name="layout"/> names the order of the columns.
     /// </summary>
     /// <remarks>
     /// <paramref name="output"/> must be new, empty or marked by a tool of this library; ModelId, Epoch and Seed are parsed as
@@ -109,20 +113,11 @@ public static class NumpyZoo
     /// model or epoch column, two columns for one target, an id that is no integer, a cell that is no number.</exception>
     /// <exception cref="ArgumentException">Non-finite weights (named by model and epoch).</exception>
     /// <exception cref="IOException">The output folder holds files no WeightSpace.MLNet tool wrote.</exception>
-    public static ZooDataset Import(string directory, string output, WeightLayout layout, string dataset)
+    public static ZooDataset Import(string directory, string output, WeightLayout? layout, string dataset)
     {
         var weightsPath = Path.Combine(directory, WeightsFile);
-        var metricsPath = Path.Combine(directory, MetricsFile);
         if (!File.Exists(weightsPath)) throw new ZooFormatException(weightsPath, "weights file not found.");
-        if (!File.Exists(metricsPath)) throw new ZooFormatException(metricsPath, "metrics file not found.");
-        // Unterthiner et al.'s Small CNN Zoo maps columns to layers through layout.csv and stores kernels in TensorFlow order:
-        // read as PyTorch order, every kernel weight would land in the wrong place without a word.
-        var tfLayout = Path.Combine(directory, "layout.csv");
-        if (File.Exists(tfLayout))
-            throw new ZooFormatException(tfLayout, "this folder has a layout.csv, as the Small CNN Zoo has: its weights.npy is in TensorFlow order with " +
-                "layers placed by layout.csv, and this import reads PyTorch order (out-major weights, then bias, per layer); importing it would " +
-                "misplace every kernel weight. Convert it to PyTorch order first (nothing was written).");
-        var lines = File.ReadAllLines(metricsPath).Where(l => l.Length > 0).ToList();
+        var (metricsPath, lines) = ReadMetrics(directory);
         if (lines.Count == 0) throw new ZooFormatException(metricsPath, "empty metrics file.");
         var header = SplitCsv(lines[0]);
         var rowsOfCells = lines.Skip(1).Select(SplitCsv).ToList();
@@ -132,42 +127,51 @@ public static class NumpyZoo
 
         using var npy = File.OpenRead(weightsPath);
         var (dtype, rows, cols) = ReadNpyHeader(npy, weightsPath);
+        // Unterthiner et al.'s Small CNN Zoo places each variable by layout.csv, in TensorFlow order: transposed on the way in.
+        var tf = TensorFlowLayout.Read(Path.Combine(directory, TensorFlowLayout.FileName), cols, layout);
+        layout = tf?.Layout ?? layout ?? throw new ArgumentException($"{directory}: no layout.csv, so the layout must be given (a built-in one, or mlp-IN-...-OUT).", nameof(layout));
         if (cols != layout.ParameterCount)
             throw new ZooFormatException(weightsPath, $"weights have {cols} columns, but layout '{layout.Name}' has {layout.ParameterCount} parameters.");
-        long expected = npy.Position + rows * cols * (dtype == "<f8" ? 8L : 4L);
+        long dataStart = npy.Position, rowBytes = cols * (dtype == "<f8" ? 8L : 4L);
+        long expected = dataStart + rows * rowBytes;
         if (npy.Length < expected) throw new ZooFormatException(weightsPath, $"truncated: {npy.Length} bytes, {expected} expected.");
         if (rows != rowsOfCells.Count)
             throw new ZooFormatException(metricsPath, $"{rowsOfCells.Count} label rows for {rows} weight rows.");
         var plan = LabelColumns.Plan(header, rowsOfCells, metricsPath);
+        int Int(int row, int i) => LabelColumns.Integer(rowsOfCells[row][i], row + 2, header[i], metricsPath);
+        float Num(int row, int i) => LabelColumns.Number(rowsOfCells[row][i], row + 2, header[i], metricsPath);
+        var names = new Dictionary<string, int>();
+        var ids = Enumerable.Range(0, (int)rows).Select(r => plan.ModelId >= 0 ? Int(r, plan.ModelId) : GetOrAdd(names, rowsOfCells[r][plan.ModelDir])).ToArray();
+        var epochs = Enumerable.Range(0, (int)rows).Select(r => Int(r, plan.Epoch)).ToArray();
+        var twice = Enumerable.Range(0, (int)rows).GroupBy(r => (ids[r], epochs[r])).FirstOrDefault(g => g.Count() > 1);
+        if (twice is not null)
+            throw new ZooFormatException(metricsPath, $"rows {string.Join(" and ", twice.Select(r => r + 2))} are both model {twice.Key.Item1}, epoch {twice.Key.Item2}.");
 
-        var modelIds = new Dictionary<string, int>();
-        var raw = new byte[cols * (dtype == "<f8" ? 8 : 4)];
+        var raw = new byte[rowBytes];
         var writer = ZooWriter.Create(output, layout, dataset, plan.Columns.Select(c => c.Column), generator: "NumpyZoo.Import");
         try
         {
-        for (long row = 0; row < rows; row++)
-        {
-            npy.ReadExactly(raw);
-            var cells = rowsOfCells[(int)row];
-            float Num(int i) => LabelColumns.Number(cells[i], (int)row + 2, header[i], metricsPath);
-            int Int(int i) => LabelColumns.Integer(cells[i], (int)row + 2, header[i], metricsPath);
-            var w = new float[cols];
-            if (dtype == "<f4") MemoryMarshal.Cast<byte, float>(raw).CopyTo(w);
-            else { var d = MemoryMarshal.Cast<byte, double>(raw); for (int j = 0; j < cols; j++) w[j] = (float)d[j]; }
-            var r = new ZooRecord
+            // Model by model, checkpoints in epoch order, whatever order the file's rows are in (each row read by its offset).
+            foreach (var model in Enumerable.Range(0, (int)rows).GroupBy(r => ids[r]).OrderBy(g => g.Key))
             {
-                Weights = w,
-                ModelId = plan.ModelId >= 0 ? Int(plan.ModelId) : GetOrAdd(modelIds, cells[plan.ModelDir]),
-                Epoch = Int(plan.Epoch),
-                Seed = plan.Seed >= 0 ? Int(plan.Seed) : 0,
-            };
-            foreach (var metric in ZooColumns.Metrics) r.SetMetric(metric, float.NaN); // a metric the CSV lacks is missing, never 0
-            foreach (var (metric, index) in plan.Metrics) r.SetMetric(metric, Num(index));
-            foreach (var (column, index) in plan.Columns)
-                if (column.Type == ZooColumnType.Single) r.SetSingle(column.Name, Num(index)); else r.Text[column.Name] = cells[index];
-            writer.Write(r);
-        }
-        writer.Dispose();
+                var records = new List<ZooRecord>();
+                foreach (int row in model.OrderBy(r => epochs[r]))
+                {
+                    npy.Position = dataStart + row * rowBytes;
+                    npy.ReadExactly(raw);
+                    var w = new float[cols];
+                    if (dtype == "<f4") MemoryMarshal.Cast<byte, float>(raw).CopyTo(w);
+                    else { var d = MemoryMarshal.Cast<byte, double>(raw); for (int j = 0; j < cols; j++) w[j] = (float)d[j]; }
+                    var r = new ZooRecord { Weights = tf is null ? w : tf.ToLayoutOrder(w), ModelId = ids[row], Epoch = epochs[row], Seed = plan.Seed >= 0 ? Int(row, plan.Seed) : 0 };
+                    foreach (var metric in ZooColumns.Metrics) r.SetMetric(metric, float.NaN); // a metric the CSV lacks is missing, never 0
+                    foreach (var (metric, index) in plan.Metrics) r.SetMetric(metric, Num(row, index));
+                    foreach (var (column, index) in plan.Columns)
+                        if (column.Type == ZooColumnType.Single) r.SetSingle(column.Name, Num(row, index)); else r.Text[column.Name] = rowsOfCells[row][index];
+                    records.Add(r);
+                }
+                writer.WriteModel(records);
+            }
+            writer.Dispose();
         }
         catch
         {
@@ -178,14 +182,30 @@ public static class NumpyZoo
         return ZooDataset.Open(output);
     }
 
+    /// <summary>metrics.csv, or the Small CNN Zoo's metrics.csv.gz, as lines.</summary>
+    private static (string Path, List<string> Lines) ReadMetrics(string directory)
+    {
+        var plain = Path.Combine(directory, MetricsFile);
+        if (File.Exists(plain)) return (plain, File.ReadAllLines(plain).Where(l => l.Length > 0).ToList());
+        var gz = plain + ".gz";
+        if (!File.Exists(gz)) throw new ZooFormatException(plain, "metrics file not found (nor metrics.csv.gz).");
+        try
+        {
+            using var reader = new StreamReader(new System.IO.Compression.GZipStream(File.OpenRead(gz), System.IO.Compression.CompressionMode.Decompress));
+            var lines = new List<string>();
+            while (reader.ReadLine() is { } line) if (line.Length > 0) lines.Add(line);
+            return (gz, lines);
+        }
+        catch (InvalidDataException e) { throw new ZooFormatException(gz, $"not a readable gzip file ({e.Message})."); }
+    }
+
     /// <summary>
     /// Where each column of a <c>metrics.csv</c> header goes on import, as "header → column (type)" lines — what
     /// <see cref="Import"/> will do, for a look before importing (and for <c>zoogen</c> to print).
     /// </summary>
     public static IReadOnlyList<string> ImportColumns(string directory)
     {
-        var metricsPath = Path.Combine(directory, MetricsFile);
-        var lines = File.ReadAllLines(metricsPath).Where(l => l.Length > 0).ToList();
+        var (metricsPath, lines) = ReadMetrics(directory);
         if (lines.Count == 0) throw new ZooFormatException(metricsPath, "empty metrics file.");
         var header = SplitCsv(lines[0]);
         var plan = LabelColumns.Plan(header, lines.Skip(1).Select(SplitCsv).ToList(), metricsPath);

@@ -65,6 +65,32 @@ public class ModelImportTests
         AssertReproducesPyTorch(layout, weights, "cnn4970", "relu", image: true);
     }
 
+    [Fact]
+    public void AMiniatureSmallCnnZooInTensorFlowOrderLandsInPlaceAndReproducesPyTorchsOutputs()
+    {
+        using var tmp = new TempDir();
+        var zoo = NumpyZoo.Import(Fixture("small-cnn-zoo"), tmp.Sub("zoo"), null, "cifar10");
+        Assert.Equal(WeightLayout.Cnn4970, zoo.Layout);
+        var rows = zoo.Records().ToList();
+        Assert.Equal(4, rows.Count);
+        Assert.Equal(2, zoo.ModelIds.Count); // the runs' modeldir, rows interleaved in the file, grouped here
+        foreach (var r in rows)
+        {
+            int run = r.TestAccuracy < 0.35f ? 0 : 1; // run 0: 0.30 / 0.32, run 1: 0.40 / 0.42
+            AssertReproducesPyTorch(zoo.Layout, r.Weights, $"smallcnn_run{run}_step{r.Epoch}", "relu", image: true);
+            Assert.Equal(new[] { 0.01f, 0.001f }[run], r.Numeric[ZooColumns.Hyper.LearningRate], 6);
+            Assert.Equal("glorot_uniform", r.Text[ZooColumns.Hyper.Init]);
+            Assert.Equal(0.05f, r.Metric(ZooColumns.GeneralizationGap), 4); // derived: train − test
+        }
+        Assert.Equal(new[] { 0, 20 }, rows.Select(r => r.Epoch).Distinct().Order());
+        // zoogen reads the same folder without a --layout: layout.csv says it.
+        using var process = WeightSpace.MLNet.Tests.ZooGen.ZooGenProcessTests.Zoogen("import", Fixture("small-cnn-zoo"), "--out", tmp.Sub("zoo2"));
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("imported 4 rows of 2 models (cnn-4970, from TensorFlow order by layout.csv)", output);
+    }
+
     [Theory]
     [InlineData("labels.csv")]
     [InlineData("labels-safetensors.csv")]

@@ -85,14 +85,17 @@ public class NumpyImportTests
     }
 
     [Fact]
-    public void ASmallCnnZooFolderWithLayoutCsvIsRefusedRatherThanReadInTheWrongOrder()
+    public void ALayoutCsvThatDoesNotFitTheWeightsIsRefusedRatherThanReadInTheWrongOrder()
     {
         using var tmp = new TempDir();
         var dir = Folder(tmp, "model_id,step,test_accuracy\n1,1,0.5\n2,1,0.6\n", 2);
-        File.WriteAllText(Path.Combine(dir, "layout.csv"), "varname,start_idx,end_idx,shape\nsequential/conv2d/kernel:0,0,144,(3, 3, 1, 16)\n");
-        var e = Assert.Throws<ZooFormatException>(() => NumpyZoo.Import(dir, tmp.Sub("zoo"), WeightLayout.TetrisMlp100, "x"));
-        Assert.Contains("TensorFlow order", e.Message);
+        File.WriteAllText(Path.Combine(dir, "layout.csv"), "varname,start_idx,end_idx,shape\nsequential/conv2d/kernel:0,0,144,\"(3, 3, 1, 16)\"\n");
+        var e = Assert.Throws<ZooFormatException>(() => NumpyZoo.Import(dir, tmp.Sub("zoo"), null, "x"));
+        Assert.Contains("layout.csv", e.Message);
         Assert.False(Directory.Exists(tmp.Sub("zoo")));
+        File.WriteAllText(Path.Combine(dir, "layout.csv"), "varname,start_idx,end_idx,shape\nsequential/dense/kernel:0,0,80,\"(16, 5)\"\nsequential/dense/bias:0,80,85,\"(5,)\"\n" +
+            "sequential/dense_1/kernel:0,85,105,\"(5, 4)\"\nsequential/dense_1/gamma:0,105,100,\"(5,)\"\n");
+        Assert.Contains("do not agree", Assert.Throws<ZooFormatException>(() => NumpyZoo.Import(dir, tmp.Sub("zoo"), null, "x")).Message);
     }
 
     [Fact]
