@@ -35,6 +35,7 @@ public static class Program
                                           CSV's file column (with model and epoch columns) into a zoo; the
                                           layout is inferred from the first file unless given (e.g. mlp-64-16-10)
           zoogen import DIR --out ZOO [--layout NAME] [--dataset NAME]
+                                          a Model Zoo folder (Ray Tune trials: result.json, checkpoint_<e>), or
                                           weights.npy + metrics.csv(.gz) (one row per checkpoint) into a zoo;
                                           PyTorch order with --layout, or the Small CNN Zoo's TensorFlow order
                                           by its layout.csv; prints where each metrics.csv column goes
@@ -266,7 +267,18 @@ public static class Program
             return 0;
         }
         if (pos.Count != 1)
-            throw new ArgumentException($"import needs a folder with {NumpyZoo.WeightsFile} and {NumpyZoo.MetricsFile}, or --labels FILE.csv.");
+            throw new ArgumentException($"import needs a folder with {NumpyZoo.WeightsFile} and {NumpyZoo.MetricsFile}, a Model Zoo folder of trials, or --labels FILE.csv.");
+        if (!File.Exists(Path.Combine(pos[0], NumpyZoo.WeightsFile)) && Directory.Exists(pos[0])
+            && Directory.GetDirectories(pos[0]).Any(d => File.Exists(Path.Combine(d, "result.json"))))
+        {
+            // Schürholt et al.'s Model Zoo as Ray Tune left it: trial folders with result.json and checkpoint_<e>/checkpoints.
+            var given = o.TryGetValue("layout", out var zooLayout) ? Layout(zooLayout!) : null;
+            output = OutputFolder(output);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var trials = ModelImport.FromModelZoo(pos[0], output, given, o.GetValueOrDefault("dataset") ?? "model-zoo", new ImportProgress());
+            Console.WriteLine($"imported {trials.RowCount:N0} checkpoints of {trials.ModelIds.Count:N0} trials ({trials.Layout}) from the Model Zoo folder {pos[0]} into {output} in {clock.Elapsed.TotalSeconds:F1} s.");
+            return 0;
+        }
         bool tensorFlow = File.Exists(Path.Combine(pos[0], "layout.csv"));
         if (!o.TryGetValue("layout", out var layoutName) && !tensorFlow)
             throw new ArgumentException($"import of {pos[0]} needs --layout NAME ({string.Join(", ", WeightLayout.BuiltIn.Keys)}, or mlp-IN-...-OUT): it has no layout.csv to take it from.");

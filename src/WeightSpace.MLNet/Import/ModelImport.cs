@@ -136,6 +136,89 @@ public static class ModelImport
             var f = Path.Combine(root, r[plan.File].Trim());
             return File.Exists(f) ? f : throw new ZooFormatException(labelsCsv, $"row {i + 2}: the file '{r[plan.File]}' does not exist (paths are relative to the CSV).");
         }).ToList();
+        return ImportTable(header, rows, plan, files, labelsCsv, output, layout, dataset, progress);
+    }
+
+    /// <summary>
+    /// Imports a raw zoo of Schürholt et al.'s Model Zoos (ModelZoos/ModelZooDataset) as Ray Tune left it: one folder per
+    /// model (trial) under <paramref name="root"/>, each with <c>checkpoint_&lt;e&gt;/checkpoints</c> (or
+    /// <c>checkpoint_&lt;e:06d&gt;</c>; a state_dict of a <c>module_list</c>) and <c>result.json</c> (one JSON line per reported
+    /// epoch with <c>test_acc</c>, <c>train_acc</c>, losses and a <c>config</c> block). A trial that wrote <c>checkpoint_0</c>
+    /// reported its initial model first, so result line j is epoch j; otherwise line j is epoch j + 1 (as the dataset code
+    /// reads it). The metrics and every scalar of the config block (<c>optim::lr</c> → LearningRate, <c>model::nlin</c> →
+    /// Activation, <c>seed</c> → Seed, the rest under their own names) become columns; Ray's bookkeeping (timestamps,
+    /// hosts, ids) does not. Trials are numbered by folder name.
+    /// </summary>
+    /// <exception cref="ZooFormatException">No trial folders, a trial without result.json or checkpoints, a malformed line.</exception>
+    /// <exception cref="InvalidDataException">As <see cref="FromCheckpoints"/>. A failed import leaves no zoo behind.</exception>
+    public static ZooDataset FromModelZoo(string root, string output, WeightLayout? layout = null, string dataset = "model-zoo", IProgress<(int Done, int Total)>? progress = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(root);
+        if (!Directory.Exists(root)) throw new ZooFormatException(root, "no such folder.");
+        var trials = Directory.GetDirectories(root).Where(d => File.Exists(Path.Combine(d, "result.json"))).Order(StringComparer.Ordinal).ToList();
+        if (trials.Count == 0) throw new ZooFormatException(root, "no trial folders (folders with a result.json) inside.");
+        string[] metricKeys = { "test_acc", "train_acc", "test_loss", "train_loss", "val_acc", "val_loss" };
+        var rows = new List<Dictionary<string, string>>();
+        var files = new List<string>();
+        var configKeys = new List<string>();
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        for (int t = 0; t < trials.Count; t++)
+        {
+            var resultPath = Path.Combine(trials[t], "result.json");
+            var results = File.ReadAllLines(resultPath).Where(l => l.Trim().Length > 0).Select((l, i) =>
+            {
+                try { return System.Text.Json.JsonDocument.Parse(l).RootElement; }
+                catch (System.Text.Json.JsonException e) { throw new ZooFormatException(resultPath, $"line {i + 1} is not JSON ({e.Message})."); }
+            }).ToList();
+            var checkpoints = Directory.GetDirectories(trials[t], "checkpoint_*")
+                .Select(d => (Dir: d, Ok: int.TryParse(Path.GetFileName(d)["checkpoint_".Length..], System.Globalization.NumberStyles.None, inv, out var e), Epoch: e))
+                .Where(c => c.Ok && File.Exists(Path.Combine(c.Dir, "checkpoints"))).OrderBy(c => c.Epoch).ToList();
+            if (checkpoints.Count == 0) throw new ZooFormatException(trials[t], "a trial without checkpoint_<epoch>/checkpoints files.");
+            int offset = checkpoints[0].Epoch == 0 ? 0 : 1;
+            foreach (var (dir, _, epoch) in checkpoints)
+            {
+                var row = new Dictionary<string, string> { ["file"] = Path.Combine(dir, "checkpoints"), ["model_id"] = t.ToString(inv), ["epoch"] = epoch.ToString(inv) };
+                int line = epoch - offset;
+                if (line >= 0 && line < results.Count)
+                {
+                    var r = results[line];
+                    if (r.TryGetProperty("training_iteration", out var it) && it.TryGetInt32(out int iteration) && iteration != line + 1)
+                        throw new ZooFormatException(resultPath, $"line {line + 1} says training_iteration {iteration}; the lines must be in order, one per reported epoch.");
+                    foreach (var k in metricKeys)
+                        if (r.TryGetProperty(k, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number) row[k] = v.GetDouble().ToString("R", inv);
+                    if (r.TryGetProperty("config", out var config) && config.ValueKind == System.Text.Json.JsonValueKind.Object)
+                        foreach (var c in config.EnumerateObject())
+                        {
+                            string? cell = c.Value.ValueKind switch
+                            {
+                                System.Text.Json.JsonValueKind.Number => c.Value.GetDouble().ToString("R", inv),
+                                System.Text.Json.JsonValueKind.String => c.Value.GetString(),
+                                System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False => c.Value.GetRawText(),
+                                _ => null, // lists and objects (layer widths, schedules) are not labels
+                            };
+                            if (cell is null) continue;
+                            string key = "config." + c.Name;
+                            if (!configKeys.Contains(key)) configKeys.Add(key);
+                            row[key] = cell;
+                        }
+                }
+                rows.Add(row);
+                files.Add(row["file"]);
+            }
+        }
+        var header = new List<string> { "file", "model_id", "epoch" };
+        header.AddRange(metricKeys.Where(k => rows.Any(r => r.ContainsKey(k))));
+        header.AddRange(configKeys);
+        var table = rows.Select(r => header.Select(h => r.GetValueOrDefault(h, "")).ToList()).ToList();
+        var plan = LabelColumns.Plan(header, table, Path.Combine(root, "result.json"), fileColumn: true);
+        return ImportTable(header, table, plan, files, root, output, layout, dataset, progress);
+    }
+
+    /// <summary>The import both tables share: rows of labels, each naming a state_dict file, into a new zoo, model by model.</summary>
+    private static ZooDataset ImportTable(List<string> header, List<List<string>> rows, LabelColumns.ColumnPlan plan, List<string> files, string source,
+        string output, WeightLayout? layout, string dataset, IProgress<(int Done, int Total)>? progress)
+    {
+        string labelsCsv = source;
         var names = new Dictionary<string, int>();
         int Int(int row, int i) => LabelColumns.Integer(rows[row][i], row + 2, header[i], labelsCsv);
         float Num(int row, int i) => LabelColumns.Number(rows[row][i], row + 2, header[i], labelsCsv);

@@ -54,8 +54,8 @@ internal static class LabelColumns
         (ZooColumns.Hyper.TrainFraction, ZooColumnType.Single, new[] { "trainfraction" }),
         (ZooColumns.Hyper.BatchSize, ZooColumnType.Single, new[] { "batchsize", "trainingbatchsize" }),
         (ZooColumns.Hyper.Activation, ZooColumnType.Text, new[] { "activation", "nlin", "modelnlin" }),
-        (ZooColumns.Hyper.Init, ZooColumnType.Text, new[] { "init", "winit", "modelinit", "initialization" }),
-        (ZooColumns.Hyper.Optimizer, ZooColumnType.Text, new[] { "optimizer", "optimtype", "optim" }),
+        (ZooColumns.Hyper.Init, ZooColumnType.Text, new[] { "init", "winit", "modelinit", "modelinittype", "inittype", "initialization" }),
+        (ZooColumns.Hyper.Optimizer, ZooColumnType.Text, new[] { "optimizer", "optimtype", "optim", "optimoptimizer" }),
     };
 
     /// <summary>Where the columns go: indices of the model, model-name, epoch, seed and file columns (−1 when absent), the metrics and the other columns.</summary>

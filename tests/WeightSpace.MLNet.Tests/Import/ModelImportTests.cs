@@ -84,11 +84,49 @@ public class ModelImportTests
         }
         Assert.Equal(new[] { 0, 20 }, rows.Select(r => r.Epoch).Distinct().Order());
         // zoogen reads the same folder without a --layout: layout.csv says it.
-        using var process = WeightSpace.MLNet.Tests.ZooGen.ZooGenProcessTests.Zoogen("import", Fixture("small-cnn-zoo"), "--out", tmp.Sub("zoo2"));
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.Equal(0, process.ExitCode);
-        Assert.Contains("imported 4 rows of 2 models (cnn-4970, from TensorFlow order by layout.csv)", output);
+        Assert.Contains("imported 4 rows of 2 models (cnn-4970, from TensorFlow order by layout.csv)", ZoogenOk("import", Fixture("small-cnn-zoo"), "--out", tmp.Sub("zoo2")));
+    }
+
+    [Fact]
+    public void AMiniatureModelZooOfRayTuneTrialsLandsInPlaceWithItsResultLinesAndConfig()
+    {
+        using var tmp = new TempDir();
+        var zoo = ModelImport.FromModelZoo(Fixture("model-zoo"), tmp.Sub("zoo"), dataset: "mnist");
+        Assert.Equal(WeightLayout.Cnn2464, zoo.Layout); // module_list.0/3/6 convs and 9/11 linears: the small CNN
+        var rows = zoo.Records().OrderBy(r => r.ModelId).ThenBy(r => r.Epoch).ToList();
+        Assert.Equal(new[] { (0, 0), (0, 1), (0, 2), (1, 1), (1, 2) }, rows.Select(r => (r.ModelId, r.Epoch)));
+        foreach (var r in rows)
+        {
+            AssertReproducesPyTorch(zoo.Layout, r.Weights, $"modelzoo_trial{r.ModelId}_epoch{r.Epoch}", "tanh", image: true);
+            // trial 0 wrote checkpoint_0, so its result line j is epoch j; trial 1 did not, so line j is epoch j + 1
+            Assert.Equal(0.1f + 0.2f * r.ModelId + 0.03f * r.Epoch, r.TestAccuracy, 5);
+            Assert.Equal(0.12f + 0.2f * r.ModelId + 0.04f * r.Epoch, r.TrainAccuracy, 5);
+            Assert.Equal(2.0f - 0.1f * r.Epoch, r.TestLoss, 5);
+            Assert.Equal(r.ModelId + 1, r.Seed);
+            Assert.Equal(new[] { 0.001f, 0.0003f }[r.ModelId], r.Numeric[ZooColumns.Hyper.LearningRate], 7);
+            Assert.Equal("tanh", r.Text[ZooColumns.Hyper.Activation]);
+            Assert.Equal("kaiming_uniform", r.Text[ZooColumns.Hyper.Init]);
+            Assert.Equal("adam", r.Text[ZooColumns.Hyper.Optimizer]);
+            Assert.Equal(1f, r.Numeric["config.model::channels_in"]);
+        }
+        Assert.DoesNotContain(zoo.Manifest.Columns, c => c.Name.Contains("timestamp") || c.Name.Contains("hostname") || c.Name.Contains("o_dim"));
+        // zoogen recognises the folder without being told.
+        Assert.Contains("imported 5 checkpoints of 2 trials (cnn-2464", ZoogenOk("import", Fixture("model-zoo"), "--out", tmp.Sub("zoo2")));
+    }
+
+    [Fact]
+    public void AModelZooTrialWithoutCheckpointsOrWithLinesOutOfOrderIsNamed()
+    {
+        using var tmp = new TempDir();
+        var trial = Path.Combine(tmp.Sub("zoo-src"), "trial_0");
+        Directory.CreateDirectory(trial);
+        File.WriteAllText(Path.Combine(trial, "result.json"), "{\"test_acc\": 0.5, \"training_iteration\": 1}\n");
+        Assert.Contains("without checkpoint_<epoch>/checkpoints", Assert.Throws<ZooFormatException>(() => ModelImport.FromModelZoo(tmp.Sub("zoo-src"), tmp.Sub("zoo"))).Message);
+        Directory.CreateDirectory(Path.Combine(trial, "checkpoint_1"));
+        File.Copy(Fixture("mlp0_e0.pt"), Path.Combine(trial, "checkpoint_1", "checkpoints"));
+        File.WriteAllText(Path.Combine(trial, "result.json"), "{\"test_acc\": 0.5, \"training_iteration\": 7}\n");
+        Assert.Contains("training_iteration 7", Assert.Throws<ZooFormatException>(() => ModelImport.FromModelZoo(tmp.Sub("zoo-src"), tmp.Sub("zoo"))).Message);
+        Assert.False(Directory.Exists(tmp.Sub("zoo")));
     }
 
     [Theory]
@@ -120,19 +158,22 @@ public class ModelImportTests
     public void ZoogenImportsTheCheckpointsACsvNamesAndInfoShowsWhatIsMissing()
     {
         using var tmp = new TempDir();
-        using (var import = WeightSpace.MLNet.Tests.ZooGen.ZooGenProcessTests.Zoogen("import", "--labels", Fixture("labels.csv"), "--out", tmp.Sub("zoo")))
-        {
-            string output = import.StandardOutput.ReadToEnd();
-            import.WaitForExit();
-            Assert.Equal(0, import.ExitCode);
-            Assert.Contains("imported 6 checkpoints of 3 models (mlp-4-5-3", output);
-        }
-        using var info = WeightSpace.MLNet.Tests.ZooGen.ZooGenProcessTests.Zoogen("info", tmp.Sub("zoo"));
-        string text = info.StandardOutput.ReadToEnd();
-        info.WaitForExit();
+        Assert.Contains("imported 6 checkpoints of 3 models (mlp-4-5-3", ZoogenOk("import", "--labels", Fixture("labels.csv"), "--out", tmp.Sub("zoo")));
+        string text = ZoogenOk("info", tmp.Sub("zoo"));
         Assert.Contains("TrainAccuracy      missing in all 6 rows", text);
         Assert.Contains("[0.5, 0.6) ", text);
         Assert.DoesNotContain("[0.0, 0.1) #", text); // missing values are not counted in the lowest bin
+    }
+
+    /// <summary>Runs zoogen, expects exit 0 and returns its standard output.</summary>
+    private static string ZoogenOk(params string[] args)
+    {
+        using var process = WeightSpace.MLNet.Tests.ZooGen.ZooGenProcessTests.Zoogen(args);
+        string output = process.StandardOutput.ReadToEnd();
+        string error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"zoogen {string.Join(' ', args)} exited {process.ExitCode}: {error}");
+        return output;
     }
 
     private sealed class SyncProgress(List<(int, int)> into) : IProgress<(int Done, int Total)>
