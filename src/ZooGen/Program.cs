@@ -31,7 +31,7 @@ public static class Program
           zoogen verify DIR               check every shard against the manifest's checksums
           zoogen export DIR --out DIR2    weights.npy + metrics.csv for Python
           zoogen import --labels FILE.csv --out ZOO [--layout NAME] [--dataset NAME]
-                                          PyTorch state_dict (torch.save) or safetensors files named by the
+                                          PyTorch state_dict (torch.save), safetensors or ONNX files named by the
                                           CSV's file column (with model and epoch columns) into a zoo; the
                                           layout is inferred from the first file unless given (e.g. mlp-64-16-10)
           zoogen import DIR --out ZOO [--layout NAME] [--dataset NAME]

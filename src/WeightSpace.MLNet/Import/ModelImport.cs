@@ -1,8 +1,9 @@
 namespace WeightSpace.MLNet;
 
 /// <summary>
-/// Brings trained networks in as a zoo: PyTorch <c>state_dict</c> files (<c>torch.save</c>, zip format) and safetensors,
-/// named by a labels CSV, become an ordinary checksummed zoo that everything downstream reads.
+/// Brings trained networks in as a zoo: PyTorch <c>state_dict</c> files (<c>torch.save</c>, zip format), safetensors and
+/// ONNX models, named by a labels CSV, and the Model Zoo's raw folders become an ordinary checksummed zoo that everything
+/// downstream reads.
 /// </summary>
 /// <example><code>
 /// // labels.csv: file,model_id,epoch,test_acc,lr          (file relative to the CSV)
@@ -93,6 +94,21 @@ public static class ModelImport
         return (inferred, vector);
     }
 
+    /// <summary>
+    /// One checkpoint file as a layout and a weight vector: an ONNX model (<c>.onnx</c>, <see cref="OnnxImport"/>) or a
+    /// state_dict (<see cref="StateDictFile"/>, <see cref="Flatten"/>). With <paramref name="layout"/> its shapes must be that layout's.
+    /// </summary>
+    /// <exception cref="InvalidDataException">As <see cref="OnnxImport.Read"/> and <see cref="Flatten"/>.</exception>
+    public static (WeightLayout Layout, float[] Weights) ReadCheckpoint(string path, WeightLayout? layout = null)
+    {
+        if (!OnnxImport.IsOnnx(path)) return Flatten(StateDictFile.Read(path), path, layout);
+        var onnx = OnnxImport.Read(path);
+        var found = onnx.Architecture.Layout;
+        if (layout is not null && !SameShapes(layout.Layers, found.Layers))
+            throw new InvalidDataException($"{path}: not the architecture '{layout.Name}': the graph's layers make {found}.");
+        return (layout ?? found, onnx.Weights);
+    }
+
     private static bool Chains(List<LayerSpec> specs) => specs.Zip(specs.Skip(1)).All(p => p.First.OutFeatures == p.Second.InFeatures);
 
     private static bool SameShape(LayerSpec a, LayerSpec b) =>
@@ -107,7 +123,7 @@ public static class ModelImport
     /// Imports the checkpoints a labels CSV names into a new zoo. The CSV has a column naming each checkpoint file
     /// (<c>file</c>, <c>path</c> or <c>checkpoint</c>, relative to the CSV), a model column and an epoch column; the rest map
     /// as for <see cref="NumpyZoo.Import"/> (metrics and known hyperparameters by alias, every other column under its own
-    /// name). Each file is a state_dict (<see cref="StateDictFile"/>); all must have the layout of the first (or
+    /// name). Each file is a state_dict (<see cref="StateDictFile"/>) or an ONNX model (<see cref="OnnxImport"/>); all must have the layout of the first (or
     /// <paramref name="layout"/>). Checkpoints of one model share its id, so splits keep a model on one side.
     /// </summary>
     /// <param name="labelsCsv">The labels table.</param>
@@ -228,7 +244,7 @@ public static class ModelImport
         if (duplicate is not null)
             throw new ZooFormatException(labelsCsv, $"rows {string.Join(" and ", duplicate.Select(r => r + 2))} are both model {duplicate.Key.Item1}, epoch {duplicate.Key.Item2}.");
         // The first file fixes the layout (unless given); the zoo is written model by model, checkpoints in epoch order.
-        var first = Flatten(StateDictFile.Read(files[0]), files[0], layout);
+        var first = ReadCheckpoint(files[0], layout);
         var zooLayout = first.Layout;
         var writer = ZooWriter.Create(output, zooLayout, dataset, plan.Columns.Select(c => c.Column), generator: "ModelImport");
         try
@@ -239,7 +255,7 @@ public static class ModelImport
                 var records = new List<ZooRecord>();
                 foreach (int r in model.OrderBy(r => epochs[r]))
                 {
-                    var (fileLayout, weights) = r == 0 ? first : Flatten(StateDictFile.Read(files[r]), files[r], zooLayout);
+                    var (fileLayout, weights) = r == 0 ? first : ReadCheckpoint(files[r], zooLayout);
                     var record = new ZooRecord { Weights = weights, ModelId = ids[r], Epoch = epochs[r], Seed = plan.Seed >= 0 ? Int(r, plan.Seed) : 0 };
                     foreach (var metric in ZooColumns.Metrics) record.SetMetric(metric, float.NaN); // a metric the CSV lacks is missing, never 0
                     foreach (var (metric, index) in plan.Metrics) record.SetMetric(metric, Num(r, index));

@@ -87,6 +87,34 @@ public class ModelImportTests
         Assert.Contains("imported 4 rows of 2 models (cnn-4970, from TensorFlow order by layout.csv)", ZoogenOk("import", Fixture("small-cnn-zoo"), "--out", tmp.Sub("zoo2")));
     }
 
+    [Theory]
+    [InlineData("mlp2_e3.onnx", "mlp2_e3", "mlp-4-5-3", "tanh", false)]
+    [InlineData("cnn4970.onnx", "cnn4970", "cnn-4970", "relu", true)]
+    [InlineData("modelzoo_trial1_epoch2.onnx", "modelzoo_trial1_epoch2", "cnn-2464", "tanh", true)]
+    public void AnOnnxExportGivesItsArchitectureFromTheGraphAndReproducesPyTorchsOutputs(string file, string key, string layout, string activation, bool image)
+    {
+        var onnx = OnnxImport.Read(Fixture(file));
+        Assert.Equal(layout, onnx.Architecture.Layout.Name);
+        Assert.Equal(activation, onnx.Activation);
+        Assert.Equal(NetworkArchitecture.For(onnx.Architecture.Layout).Ops, onnx.Architecture.Ops); // the graph's ops are the built-in chain
+        AssertReproducesPyTorch(onnx.Architecture.Layout, onnx.Weights, key, activation, image);
+        // the same file through the checkpoint path (a labels CSV may name .onnx files)
+        Assert.Equal(onnx.Weights, ModelImport.ReadCheckpoint(Fixture(file)).Weights);
+    }
+
+    [Theory]
+    [InlineData("batchnorm.onnx", "(BatchNormalization) is a batch norm")]
+    [InlineData("padded.onnx", "(Conv) pads its input")]
+    [InlineData("mlp0_e0.pt", "not a readable ONNX model")]
+    public void AnOnnxGraphTheMethodCannotExpressIsRefusedByNode(string file, string message)
+    {
+        using var tmp = new TempDir();
+        string path = Fixture(file);
+        if (!file.EndsWith(".onnx")) File.Copy(path, path = tmp.Sub("renamed.onnx")); // a state_dict named .onnx
+        var e = Assert.Throws<InvalidDataException>(() => OnnxImport.Read(path));
+        Assert.Contains(message, e.Message);
+    }
+
     [Fact]
     public void AMiniatureModelZooOfRayTuneTrialsLandsInPlaceWithItsResultLinesAndConfig()
     {
