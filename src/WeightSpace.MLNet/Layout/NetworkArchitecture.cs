@@ -17,6 +17,13 @@ public enum NetworkOpKind
     GlobalMeanPool,
 }
 
+/// <summary>One convolution block of <see cref="NetworkArchitecture.Cnn"/>: a convolution without padding, an optional max-pool, the activation.</summary>
+/// <param name="Channels">Output channels (the block's units).</param>
+/// <param name="Kernel">Square kernel size.</param>
+/// <param name="Stride">Convolution stride.</param>
+/// <param name="Pool">Max-pool window (= its stride) after the convolution; 0 for none.</param>
+public sealed record ConvBlock(int Channels, int Kernel, int Stride = 1, int Pool = 0);
+
 /// <summary>One step of a forward pass.</summary>
 /// <param name="Kind">What it does.</param>
 /// <param name="Layer">The layout's layer index for <see cref="NetworkOpKind.Conv"/> and <see cref="NetworkOpKind.Linear"/>; −1 otherwise.</param>
@@ -147,6 +154,59 @@ public sealed class NetworkArchitecture
         [Cnn2464.Layout.Name] = Cnn2464,
         [Cnn4970.Layout.Name] = Cnn4970,
     };
+
+    /// <summary>
+    /// A CNN described in one line: convolution blocks (each a convolution without padding, then an optional max-pool, then
+    /// the activation), then a global mean over H × W (<paramref name="globalPool"/>) or a flatten, then dense layers with the
+    /// activation between them, then the output layer. <paramref name="inputSize"/> (H = W) sizes the first dense layer after
+    /// a flatten. Layers are named conv1, conv2, …, fc1, fc2, …; the layout's name spells the blocks, e.g.
+    /// "cnn-c8k5p2-c6k5p2-c4k2-f20-10".
+    /// </summary>
+    /// <example><code>
+    /// // CNN-2464's shape: 1 → 8 (5×5, pool 2) → 6 (5×5, pool 2) → 4 (2×2), flatten, 36 → 20 → 10
+    /// var net = NetworkArchitecture.Cnn(1, new ConvBlock[] { new(8, 5, Pool: 2), new(6, 5, Pool: 2), new(4, 2) }, new[] { 20 }, 10, inputSize: 28);
+    /// </code></example>
+    /// <exception cref="ArgumentException">A size below 1, or blocks that do not fit the input (named by layer and shapes).</exception>
+    public static NetworkArchitecture Cnn(int inputChannels, IReadOnlyList<ConvBlock> convs, IReadOnlyList<int> dense, int classes, bool globalPool = false, int inputSize = 28)
+    {
+        ArgumentNullException.ThrowIfNull(convs);
+        ArgumentNullException.ThrowIfNull(dense);
+        if (inputChannels < 1 || classes < 1 || inputSize < 1 || convs.Count == 0 || convs.Any(c => c.Channels < 1 || c.Kernel < 1 || c.Stride < 1 || c.Pool < 0) || dense.Any(d => d < 1))
+            throw new ArgumentException("A CNN needs at least one convolution block, and every channel count, kernel, stride, width and the input size at least 1 (pool 0 = none).");
+        var layers = new List<LayerSpec>();
+        var ops = new List<NetworkOp>();
+        int channels = inputChannels, size = inputSize;
+        foreach (var c in convs)
+        {
+            if (size < c.Kernel) throw new ArgumentException($"conv{layers.Count + 1} ({c.Kernel}×{c.Kernel}) does not fit its {size}×{size} input.");
+            layers.Add(new LayerSpec($"conv{layers.Count + 1}", LayerKind.Conv2d, channels, c.Channels, c.Kernel, c.Kernel));
+            ops.Add(Conv(layers.Count - 1, c.Stride));
+            size = (size - c.Kernel) / c.Stride + 1;
+            if (c.Pool > 0)
+            {
+                if (size < c.Pool) throw new ArgumentException($"the max-pool of {c.Pool} after conv{layers.Count} does not fit its {size}×{size} input.");
+                ops.Add(new NetworkOp(NetworkOpKind.MaxPool, Size: c.Pool));
+                size /= c.Pool;
+            }
+            ops.Add(Act);
+            channels = c.Channels;
+        }
+        ops.Add(globalPool ? new NetworkOp(NetworkOpKind.GlobalMeanPool) : Flatten);
+        int inputs = globalPool ? channels : channels * size * size;
+        var widths = dense.Append(classes).ToList();
+        for (int d = 0; d < widths.Count; d++)
+        {
+            if (d > 0) ops.Add(Act);
+            layers.Add(new LayerSpec($"fc{d + 1}", LayerKind.Linear, inputs, widths[d]));
+            ops.Add(Linear(layers.Count - 1));
+            inputs = widths[d];
+        }
+        string name = "cnn-" + string.Join("-", convs.Select(c => $"c{c.Channels}k{c.Kernel}" + (c.Stride > 1 ? $"s{c.Stride}" : "") + (c.Pool > 0 ? $"p{c.Pool}" : "")))
+                      + (globalPool ? "-g" : "-f") + string.Concat(dense.Select(d => $"{d}-")) + classes;
+        var architecture = new NetworkArchitecture(new WeightLayout(name, layers), ops);
+        architecture.Shapes(inputChannels, inputSize, inputSize); // the data-fit check, with the shapes named on failure
+        return architecture;
+    }
 
     /// <summary>
     /// The architecture of <paramref name="layout"/>: a built-in one, or for any fully connected layout (an MLP) flatten →

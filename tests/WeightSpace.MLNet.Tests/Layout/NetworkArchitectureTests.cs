@@ -50,3 +50,26 @@ public class NetworkArchitectureTests
             Assert.Contains($"| `{name}` | `{architecture}` |", doc);
     }
 }
+
+public class CnnBuilderTests
+{
+    [Fact]
+    public void TheBuilderDescribesTheBuiltInCnnsInOneLine()
+    {
+        static bool SameShapes(WeightLayout a, WeightLayout b) => a.Layers.Count == b.Layers.Count && a.Layers.Zip(b.Layers).All(p =>
+            p.First.Kind == p.Second.Kind && p.First.InFeatures == p.Second.InFeatures && p.First.OutFeatures == p.Second.OutFeatures && p.First.FanIn == p.Second.FanIn);
+        var c2464 = NetworkArchitecture.Cnn(1, new ConvBlock[] { new(8, 5, Pool: 2), new(6, 5, Pool: 2), new(4, 2) }, new[] { 20 }, 10, inputSize: 28);
+        Assert.True(SameShapes(WeightLayout.Cnn2464, c2464.Layout));
+        Assert.Equal(NetworkArchitecture.Cnn2464.Ops, c2464.Ops);
+        Assert.Equal("cnn-c8k5p2-c6k5p2-c4k2-f20-10", c2464.Layout.Name);
+        var c4970 = NetworkArchitecture.Cnn(1, new ConvBlock[] { new(16, 3, 2), new(16, 3, 2), new(16, 3, 2) }, Array.Empty<int>(), 10, globalPool: true);
+        Assert.True(SameShapes(WeightLayout.Cnn4970, c4970.Layout));
+        Assert.Equal(NetworkArchitecture.Cnn4970.Ops, c4970.Ops);
+        // the same weights give the same outputs through the built-in and the built architecture
+        var rng = new Random(2);
+        var w = Enumerable.Range(0, 2464).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var x = Enumerable.Range(0, 784).Select(_ => (float)rng.NextDouble()).ToArray();
+        Assert.Equal(NetworkArchitecture.Cnn2464.Forward(w, x, 1, 28, 28, "tanh"), c2464.Forward(w, x, 1, 28, 28, "tanh"));
+        Assert.Contains("does not fit", Assert.Throws<ArgumentException>(() => NetworkArchitecture.Cnn(1, new ConvBlock[] { new(4, 5, Pool: 2), new(4, 5, Pool: 2) }, Array.Empty<int>(), 10, inputSize: 12)).Message);
+    }
+}
