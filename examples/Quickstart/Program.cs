@@ -7,6 +7,7 @@
 //   3. compare W, s(W) and the embedding with linear and non-linear probes on held-out models (split 70/15/15 by model),
 //   4. print one table and write results.json, results.md and the plots into --out.
 // Usage: dotnet run -c Release --project examples/Quickstart [-- --models N --epochs N --ae-epochs N --views N --out DIR]
+//        ... -- --zoo DIR [--out DIR]   the same comparison on a zoo of your own (e.g. one made by zoogen import) instead of step 1
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
@@ -19,6 +20,7 @@ var recipe = Presets.Get("tetris-seed-gap");
 int every = recipe.Checkpoints[1] - recipe.Checkpoints[0];
 int models = recipe.Models, epochs = recipe.Epochs, aeEpochs = 6, views = 10;
 string outDir = "quickstart-out";
+string? ownZoo = null;
 for (int i = 0; i < args.Length; i += 2)
 {
     string? value = i + 1 < args.Length ? args[i + 1] : null;
@@ -29,11 +31,12 @@ for (int i = 0; i < args.Length; i += 2)
         "--ae-epochs" => int.TryParse(value, out aeEpochs) && aeEpochs >= 1,
         "--views" => int.TryParse(value, out views) && views >= 1,
         "--out" => (outDir = value ?? "") != "",
+        "--zoo" => (ownZoo = value ?? "") != "",
         _ => false,
     };
     if (!ok)
     {
-        Console.Error.WriteLine($"Quickstart: bad option '{args[i]} {value}'. Options: --models N (≥ 10) --epochs N (≥ {2 * every}) --ae-epochs N (≥ 1) --views N (≥ 1) --out DIR");
+        Console.Error.WriteLine($"Quickstart: bad option '{args[i]} {value}'. Options: --models N (≥ 10) --epochs N (≥ {2 * every}) --ae-epochs N (≥ 1) --views N (≥ 1) --out DIR --zoo DIR");
         return 2;
     }
 }
@@ -45,32 +48,43 @@ catch (IOException e) { Console.Error.WriteLine("Quickstart: " + e.Message); ret
 using var held = folder; // held until the program ends: a second run on this folder is refused, naming this one
 var clock = Stopwatch.StartNew();
 
-// 1. The zoo, reused when it is already there.
-recipe.Models = models;
-recipe.Epochs = epochs;
-recipe.Checkpoints = Enumerable.Range(1, epochs / every).Select(k => every * k).ToList();
-string zooDir = folder.PathOf($"zoo-gap-{models}x{epochs}");
-Console.WriteLine($"1. Tetris-Seed zoo (tetris-seed-gap): {models} MLPs × {epochs} epochs, {recipe.Checkpoints.Count} checkpoints each, in {zooDir}");
-var bar = new ProgressBar(Console.Error);
-var generated = ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = zooDir, Resume = true, Progress = bar });
-bar.Finish();
-Console.WriteLine($"   {generated.ModelsTrained} models trained, {generated.ModelsSkipped} reused ({clock.Elapsed.TotalSeconds:F0} s)");
+// 1. The zoo: the embedded default, reused when it is already there, or the user's own (--zoo).
+string zooDir, zooName;
+if (ownZoo is null)
+{
+    recipe.Models = models;
+    recipe.Epochs = epochs;
+    recipe.Checkpoints = Enumerable.Range(1, epochs / every).Select(k => every * k).ToList();
+    zooDir = folder.PathOf($"zoo-gap-{models}x{epochs}");
+    zooName = $"gap-{models}x{epochs}";
+    Console.WriteLine($"1. Tetris-Seed zoo (tetris-seed-gap): {models} MLPs × {epochs} epochs, {recipe.Checkpoints.Count} checkpoints each, in {zooDir}");
+    var bar = new ProgressBar(Console.Error);
+    var generated = ZooGenerator.Generate(new GenerateOptions { Recipe = recipe, Output = zooDir, Resume = true, Progress = bar });
+    bar.Finish();
+    Console.WriteLine($"   {generated.ModelsTrained} models trained, {generated.ModelsSkipped} reused ({clock.Elapsed.TotalSeconds:F0} s)");
+}
+else
+{
+    try { var own = ZooDataset.Open(zooDir = ownZoo); Console.WriteLine($"1. Your zoo {zooDir}: {own.ModelIds.Count:N0} models, {own.RowCount:N0} checkpoints, {own.Layout}"); }
+    catch (Exception e) when (e is IOException or InvalidDataException) { Console.Error.WriteLine("Quickstart: " + e.Message); return 2; }
+    zooName = "zoo-" + ZooDataset.Open(zooDir).Manifest.ZooId;
+}
 
 var ml = new MLContext(seed: 1);
-var layout = WeightLayout.TetrisMlp100;
 var zoo = ml.Data.LoadZoo(zooDir);
+var layout = WeightLayoutAnnotation.Get(zoo.Schema[ZooColumns.Weights])!;
 string[] targets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap };
 var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear, ProbeKind.FastTree, ProbeKind.LightGbm }, Progress = new Progress<string>(l => Console.Error.WriteLine("   " + l)) };
 var (train, validation, testView) = comparison.Parts(zoo);
 
 // 2. The hyper-representation (E_cD: the CPU default with d = 128, token statistics and fewer epochs), trained on the training
 //    models, or reused (the file name carries what changes the trained model, so an older configuration's file is not taken).
-var options = WeightEmbeddingOptions.CpuDefault with
+var options = WeightEmbeddingOptions.CpuDefaultFor(layout) with
 {
     ModelDim = 128, FeedForwardDim = 256, TokenStatistics = true, Epochs = aeEpochs, EmbeddingViews = views,
     ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch },
 };
-string embeddingPath = folder.PathOf($"embedding-gap-{models}x{epochs}-d{options.ModelDim}{(options.TokenStatistics ? "-ts" : "")}-{aeEpochs}-v{views}.wsemb");
+string embeddingPath = folder.PathOf($"embedding-{zooName}-d{options.ModelDim}{(options.TokenStatistics ? "-ts" : "")}-{aeEpochs}-v{views}.wsemb");
 HyperRepresentation? representation = null;
 if (File.Exists(embeddingPath))
 {
@@ -117,9 +131,10 @@ foreach (var target in targets)
 
 folder.WriteText("results.json", ProbeComparison.ToJson(results));
 folder.WriteText("results.md",
-    $"# Quickstart results\n\nTetris-Seed (tetris-seed-gap), {models} models × {epochs} epochs ({recipe.Checkpoints.Count} checkpoints each), split 70/15/15 by model; test R² (bold: best per target).\n\n" +
+    (ownZoo is null ? $"# Quickstart results\n\nTetris-Seed (tetris-seed-gap), {models} models × {epochs} epochs ({recipe.Checkpoints.Count} checkpoints each)"
+                    : $"# Quickstart results\n\nThe zoo {ownZoo} ({layout})") + ", split 70/15/15 by model; test R² (bold: best per target).\n\n" +
     ProbeComparison.ToMarkdown(results) + "\n" +
-    $"Command: `dotnet run -c Release --project examples/Quickstart -- --models {models} --epochs {epochs} --ae-epochs {aeEpochs} --views {views}`\n");
+    $"Command: `dotnet run -c Release --project examples/Quickstart -- {(ownZoo is null ? $"--models {models} --epochs {epochs}" : $"--zoo {ownZoo}")} --ae-epochs {aeEpochs} --views {views}`\n");
 var accuracy = results.Where(r => r.Target == ZooColumns.TestAccuracy && r.Probe == "linear")
     .Select(r => (r.Featurizer, r.Truth!, r.Predicted!)).ToList();
 ProbePlots.PredictedVsTrue(folder.PathOf("test-accuracy.png"), ZooColumns.TestAccuracy, accuracy);
