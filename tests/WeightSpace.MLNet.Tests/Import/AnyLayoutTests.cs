@@ -49,6 +49,26 @@ public class AnyLayoutTests
     }
 
     [Fact]
+    public void TheQuickstartComparesOnAZooOfYourOwn()
+    {
+        using var tmp = new TempDir();
+        var zoo = Zoo(tmp);
+        var entry = System.Reflection.Assembly.Load("Quickstart").EntryPoint!;
+        var previous = Console.Out;
+        var output = new StringWriter();
+        Console.SetOut(output);
+        int code;
+        try { code = (int)entry.Invoke(null, new object[] { new[] { "--zoo", zoo, "--ae-epochs", "1", "--views", "1", "--out", tmp.Sub("out") } })!; }
+        finally { Console.SetOut(previous); }
+        Assert.True(code == 0, output.ToString());
+        Assert.Contains("1. Your zoo", output.ToString());
+        Assert.Contains("mlp-64-16-10", output.ToString());
+        var results = File.ReadAllText(Path.Combine(tmp.Sub("out"), "results.md"));
+        Assert.Contains("--zoo", results);
+        Assert.Contains("E_cD", results);
+    }
+
+    [Fact]
     public void PermutingTheHiddenUnitsOfAnImportedMlpKeepsItsFunction()
     {
         var rng = new Random(8);
