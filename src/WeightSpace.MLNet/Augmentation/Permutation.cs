@@ -139,6 +139,12 @@ public sealed class Permutation
                 var db = destination.Slice(Layout.BiasOffset(l), spec.BiasCount);
                 for (int i = 0; i < spec.OutFeatures; i++) db[i] = sb[rows is null ? i : rows[i]];
             }
+            if (spec.BatchNorm) // γ, β, μ, σ² move with their unit
+                for (int k = 0; k < LayerSpec.BatchNormValues; k++)
+                {
+                    int at = Layout.BatchNormOffset(l) + k * spec.OutFeatures;
+                    for (int i = 0; i < spec.OutFeatures; i++) destination[at + i] = source[at + (rows is null ? i : rows[i])];
+                }
         }
     }
 

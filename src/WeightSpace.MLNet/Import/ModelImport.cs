@@ -31,46 +31,61 @@ public static class ModelImport
         {
             int bad = Array.FindIndex(t.Values, v => !float.IsFinite(v));
             if (bad >= 0) throw new InvalidDataException($"{source}: '{t.Name}' holds {t.Values[bad]} at position {bad}; a zoo holds finite weights only (did the model diverge?).");
-            string last = t.Name[(t.Name.LastIndexOf('.') + 1)..];
-            if (last is "running_mean" or "running_var" or "num_batches_tracked")
-                throw new InvalidDataException($"{source}: '{t.Name}' belongs to a batch-norm layer; BatchNorm layers are not supported yet (linear and convolutional layers are).");
         }
-        var modules = new List<(string Name, NamedTensor Weight, NamedTensor? Bias)>();
+        var modules = new List<(string Name, NamedTensor Weight, NamedTensor? Bias, float[]? BatchNorm)>();
         var byName = tensors.ToDictionary(t => t.Name);
+        static string ModuleOf(string name) => name.LastIndexOf('.') is var dot and >= 0 ? name[..dot] : "";
+        static string ParamOf(string name) => name[(name.LastIndexOf('.') + 1)..];
+        NamedTensor? Param(string module, string param) => byName.GetValueOrDefault(module.Length == 0 ? param : module + "." + param);
+        var seen = new HashSet<string>();
         foreach (var t in tensors)
         {
-            int dot = t.Name.LastIndexOf('.');
-            string module = dot < 0 ? "" : t.Name[..dot], param = t.Name[(dot + 1)..];
-            if (param == "bias")
+            string module = ModuleOf(t.Name), param = ParamOf(t.Name);
+            if (!seen.Add(module)) continue; // each module once, at its first tensor
+            if (Param(module, "running_mean") is { } mean)
             {
-                if (!byName.ContainsKey(module.Length == 0 ? "weight" : module + ".weight"))
-                    throw new InvalidDataException($"{source}: '{t.Name}' has no weight beside it; not a linear or convolutional layer.");
+                // A batch norm: it belongs to the layer before it, whose units it normalises (γ, β, μ, σ² per unit).
+                var variance = Param(module, "running_var") ?? throw new InvalidDataException($"{source}: '{mean.Name}' has no running_var beside it.");
+                int n = mean.Values.Length;
+                if (modules.Count == 0) throw new InvalidDataException($"{source}: batch norm '{module}' comes before any linear or convolutional layer.");
+                var previous = modules[^1];
+                if (previous.Weight.Shape[0] != n || previous.BatchNorm is not null)
+                    throw new InvalidDataException($"{source}: batch norm '{module}' normalises {n} channels, but the layer before it, '{previous.Name}', has {previous.Weight.Shape[0]} units{(previous.BatchNorm is null ? "" : " and a batch norm already")}.");
+                var gamma = Param(module, "weight")?.Values ?? Enumerable.Repeat(1f, n).ToArray(); // affine=False: γ = 1, β = 0
+                var beta = Param(module, "bias")?.Values ?? new float[n];
+                if (gamma.Length != n || beta.Length != n || variance.Values.Length != n)
+                    throw new InvalidDataException($"{source}: the tensors of batch norm '{module}' do not all have {n} values.");
+                modules[^1] = previous with { BatchNorm = gamma.Concat(beta).Concat(mean.Values).Concat(variance.Values).ToArray() };
                 continue;
             }
-            if (param != "weight")
-                throw new InvalidDataException($"{source}: '{t.Name}' is neither a weight nor a bias of a layer; only linear and convolutional layers are supported (no embeddings, attention or custom parameters yet).");
-            if (t.Shape.Length is not (2 or 4))
-                throw new InvalidDataException($"{source}: '{t.Name}' has shape [{string.Join(", ", t.Shape)}]; a linear weight is 2-D and a convolution's 4-D" +
-                    (t.Shape.Length == 1 ? " (a 1-D weight is a normalisation layer's, which is not supported yet)." : "."));
-            byName.TryGetValue(module.Length == 0 ? "bias" : module + ".bias", out var bias);
-            if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != t.Shape[0]))
-                throw new InvalidDataException($"{source}: '{bias.Name}' has shape [{string.Join(", ", bias.Shape)}], not [{t.Shape[0]}] as its weight's units.");
-            modules.Add((module, t, bias));
+            var weight = Param(module, "weight");
+            if (weight is null)
+                throw new InvalidDataException($"{source}: '{t.Name}' is not a weight, bias or batch-norm value of a layer; only linear and convolutional layers " +
+                    "(with batch norms) are supported (no embeddings, attention or custom parameters yet).");
+            if (tensors.FirstOrDefault(x => ModuleOf(x.Name) == module && ParamOf(x.Name) is not ("weight" or "bias")) is { } other)
+                throw new InvalidDataException($"{source}: '{other.Name}' is not a parameter of a linear or convolutional layer; not supported.");
+            if (weight.Shape.Length is not (2 or 4))
+                throw new InvalidDataException($"{source}: '{weight.Name}' has shape [{string.Join(", ", weight.Shape)}]; a linear weight is 2-D and a convolution's 4-D" +
+                    (weight.Shape.Length == 1 ? " (a 1-D weight without running statistics is a normalisation layer such as LayerNorm, which is not supported)." : "."));
+            var bias = Param(module, "bias");
+            if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != weight.Shape[0]))
+                throw new InvalidDataException($"{source}: '{bias.Name}' has shape [{string.Join(", ", bias.Shape)}], not [{weight.Shape[0]}] as its weight's units.");
+            modules.Add((module, weight, bias, null));
         }
         var specs = new List<LayerSpec>();
-        foreach (var (name, weight, bias) in modules)
+        foreach (var (name, weight, bias, batchNorm) in modules)
         {
             var s = weight.Shape;
             string layerName = name.Length == 0 ? $"layer{specs.Count + 1}" : name;
             specs.Add(s.Length == 2
-                ? new LayerSpec(layerName, LayerKind.Linear, checked((int)s[1]), checked((int)s[0]), HasBias: bias is not null)
-                : new LayerSpec(layerName, LayerKind.Conv2d, checked((int)s[1]), checked((int)s[0]), checked((int)s[2]), checked((int)s[3]), bias is not null));
+                ? new LayerSpec(layerName, LayerKind.Linear, checked((int)s[1]), checked((int)s[0]), HasBias: bias is not null, BatchNorm: batchNorm is not null)
+                : new LayerSpec(layerName, LayerKind.Conv2d, checked((int)s[1]), checked((int)s[0]), checked((int)s[2]), checked((int)s[3]), bias is not null, batchNorm is not null));
         }
         WeightLayout inferred;
         try
         {
             inferred = layout ?? WeightLayout.BuiltIn.Values.FirstOrDefault(b => SameShapes(b.Layers, specs))
-                ?? (specs.All(l => l.Kind == LayerKind.Linear) && specs.All(l => l.HasBias == specs[0].HasBias) && Chains(specs)
+                ?? (specs.All(l => l.Kind == LayerKind.Linear && !l.BatchNorm) && specs.All(l => l.HasBias == specs[0].HasBias) && Chains(specs)
                     ? WeightLayout.Mlp(specs.Select(l => l.InFeatures).Append(specs[^1].OutFeatures).ToArray(), specs[0].HasBias)
                     : new WeightLayout($"imported-{string.Join("-", specs.Select(l => l.OutFeatures))}", specs));
         }
@@ -90,6 +105,7 @@ public static class ModelImport
         {
             modules[l].Weight.Values.CopyTo(vector, inferred.WeightOffset(l)); // row-major [out, in(, kh, kw)]: the layout's out-major order
             modules[l].Bias?.Values.CopyTo(vector, inferred.BiasOffset(l));
+            modules[l].BatchNorm?.CopyTo(vector, inferred.BatchNormOffset(l));
         }
         return (inferred, vector);
     }
@@ -112,12 +128,13 @@ public static class ModelImport
     private static bool Chains(List<LayerSpec> specs) => specs.Zip(specs.Skip(1)).All(p => p.First.OutFeatures == p.Second.InFeatures);
 
     private static bool SameShape(LayerSpec a, LayerSpec b) =>
-        a.Kind == b.Kind && a.InFeatures == b.InFeatures && a.OutFeatures == b.OutFeatures && a.KernelHeight == b.KernelHeight && a.KernelWidth == b.KernelWidth && a.HasBias == b.HasBias;
+        a.Kind == b.Kind && a.InFeatures == b.InFeatures && a.OutFeatures == b.OutFeatures && a.KernelHeight == b.KernelHeight && a.KernelWidth == b.KernelWidth
+        && a.HasBias == b.HasBias && a.BatchNorm == b.BatchNorm;
 
     private static bool SameShapes(IReadOnlyList<LayerSpec> a, IReadOnlyList<LayerSpec> b) => a.Count == b.Count && a.Zip(b).All(p => SameShape(p.First, p.Second));
 
     private static string Describe(LayerSpec l) =>
-        (l.Kind == LayerKind.Linear ? $"linear {l.InFeatures}→{l.OutFeatures}" : $"conv {l.InFeatures}→{l.OutFeatures} {l.KernelHeight}×{l.KernelWidth}") + (l.HasBias ? "" : " without bias");
+        (l.Kind == LayerKind.Linear ? $"linear {l.InFeatures}→{l.OutFeatures}" : $"conv {l.InFeatures}→{l.OutFeatures} {l.KernelHeight}×{l.KernelWidth}") + (l.HasBias ? "" : " without bias") + (l.BatchNorm ? " with batch norm" : "");
 
     /// <summary>
     /// Imports the checkpoints a labels CSV names into a new zoo. The CSV has a column naming each checkpoint file

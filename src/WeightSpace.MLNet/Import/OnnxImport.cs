@@ -6,7 +6,8 @@ namespace WeightSpace.MLNet;
 /// An ONNX model (what <c>torch.onnx.export</c> writes and ML.NET users hold) as a layout, its forward pass and its weight
 /// vector: the graph's nodes, in order, give the architecture — Conv (no padding, equal strides, no groups or
 /// dilation), MaxPool (window = stride), Relu / Tanh / Sigmoid, Flatten (or Reshape), GlobalAveragePool or ReduceMean over
-/// H × W, Gemm (with <c>transB</c> or not) and MatMul + Add — and the initializers give the weights. Parsed with OnnxSharp
+/// H × W, Gemm (with <c>transB</c> or not), MatMul + Add and BatchNormalization right after its layer — and the
+/// initializers give the weights. Parsed with OnnxSharp
 /// (the ONNX schema compiled for Google.Protobuf). Anything else is refused by its op type.
 /// </summary>
 public static class OnnxImport
@@ -35,7 +36,7 @@ public static class OnnxImport
         var init = model.Graph.Initializer.ToDictionary(t => t.Name);
         var ops = new List<NetworkOp>();
         var specs = new List<LayerSpec>();
-        var tensors = new List<(float[] Weight, float[]? Bias)>();
+        var tensors = new List<(float[] Weight, float[]? Bias, float[]? BatchNorm)>();
         var activations = new HashSet<string>();
         string? pendingMatMul = null; // a MatMul waiting for the Add of its bias
 
@@ -70,7 +71,7 @@ public static class OnnxImport
                     var w = Dims(n.Input[1]);
                     if (w.Length != 4) throw Refuse(n, "has a weight that is not 4-D; 2-D convolutions are supported.");
                     specs.Add(new LayerSpec(n.Input[1].Replace(".weight", ""), LayerKind.Conv2d, (int)w[1], (int)w[0], (int)w[2], (int)w[3], n.Input.Count > 2));
-                    tensors.Add((Floats(n.Input[1], n.Name), n.Input.Count > 2 ? Floats(n.Input[2], n.Name) : null));
+                    tensors.Add((Floats(n.Input[1], n.Name), n.Input.Count > 2 ? Floats(n.Input[2], n.Name) : null, null));
                     ops.Add(new NetworkOp(NetworkOpKind.Conv, specs.Count - 1, strides.Length > 0 ? (int)strides[0] : 1));
                     break;
                 }
@@ -84,7 +85,7 @@ public static class OnnxImport
                     var values = Floats(n.Input[1], n.Name);
                     int outUnits = (int)(transB ? b[0] : b[1]), inUnits = (int)(transB ? b[1] : b[0]);
                     specs.Add(new LayerSpec(n.Input[1].Replace(".weight", ""), LayerKind.Linear, inUnits, outUnits, HasBias: n.Input.Count > 2));
-                    tensors.Add((transB ? values : Transpose(values, inUnits, outUnits), n.Input.Count > 2 ? Floats(n.Input[2], n.Name) : null));
+                    tensors.Add((transB ? values : Transpose(values, inUnits, outUnits), n.Input.Count > 2 ? Floats(n.Input[2], n.Name) : null, null));
                     ops.Add(new NetworkOp(NetworkOpKind.Linear, specs.Count - 1));
                     break;
                 }
@@ -93,7 +94,7 @@ public static class OnnxImport
                     var b = Dims(n.Input[1]);
                     if (b.Length != 2) throw Refuse(n, "multiplies by something that is not a stored 2-D weight.");
                     specs.Add(new LayerSpec(n.Input[1], LayerKind.Linear, (int)b[0], (int)b[1], HasBias: false));
-                    tensors.Add((Transpose(Floats(n.Input[1], n.Name), (int)b[0], (int)b[1]), null));
+                    tensors.Add((Transpose(Floats(n.Input[1], n.Name), (int)b[0], (int)b[1]), null, null));
                     ops.Add(new NetworkOp(NetworkOpKind.Linear, specs.Count - 1));
                     pendingMatMul = n.Output[0];
                     break;
@@ -104,7 +105,7 @@ public static class OnnxImport
                     var bias = Floats(biasName, n.Name);
                     if (bias.Length != specs[^1].OutFeatures) throw Refuse(n, $"adds a bias of {bias.Length} values to a layer of {specs[^1].OutFeatures} units.");
                     specs[^1] = specs[^1] with { HasBias = true };
-                    tensors[^1] = (tensors[^1].Weight, bias);
+                    tensors[^1] = (tensors[^1].Weight, bias, null);
                     pendingMatMul = null;
                     break;
                 }
@@ -134,10 +135,25 @@ public static class OnnxImport
                     ops.Add(new NetworkOp(NetworkOpKind.GlobalMeanPool));
                     break;
                 }
+                case "Identity" when init.TryGetValue(n.Input[0], out var aliased):
+                    init[n.Output[0]] = aliased; // the exporter shares equal weights (a fresh batch norm's σ² = γ = 1) through Identity
+                    break;
                 case "Identity" or "Dropout" or "Constant" or "Shape" or "Gather" or "Unsqueeze" or "Concat":
                     break; // no-ops at inference, or the shape arithmetic of a Reshape
                 case "BatchNormalization":
-                    throw Refuse(n, "is a batch norm; BatchNorm layers are not supported yet (fold it into the convolution before exporting, or export in training mode without it).");
+                {
+                    // The batch norm of the layer just before it: γ, β, μ, σ² per unit, with PyTorch's ε.
+                    if (ops.Count == 0 || ops[^1].Kind is not (NetworkOpKind.Conv or NetworkOpKind.Linear) || specs[^1].BatchNorm)
+                        throw Refuse(n, "does not directly follow a Conv or Gemm; a batch norm is supported right after its layer.");
+                    float epsilon = Attr(n, "epsilon")?.F ?? 1e-5f;
+                    if (Math.Abs(epsilon - LayerSpec.BatchNormEpsilon) > 1e-9) throw Refuse(n, $"has ε = {epsilon}; ε = 1e-5 (PyTorch's default) is supported.");
+                    var values = n.Input.Skip(1).Take(4).Select(i => Floats(i, n.Name)).ToArray();
+                    if (values.Length != 4 || values.Any(v => v.Length != specs[^1].OutFeatures))
+                        throw Refuse(n, $"does not have scale, bias, mean and variance of {specs[^1].OutFeatures} values each.");
+                    specs[^1] = specs[^1] with { BatchNorm = true };
+                    tensors[^1] = (tensors[^1].Weight, tensors[^1].Bias, values.SelectMany(v => v).ToArray());
+                    break;
+                }
                 default:
                     throw Refuse(n, "is an operation the method cannot express; supported: Conv, Gemm, MatMul + Add, Relu, Tanh, Sigmoid, MaxPool, Flatten, Reshape, GlobalAveragePool, ReduceMean.");
             }
@@ -151,7 +167,7 @@ public static class OnnxImport
         {
             var shaped = new WeightLayout("imported-" + string.Join("-", specs.Select(l => l.OutFeatures)), specs);
             var builtIn = NetworkArchitecture.BuiltIn.Values.FirstOrDefault(a => SameShapes(a.Layout, shaped) && a.Ops.SequenceEqual(ops));
-            var mlp = specs.All(l => l.Kind == LayerKind.Linear) && specs.All(l => l.HasBias == specs[0].HasBias)
+            var mlp = specs.All(l => l.Kind == LayerKind.Linear && !l.BatchNorm) && specs.All(l => l.HasBias == specs[0].HasBias)
                 ? WeightLayout.Mlp(specs.Select(l => l.InFeatures).Append(specs[^1].OutFeatures).ToArray(), specs[0].HasBias) : null;
             architecture = builtIn ?? (mlp is not null && NetworkArchitecture.For(mlp).Ops.SequenceEqual(ops) ? NetworkArchitecture.For(mlp) : new NetworkArchitecture(shaped, ops));
         }
@@ -165,13 +181,15 @@ public static class OnnxImport
         {
             tensors[l].Weight.CopyTo(vector, layout.WeightOffset(l));
             tensors[l].Bias?.CopyTo(vector, layout.BiasOffset(l));
+            tensors[l].BatchNorm?.CopyTo(vector, layout.BatchNormOffset(l));
         }
         return new Result(architecture, vector, activations.SingleOrDefault() ?? "identity");
     }
 
     private static bool SameShapes(WeightLayout a, WeightLayout b) =>
         a.Layers.Count == b.Layers.Count && a.Layers.Zip(b.Layers).All(p => p.First.Kind == p.Second.Kind && p.First.InFeatures == p.Second.InFeatures
-            && p.First.OutFeatures == p.Second.OutFeatures && p.First.KernelHeight == p.Second.KernelHeight && p.First.KernelWidth == p.Second.KernelWidth && p.First.HasBias == p.Second.HasBias);
+            && p.First.OutFeatures == p.Second.OutFeatures && p.First.KernelHeight == p.Second.KernelHeight && p.First.KernelWidth == p.Second.KernelWidth && p.First.HasBias == p.Second.HasBias
+            && p.First.BatchNorm == p.Second.BatchNorm);
 
     private static float[] Transpose(float[] inByOut, int inUnits, int outUnits)
     {

@@ -23,6 +23,9 @@ public enum LayerKind
 /// <param name="KernelHeight">Kernel height (1 for linear layers).</param>
 /// <param name="KernelWidth">Kernel width (1 for linear layers).</param>
 /// <param name="HasBias">Whether the layer has one bias per unit.</param>
+/// <param name="BatchNorm">Whether a batch norm follows the layer: its scale γ, shift β, running mean μ and running variance
+/// σ² (one each per unit, in that order, after the biases) are part of the layer's parameters, of each unit's token, and move
+/// with the unit under permutation; the forward pass applies γ (x − μ) / √(σ² + 1e-5) + β (PyTorch's ε).</param>
 /// <example><code>var conv1 = new LayerSpec("conv1", LayerKind.Conv2d, 1, 8, 5, 5);  // 208 parameters</code></example>
 public sealed record LayerSpec(
     string Name,
@@ -31,8 +34,18 @@ public sealed record LayerSpec(
     int OutFeatures,
     int KernelHeight = 1,
     int KernelWidth = 1,
-    bool HasBias = true)
+    bool HasBias = true,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)] bool BatchNorm = false)
 {
+    /// <summary>Per-unit values of the batch norm after the layer: γ, β, μ, σ² (0 without one).</summary>
+    public const int BatchNormValues = 4;
+
+    /// <summary>The batch norm's ε (PyTorch's default), used by the forward pass.</summary>
+    public const double BatchNormEpsilon = 1e-5;
+
+    /// <summary>Values of the batch norm after the layer: 4 per unit, or 0.</summary>
+    [JsonIgnore] public int BatchNormCount => BatchNorm ? BatchNormValues * OutFeatures : 0;
+
     /// <summary>Incoming weights per unit: InFeatures × KernelHeight × KernelWidth.</summary>
     [JsonIgnore] public int FanIn => InFeatures * KernelHeight * KernelWidth;
 
@@ -42,11 +55,11 @@ public sealed record LayerSpec(
     /// <summary>Number of biases (0 or OutFeatures).</summary>
     [JsonIgnore] public int BiasCount => HasBias ? OutFeatures : 0;
 
-    /// <summary>All parameters of the layer.</summary>
-    [JsonIgnore] public int ParameterCount => WeightCount + BiasCount;
+    /// <summary>All parameters of the layer (its batch norm's included).</summary>
+    [JsonIgnore] public int ParameterCount => WeightCount + BiasCount + BatchNormCount;
 
-    /// <summary>Length of one neuron token: the unit's incoming weights plus its bias.</summary>
-    [JsonIgnore] public int TokenSize => FanIn + (HasBias ? 1 : 0);
+    /// <summary>Length of one neuron token: the unit's incoming weights, its bias, and its batch-norm values.</summary>
+    [JsonIgnore] public int TokenSize => FanIn + (HasBias ? 1 : 0) + (BatchNorm ? BatchNormValues : 0);
 
     internal void Validate()
     {

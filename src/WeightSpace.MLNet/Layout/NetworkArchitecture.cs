@@ -282,6 +282,16 @@ public sealed class NetworkArchitecture
                                             s += wts[((o * inC + ci) * kh + u) * kw + v] * x[(ci * h + i * op.Stride + u) * w + j * op.Stride + v];
                                 y[(o * oh + i) * ow + j] = s;
                             }
+                    if (spec.BatchNorm) // γ (x − μ) / √(σ² + ε) + β, per unit
+                    {
+                        int at = Layout.BatchNormOffset(op.Layer);
+                        for (int o = 0; o < oc; o++)
+                        {
+                            double gamma = weights[at + o], beta = weights[at + oc + o], mean = weights[at + 2 * oc + o], variance = weights[at + 3 * oc + o];
+                            double scale = gamma / Math.Sqrt(variance + LayerSpec.BatchNormEpsilon);
+                            for (int i = 0; i < oh * ow; i++) y[o * oh * ow + i] = (y[o * oh * ow + i] - mean) * scale + beta;
+                        }
+                    }
                     break;
                 }
                 case NetworkOpKind.MaxPool:

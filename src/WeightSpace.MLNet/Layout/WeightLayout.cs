@@ -83,6 +83,9 @@ public sealed class WeightLayout : IEquatable<WeightLayout>
     /// <summary>Offset of layer <paramref name="layer"/>'s first bias (equals the end of its weights).</summary>
     public int BiasOffset(int layer) => _offsets[layer] + Layers[layer].WeightCount;
 
+    /// <summary>Offset of layer <paramref name="layer"/>'s batch-norm block (γ, β, μ, σ², each one value per unit; after its biases).</summary>
+    public int BatchNormOffset(int layer) => BiasOffset(layer) + Layers[layer].BiasCount;
+
     /// <summary>Offset one past the last parameter of the layer.</summary>
     public int LayerEnd(int layer) => _offsets[layer + 1];
 
@@ -118,6 +121,9 @@ public sealed class WeightLayout : IEquatable<WeightLayout>
         if (token.Length < spec.TokenSize) throw new ArgumentException($"A token of layer '{spec.Name}' needs {spec.TokenSize} values.", nameof(token));
         weights.Slice(WeightOffset(layer) + unit * spec.FanIn, spec.FanIn).CopyTo(token);
         if (spec.HasBias) token[spec.FanIn] = weights[BiasOffset(layer) + unit];
+        int at = spec.FanIn + (spec.HasBias ? 1 : 0);
+        if (spec.BatchNorm)
+            for (int k = 0; k < LayerSpec.BatchNormValues; k++) token[at + k] = weights[BatchNormOffset(layer) + k * spec.OutFeatures + unit];
     }
 
     /// <summary>Writes a neuron token back into its place in the flat vector.</summary>
@@ -128,6 +134,9 @@ public sealed class WeightLayout : IEquatable<WeightLayout>
         if ((uint)unit >= (uint)spec.OutFeatures) throw new ArgumentOutOfRangeException(nameof(unit), $"Layer '{spec.Name}' has {spec.OutFeatures} units.");
         token.Slice(0, spec.FanIn).CopyTo(weights.Slice(WeightOffset(layer) + unit * spec.FanIn, spec.FanIn));
         if (spec.HasBias) weights[BiasOffset(layer) + unit] = token[spec.FanIn];
+        int at = spec.FanIn + (spec.HasBias ? 1 : 0);
+        if (spec.BatchNorm)
+            for (int k = 0; k < LayerSpec.BatchNormValues; k++) weights[BatchNormOffset(layer) + k * spec.OutFeatures + unit] = token[at + k];
     }
 
     /// <summary>Throws a clear error when a vector does not have this layout's length.</summary>

@@ -43,6 +43,8 @@ public sealed class WeightTokenizer
                     int t = u * spec.TokenSize;
                     for (int i = 0; i < spec.FanIn; i++) idx[t + i] = layout.WeightOffset(l) + u * spec.FanIn + i;
                     if (spec.HasBias) idx[t + spec.FanIn] = layout.BiasOffset(l) + u;
+                    for (int k = 0; k < (spec.BatchNorm ? LayerSpec.BatchNormValues : 0); k++)
+                        idx[t + spec.FanIn + (spec.HasBias ? 1 : 0) + k] = layout.BatchNormOffset(l) + k * spec.OutFeatures + u;
                 }
                 groups.Add(new TokenGroup(spec.Name, spec.OutFeatures, spec.TokenSize, idx));
             }

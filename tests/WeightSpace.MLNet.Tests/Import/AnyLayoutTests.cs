@@ -10,9 +10,16 @@ public class AnyLayoutTests
 {
     private static readonly WeightLayout Layout = WeightLayout.Mlp(64, 16, 10);
 
-    private static string Zoo(TempDir tmp)
+    /// <summary>The same MLP with a batch norm after its hidden layer (γ, β, μ, σ² per unit in the vector and the tokens).</summary>
+    private static readonly WeightLayout BatchNormed = new("mlp-64-16bn-10", new[]
     {
-        var dir = tmp.Sub("zoo");
+        new LayerSpec("fc1", LayerKind.Linear, 64, 16, BatchNorm: true), new LayerSpec("fc2", LayerKind.Linear, 16, 10),
+    });
+
+    private static string Zoo(TempDir tmp, WeightLayout? layout = null)
+    {
+        var Layout = layout ?? AnyLayoutTests.Layout;
+        var dir = tmp.Sub("zoo-" + Layout.Name);
         using var w = ZooWriter.Create(dir, Layout, "digits");
         var rng = new Random(4);
         for (int m = 0; m < 24; m++)
@@ -28,12 +35,16 @@ public class AnyLayoutTests
         return dir;
     }
 
-    [Fact]
-    public void StatisticsAugmentationAndTheHyperRepresentationWorkOnAnImportedMlp()
+    public static TheoryData<string> Layouts() => new() { Layout.Name, BatchNormed.Name };
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void StatisticsAugmentationAndTheHyperRepresentationWorkOnAnImportedMlp(string name)
     {
+        var Layout = name == BatchNormed.Name ? BatchNormed : AnyLayoutTests.Layout;
         using var tmp = new TempDir();
         var ml = new MLContext(1);
-        var zoo = ml.Data.LoadZoo(Zoo(tmp));
+        var zoo = ml.Data.LoadZoo(Zoo(tmp, Layout));
         var stats = ml.Transforms.WeightStatistics("Stats", ZooColumns.Weights, Layout).Fit(zoo).Transform(zoo);
         Assert.All(stats.GetColumn<float[]>("Stats"), v => Assert.All(v, x => Assert.True(float.IsFinite(x))));
 

@@ -17,9 +17,11 @@ public class ModelImportTests
     private static float[] Floats(string key) => Outputs.GetProperty(key).EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
 
     /// <summary>The imported network's outputs on the fixture's inputs against PyTorch's (float32 there, float64 here).</summary>
-    private static void AssertReproducesPyTorch(WeightLayout layout, float[] weights, string key, string activation, bool image)
+    private static void AssertReproducesPyTorch(WeightLayout layout, float[] weights, string key, string activation, bool image) =>
+        AssertReproducesPyTorch(NetworkArchitecture.For(layout), weights, key, activation, image);
+
+    private static void AssertReproducesPyTorch(NetworkArchitecture architecture, float[] weights, string key, string activation, bool image)
     {
-        var architecture = NetworkArchitecture.For(layout);
         var inputs = Floats(image ? "input_image" : "input_mlp");
         var expected = Floats(key);
         int per = image ? 784 : 4, classes = expected.Length / 2;
@@ -103,7 +105,6 @@ public class ModelImportTests
     }
 
     [Theory]
-    [InlineData("batchnorm.onnx", "(BatchNormalization) is a batch norm")]
     [InlineData("padded.onnx", "(Conv) pads its input")]
     [InlineData("mlp0_e0.pt", "not a readable ONNX model")]
     public void AnOnnxGraphTheMethodCannotExpressIsRefusedByNode(string file, string message)
@@ -113,6 +114,52 @@ public class ModelImportTests
         if (!file.EndsWith(".onnx")) File.Copy(path, path = tmp.Sub("renamed.onnx")); // a state_dict named .onnx
         var e = Assert.Throws<InvalidDataException>(() => OnnxImport.Read(path));
         Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void BatchNormsTravelWithTheirLayerFromStateDictsAndOnnxAndReproducePyTorchsOutputs()
+    {
+        // MLP: Linear → BatchNorm1d → Tanh → Linear, running statistics moved off their initial values.
+        var (mlp, mlpWeights) = ModelImport.Flatten(StateDictFile.Read(Fixture("bn-mlp.pt")), "bn-mlp.pt");
+        Assert.True(mlp.Layers[0].BatchNorm);
+        Assert.Equal(4 * 5 + 5 + 4 * 5 + 5 * 3 + 3, mlp.ParameterCount);
+        AssertReproducesPyTorch(mlp, mlpWeights, "bn-mlp", "tanh", image: false);
+        var onnxMlp = OnnxImport.Read(Fixture("bn-mlp.onnx"));
+        Assert.Equal(mlpWeights, onnxMlp.Weights);
+        AssertReproducesPyTorch(onnxMlp.Architecture.Layout, onnxMlp.Weights, "bn-mlp", "tanh", image: false);
+
+        // CNN: two stride-2 convolutions, each with BatchNorm2d, flatten, dense.
+        var (cnn, cnnWeights) = ModelImport.Flatten(StateDictFile.Read(Fixture("bn-cnn.pt")), "bn-cnn.pt");
+        Assert.Equal(new[] { true, true, false }, cnn.Layers.Select(l => l.BatchNorm));
+        var ops = NetworkArchitecture.Cnn(1, new ConvBlock[] { new(4, 3, 2), new(6, 3, 2) }, Array.Empty<int>(), 10).Ops; // the state_dict has no strides
+        var architecture = new NetworkArchitecture(cnn, ops);
+        var expected = Floats("bn-cnn");
+        var input = Floats("input_image");
+        var got = architecture.Forward(cnnWeights, input.AsSpan(0, 784), 1, 28, 28, "relu");
+        for (int c = 0; c < 10; c++) Assert.True(Math.Abs(got[c] - expected[c]) < 1e-4, $"output {c}: {got[c]} here, {expected[c]} in PyTorch");
+        var onnxCnn = OnnxImport.Read(Fixture("bn-cnn.onnx"));
+        Assert.Equal(ops, onnxCnn.Architecture.Ops); // the graph gives the strides
+        AssertReproducesPyTorch(onnxCnn.Architecture, onnxCnn.Weights, "bn-cnn", "relu", image: true);
+
+        // Permuting the channels moves each one's γ, β, μ, σ² with it: the network computes the same function, and a
+        // neuron token carries its unit's batch-norm values.
+        var permuted = Permutation.Random(cnn, seed: 4).Apply(cnnWeights);
+        Assert.NotEqual(cnnWeights, permuted);
+        var again = architecture.Forward(permuted, input.AsSpan(0, 784), 1, 28, 28, "relu");
+        for (int c = 0; c < 10; c++) Assert.Equal(got[c], again[c], 9);
+        var token = new float[cnn.Layers[0].TokenSize];
+        cnn.CopyToken(cnnWeights, 0, 2, token);
+        Assert.Equal(9 + 1 + 4, token.Length);
+        Assert.Equal(cnnWeights[cnn.BatchNormOffset(0) + 3 * 4 + 2], token[^1]); // σ² of channel 2
+        var written = new float[cnn.ParameterCount];
+        for (int l = 0; l < cnn.Layers.Count; l++)
+            for (int u = 0; u < cnn.Layers[l].OutFeatures; u++)
+            {
+                var t = new float[cnn.Layers[l].TokenSize];
+                cnn.CopyToken(cnnWeights, l, u, t);
+                cnn.WriteToken(written, l, u, t);
+            }
+        Assert.Equal(cnnWeights, written); // the tokens cover every parameter exactly once
     }
 
     [Fact]
@@ -210,7 +257,7 @@ public class ModelImportTests
     }
 
     [Theory]
-    [InlineData("batchnorm.pt", "'1.running_mean' belongs to a batch-norm layer")]
+    [InlineData("layernorm.pt", "is a normalisation layer such as LayerNorm")]
     [InlineData("legacy.pt", "legacy format")]
     [InlineData("whole-model.pt", "pickled torch.nn.modules.container.Sequential object, not a state_dict")]
     [InlineData("nan.pt", "'2.weight' holds NaN at position 7")]
