@@ -30,15 +30,16 @@ public static class Program
                                           join zoos generated with --shard (all parts, unless --allow-partial)
           zoogen verify DIR               check every shard against the manifest's checksums
           zoogen export DIR --out DIR2    weights.npy + metrics.csv for Python
-          zoogen import --labels FILE.csv --out ZOO [--layout NAME] [--dataset NAME]
+          zoogen import --labels FILE.csv --out ZOO [--layout NAME] [--dataset NAME] [--format F]
                                           PyTorch state_dict (torch.save), safetensors or ONNX files named by the
                                           CSV's file column (with model and epoch columns) into a zoo; the
                                           layout is inferred from the first file unless given (e.g. mlp-64-16-10)
-          zoogen import DIR --out ZOO [--layout NAME] [--dataset NAME]
+          zoogen import DIR --out ZOO [--layout NAME] [--dataset NAME] [--format F]
                                           a Model Zoo folder (Ray Tune trials: result.json, checkpoint_<e>), or
                                           weights.npy + metrics.csv(.gz) (one row per checkpoint) into a zoo;
                                           PyTorch order with --layout, or the Small CNN Zoo's TensorFlow order
-                                          by its layout.csv; prints where each metrics.csv column goes
+                                          by its layout.csv; prints where each metrics.csv column goes.
+                                          F (recognised when not given): checkpoints, numpy, small-cnn-zoo, model-zoo
           zoogen presets                  list the presets
         """;
 
@@ -249,8 +250,20 @@ public static class Program
 
     private static int Import(string[] args)
     {
-        var (o, pos) = Parse("import", args, new[] { "out", "layout", "dataset", "labels" });
+        var (o, pos) = Parse("import", args, new[] { "out", "layout", "dataset", "labels", "format" });
         if (!o.TryGetValue("out", out var output)) throw new ArgumentException("import needs --out DIR for the new zoo.");
+        // The format is recognised from the files; --format states it, and is checked against what is there.
+        string found = o.ContainsKey("labels") ? "checkpoints"
+            : pos.Count == 1 && File.Exists(Path.Combine(pos[0], NumpyZoo.WeightsFile)) ? (File.Exists(Path.Combine(pos[0], "layout.csv")) ? "small-cnn-zoo" : "numpy")
+            : pos.Count == 1 && Directory.Exists(pos[0]) && Directory.GetDirectories(pos[0]).Any(d => File.Exists(Path.Combine(d, "result.json"))) ? "model-zoo"
+            : "unknown";
+        if (o.TryGetValue("format", out var format))
+        {
+            string[] formats = { "checkpoints", "numpy", "small-cnn-zoo", "model-zoo" };
+            if (!formats.Contains(format)) throw new ArgumentException($"--format: '{format}' is not one of {string.Join(", ", formats)} (checkpoints = PyTorch, safetensors or ONNX files named by --labels).");
+            if (format != found) throw new ArgumentException($"--format {format}, but {(pos.Count == 1 ? pos[0] : "the arguments")} {(found == "unknown" ? "hold no importable zoo" : $"look like {found}")}; " +
+                "checkpoints need --labels FILE.csv, numpy a folder with weights.npy and metrics.csv, small-cnn-zoo also layout.csv, model-zoo a folder of Ray Tune trials.");
+        }
         WeightLayout? Layout(string name)
         {
             try { return WeightLayout.Parse(name); }

@@ -187,6 +187,14 @@ public class ModelImportTests
         Assert.DoesNotContain(zoo.Manifest.Columns, c => c.Name.Contains("timestamp") || c.Name.Contains("hostname") || c.Name.Contains("o_dim"));
         // zoogen recognises the folder without being told.
         Assert.Contains("imported 5 checkpoints of 2 trials (cnn-2464", ZoogenOk("import", Fixture("model-zoo"), "--out", tmp.Sub("zoo2")));
+        Assert.Contains("imported 5 checkpoints", ZoogenOk("import", Fixture("model-zoo"), "--format", "model-zoo", "--out", tmp.Sub("zoo3")));
+        using var wrong = WeightSpace.MLNet.Tests.ZooGen.ZooGenProcessTests.Zoogen("import", Fixture("model-zoo"), "--format", "small-cnn-zoo", "--out", tmp.Sub("zoo4"));
+        string error = wrong.StandardError.ReadToEnd();
+        wrong.WaitForExit();
+        Assert.Equal(2, wrong.ExitCode);
+        Assert.Contains("--format small-cnn-zoo, but", error);
+        Assert.Contains("look like model-zoo", error);
+        Assert.False(Directory.Exists(tmp.Sub("zoo4")));
     }
 
     [Fact]
