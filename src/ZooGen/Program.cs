@@ -253,13 +253,10 @@ public static class Program
         var (o, pos) = Parse("import", args, new[] { "out", "layout", "dataset", "labels", "format" });
         if (!o.TryGetValue("out", out var output)) throw new ArgumentException("import needs --out DIR for the new zoo.");
         // The format is recognised from the files; --format states it, and is checked against what is there.
-        string found = o.ContainsKey("labels") ? "checkpoints"
-            : pos.Count == 1 && File.Exists(Path.Combine(pos[0], NumpyZoo.WeightsFile)) ? (File.Exists(Path.Combine(pos[0], "layout.csv")) ? "small-cnn-zoo" : "numpy")
-            : pos.Count == 1 && Directory.Exists(pos[0]) && Directory.GetDirectories(pos[0]).Any(d => File.Exists(Path.Combine(d, "result.json"))) ? "model-zoo"
-            : "unknown";
+        string found = o.ContainsKey("labels") ? "checkpoints" : (pos.Count == 1 ? ModelImport.Recognise(pos[0]) : null) ?? "unknown";
         if (o.TryGetValue("format", out var format))
         {
-            string[] formats = { "checkpoints", "numpy", "small-cnn-zoo", "model-zoo" };
+            var formats = ModelImport.FolderFormats.Prepend("checkpoints").ToArray();
             if (!formats.Contains(format)) throw new ArgumentException($"--format: '{format}' is not one of {string.Join(", ", formats)} (checkpoints = PyTorch, safetensors or ONNX files named by --labels).");
             if (format != found) throw new ArgumentException($"--format {format}, but {(pos.Count == 1 ? pos[0] : "the arguments")} {(found == "unknown" ? "hold no importable zoo" : $"look like {found}")}; " +
                 "checkpoints need --labels FILE.csv, numpy a folder with weights.npy and metrics.csv, small-cnn-zoo also layout.csv, model-zoo a folder of Ray Tune trials.");
@@ -281,8 +278,7 @@ public static class Program
         }
         if (pos.Count != 1)
             throw new ArgumentException($"import needs a folder with {NumpyZoo.WeightsFile} and {NumpyZoo.MetricsFile}, a Model Zoo folder of trials, or --labels FILE.csv.");
-        if (!File.Exists(Path.Combine(pos[0], NumpyZoo.WeightsFile)) && Directory.Exists(pos[0])
-            && Directory.GetDirectories(pos[0]).Any(d => File.Exists(Path.Combine(d, "result.json"))))
+        if (found == "model-zoo")
         {
             // Schürholt et al.'s Model Zoo as Ray Tune left it: trial folders with result.json and checkpoint_<e>/checkpoints.
             var given = o.TryGetValue("layout", out var zooLayout) ? Layout(zooLayout!) : null;
@@ -292,7 +288,8 @@ public static class Program
             Console.WriteLine($"imported {trials.RowCount:N0} checkpoints of {trials.ModelIds.Count:N0} trials ({trials.Layout}) from the Model Zoo folder {pos[0]} into {output} in {clock.Elapsed.TotalSeconds:F1} s.");
             return 0;
         }
-        bool tensorFlow = File.Exists(Path.Combine(pos[0], "layout.csv"));
+        if (found == "unknown") throw new ArgumentException($"{pos[0]}: holds no zoo zoogen reads (weights.npy + metrics.csv, the Small CNN Zoo, or Model Zoo trial folders); for checkpoint files use --labels FILE.csv.");
+        bool tensorFlow = found == "small-cnn-zoo";
         if (!o.TryGetValue("layout", out var layoutName) && !tensorFlow)
             throw new ArgumentException($"import of {pos[0]} needs --layout NAME ({string.Join(", ", WeightLayout.BuiltIn.Keys)}, or mlp-IN-...-OUT): it has no layout.csv to take it from.");
         var layout = layoutName is null ? null : Layout(layoutName);

@@ -12,6 +12,35 @@ namespace WeightSpace.MLNet;
 /// </code></example>
 public static class ModelImport
 {
+    /// <summary>The zoo formats a folder can hold, as <see cref="Recognise"/> names them.</summary>
+    public static IReadOnlyList<string> FolderFormats { get; } = new[] { "numpy", "small-cnn-zoo", "model-zoo" };
+
+    /// <summary>
+    /// What a folder holds: "numpy" (weights.npy + metrics.csv), "small-cnn-zoo" (the same with the Small CNN Zoo's
+    /// layout.csv), "model-zoo" (Ray Tune trial folders with result.json), or null.
+    /// </summary>
+    public static string? Recognise(string folder)
+    {
+        if (!Directory.Exists(folder)) return null;
+        if (File.Exists(Path.Combine(folder, NumpyZoo.WeightsFile))) return File.Exists(Path.Combine(folder, TensorFlowLayout.FileName)) ? "small-cnn-zoo" : "numpy";
+        return Directory.GetDirectories(folder).Any(d => File.Exists(Path.Combine(d, "result.json"))) ? "model-zoo" : null;
+    }
+
+    /// <summary>
+    /// Imports whatever zoo a folder holds (<see cref="Recognise"/>): the Model Zoo's trial folders
+    /// (<see cref="FromModelZoo"/>), the Small CNN Zoo or NumPy exports (<see cref="NumpyZoo.Import"/>; NumPy needs
+    /// <paramref name="layout"/>). Checkpoint files named by a CSV go through <see cref="FromCheckpoints"/>.
+    /// </summary>
+    /// <exception cref="ZooFormatException">The folder holds none of these.</exception>
+    public static ZooDataset FromFolder(string folder, string output, WeightLayout? layout = null, string dataset = "imported", IProgress<(int Done, int Total)>? progress = null) =>
+        Recognise(folder) switch
+        {
+            "model-zoo" => FromModelZoo(folder, output, layout, dataset, progress),
+            "small-cnn-zoo" or "numpy" => NumpyZoo.Import(folder, output, layout, dataset),
+            _ => throw new ZooFormatException(folder, $"holds no zoo this library reads: {NumpyZoo.WeightsFile} + {NumpyZoo.MetricsFile} (NumPy; with layout.csv the Small CNN Zoo), " +
+                "or Ray Tune trial folders with result.json (the Model Zoo); for checkpoint files, list them in a CSV and use FromCheckpoints."),
+        };
+
     /// <summary>
     /// The layout of a state_dict and its weights as one vector in that layout's order. Each module with a 2-D
     /// <c>weight</c> is a linear layer, with a 4-D one a convolution, each with its <c>bias</c> when there is one; modules

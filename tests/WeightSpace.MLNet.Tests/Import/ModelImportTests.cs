@@ -198,6 +198,19 @@ public class ModelImportTests
     }
 
     [Fact]
+    public void OneEntryPointRecognisesEachFolderFormat()
+    {
+        Assert.Equal("model-zoo", ModelImport.Recognise(Fixture("model-zoo")));
+        Assert.Equal("small-cnn-zoo", ModelImport.Recognise(Fixture("small-cnn-zoo")));
+        using var tmp = new TempDir();
+        Assert.Null(ModelImport.Recognise(tmp.Path));
+        Assert.Equal(WeightLayout.Cnn2464, ModelImport.FromFolder(Fixture("model-zoo"), tmp.Sub("a")).Layout);
+        Assert.Equal(WeightLayout.Cnn4970, ModelImport.FromFolder(Fixture("small-cnn-zoo"), tmp.Sub("b")).Layout);
+        Directory.CreateDirectory(tmp.Sub("empty"));
+        Assert.Contains("holds no zoo", Assert.Throws<ZooFormatException>(() => ModelImport.FromFolder(tmp.Sub("empty"), tmp.Sub("c"))).Message);
+    }
+
+    [Fact]
     public void AModelZooTrialWithoutCheckpointsOrWithLinesOutOfOrderIsNamed()
     {
         using var tmp = new TempDir();
