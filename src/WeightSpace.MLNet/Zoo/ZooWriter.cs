@@ -36,9 +36,10 @@ public sealed class ZooWriter : IDisposable
     private string _shardTemp = "", _shardName = "";
     private int _lastModel;
     private bool _disposed;
-    // The open model's rows, held until the model is closed; _refused marks a model one of whose records was refused.
+    // The open model's rows, held until the model is closed; _refusedModel is a model one of whose records was refused
+    // (its rows are dropped, and so are its later records).
     private readonly List<(float[] Weights, int ModelId, int Epoch, int Seed, float[] Singles, string[] Texts)> _pending = new();
-    private bool _refused;
+    private int? _refusedModel;
 
     private ZooWriter(string dir, ZooManifest manifest, ZooLock @lock)
     {
@@ -194,14 +195,16 @@ public sealed class ZooWriter : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(record);
+        if (_refusedModel is int refused && record.ModelId != refused) _refusedModel = null; // a refusal covers its own model only
         if (_pending.Count > 0 && record.ModelId != _pending[0].ModelId) ClosePendingModel();
         try { Check(record); }
         catch
         {
-            _refused = true;
+            _refusedModel = record.ModelId;
+            _pending.Clear(); // the open model is this record's: none of it is written
             throw;
         }
-        if (_refused) return; // the rest of a refused model
+        if (_refusedModel == record.ModelId) return; // the rest of a refused model
         _pending.Add((record.Weights.ToArray(), record.ModelId, record.Epoch, record.Seed, _singles.ToArray(), _texts.ToArray()));
     }
 
@@ -248,7 +251,6 @@ public sealed class ZooWriter : IDisposable
     /// <summary>Moves the open model's rows into the open shard (a model's rows never straddle shards), or drops them if the model was refused.</summary>
     private void ClosePendingModel()
     {
-        if (_refused) { _pending.Clear(); _refused = false; return; }
         if (_pending.Count == 0) return;
         int modelId = _pending[0].ModelId;
         if (_shard is not null && _shard.Rows >= RowsPerShard && modelId != _lastModel) CompleteOpenShard();
@@ -347,7 +349,7 @@ public sealed class ZooWriter : IDisposable
     public void DiscardOpenModel()
     {
         _pending.Clear();
-        _refused = false;
+        _refusedModel = null;
     }
 
     /// <summary>Drops the open shard's rows (and the open model's) without writing them (for a run that was cancelled mid-model).</summary>

@@ -200,6 +200,27 @@ public class FaultCampaignTwoTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void ARefusedRecordDropsItsWholeModelAndNoOther()
+    {
+        using var tmp = new TempDir();
+        var layout = WeightLayout.TetrisMlp100;
+        using (var w = ZooWriter.Create(tmp.Sub("zoo"), layout, "synthetic", ZooTestData.Hyper))
+        {
+            w.Write(ZooTestData.Record(layout, 0, 0));
+            w.Write(ZooTestData.Record(layout, 0, 1));
+            w.Write(ZooTestData.Record(layout, 1, 0)); // model 1's first checkpoint is fine ...
+            var bad = ZooTestData.Record(layout, 1, 1);
+            bad.Weights[3] = float.NaN;
+            Assert.Throws<ArgumentException>(() => w.Write(bad)); // ... its second is not: all of model 1 goes
+            w.Write(ZooTestData.Record(layout, 1, 2)); // a later checkpoint of the refused model is dropped too
+            w.Write(ZooTestData.Record(layout, 2, 0)); // the next model is written as usual
+            w.Write(ZooTestData.Record(layout, 2, 1));
+        }
+        var rows = ZooDataset.Open(tmp.Sub("zoo")).Records().Select(r => (r.ModelId, r.Epoch)).ToList();
+        Assert.Equal(new[] { (0, 0), (0, 1), (2, 0), (2, 1) }, rows);
+    }
+
+    [Fact]
     public void AnImportThatHitsInfinityLeavesNoZoo()
     {
         using var tmp = new TempDir();
