@@ -309,6 +309,39 @@ public class FaultCampaignTwoTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void TwoQuickstartProcessesOnOneNewFolder_TheSecondIsRefusedNamingTheFirst()
+    {
+        using var tmp = new TempDir();
+        var dir = tmp.Sub("out");
+        System.Diagnostics.Process Quickstart()
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Quickstart.dll"));
+            foreach (var a in new[] { "--models", "2000", "--epochs", "150", "--out", dir }) psi.ArgumentList.Add(a);
+            return System.Diagnostics.Process.Start(psi)!;
+        }
+        using var first = Quickstart();
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!File.Exists(Path.Combine(dir, OwnedFolder.MarkerFile)) && !first.HasExited && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(50);
+            Thread.Sleep(200); // the marker is written right after the lock is taken
+            Assert.False(first.HasExited, "the first Quickstart ended before the second started");
+            using var second = Quickstart();
+            string error = second.StandardError.ReadToEnd();
+            Assert.True(second.WaitForExit(60_000));
+            Assert.Equal(2, second.ExitCode);
+            Assert.Contains($"is held by pid {first.Id}", error);
+            Assert.DoesNotContain("   at ", error); // a message, not a stack trace
+        }
+        finally
+        {
+            first.Kill(entireProcessTree: true);
+            first.WaitForExit();
+        }
+    }
+
+    [Fact]
     public void AMistypedProbeNamesTheOptionAndTheValidValues()
     {
         var entry = System.Reflection.Assembly.Load("PaperTables").EntryPoint!;
