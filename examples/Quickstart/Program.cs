@@ -70,6 +70,7 @@ else
     zooName = "zoo-" + ZooDataset.Open(zooDir).Manifest.ZooId;
 }
 
+double zooSeconds = clock.Elapsed.TotalSeconds;
 var ml = new MLContext(seed: 1);
 var zoo = ml.Data.LoadZoo(zooDir);
 var layout = WeightLayoutAnnotation.Get(zoo.Schema[ZooColumns.Weights])!;
@@ -104,6 +105,7 @@ if (File.Exists(embeddingPath))
         representation = null;
     }
 }
+bool trained = representation is null;
 if (representation is null)
 {
     Console.WriteLine($"2. Training the hyper-representation (E_cD, {options.Blocks} blocks, d = {options.ModelDim}, latent {options.LatentDim}{(options.TokenStatistics ? ", token statistics" : "")}) for {aeEpochs} epochs; {views} view(s) per embedding ...");
@@ -114,8 +116,10 @@ if (representation is null)
     Console.WriteLine($"   {representation.History.Count} epochs, saved to {embeddingPath} ({clock.Elapsed.TotalSeconds:F0} s)");
 }
 
+double representationSeconds = clock.Elapsed.TotalSeconds - zooSeconds;
 // 3. The comparison on the held-out test models.
 Console.WriteLine("3. Probing W, s(W) and E_cD on the test models ...");
+var comparisonClock = Stopwatch.StartNew();
 var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", representation) }, targets);
 
 // 4. One table: the linear probes of the paper, and the best non-linear probe per target.
@@ -128,6 +132,14 @@ foreach (var target in targets)
     var best = results.Where(r => r.Target == target && r.Probe != "linear").MaxBy(r => r.Value)!;
     Console.WriteLine($"{target,-18} {Linear("W"),8:F3} {Linear("s(W)"),8:F3} {Linear("E_cD"),8:F3}   {best.Value:F3} ({best.Featurizer} + {best.Probe})");
 }
+
+// Where the time went (docs/benchmarks.md keeps a measured breakdown).
+double comparisonSeconds = comparisonClock.Elapsed.TotalSeconds;
+Console.WriteLine();
+Console.WriteLine($"Time: zoo {zooSeconds:F0} s, hyper-representation {representationSeconds:F0} s ({(trained ? $"{representation.History.Count} epochs" : "reused")}), comparison {comparisonSeconds:F0} s —");
+Console.WriteLine("      features: " + string.Join(", ", comparison.FeaturizerSeconds.Select(kv => $"{kv.Key} {kv.Value:F1} s")) +
+                  (comparison.FeaturizerSeconds.ContainsKey("E_cD") ? $" ({views} view{(views == 1 ? "" : "s")} a row)" : "") + "; probes: " +
+                  string.Join(", ", results.GroupBy(r => r.Probe).Select(g => $"{g.Key} {g.Sum(r => r.Seconds):F1} s")));
 
 folder.WriteText("results.json", ProbeComparison.ToJson(results));
 folder.WriteText("results.md",

@@ -32,6 +32,8 @@ public sealed record ProbeResult(string Featurizer, string Probe, string Target,
     public IReadOnlyList<double>? Truth { get; init; }
     /// <summary>The probe's predictions for those rows.</summary>
     public IReadOnlyList<double>? Predicted { get; init; }
+    /// <summary>Wall-clock seconds the probe took to fit and score (features already computed; summed over folds).</summary>
+    public double Seconds { get; init; }
 }
 
 /// <summary>
@@ -126,6 +128,16 @@ public sealed class ProbeComparison
     private const string Scaled = "ScaledFeatures", LabelKey = "LabelKey";
     private readonly MLContext _ml;
 
+    /// <summary>Wall-clock seconds each featurizer took in the runs so far: fitting it (a hyper-representation trains here) and computing the features of every part.</summary>
+    public Dictionary<string, double> FeaturizerSeconds { get; } = new();
+
+    /// <summary>Runs one cursor over every column of a cached view, so its cache is filled now.</summary>
+    private static void Materialise(IDataView view)
+    {
+        using var cursor = view.GetRowCursor(view.Schema);
+        while (cursor.MoveNext()) { }
+    }
+
     /// <summary>A comparison that trains its probes with <paramref name="ml"/>.</summary>
     public ProbeComparison(MLContext ml) => _ml = ml ?? throw new ArgumentNullException(nameof(ml));
 
@@ -210,7 +222,7 @@ public sealed class ProbeComparison
             var values = g.Select(r => r.Value).ToArray();
             double mean = values.Average();
             double std = Math.Sqrt(values.Sum(x => (x - mean) * (x - mean)) / Math.Max(1, values.Length - 1));
-            return new ProbeResult(g.Key.Featurizer, g.Key.Probe, g.Key.Target, g.Key.Metric, mean, g.Average(r => r.KendallTau), std);
+            return new ProbeResult(g.Key.Featurizer, g.Key.Probe, g.Key.Target, g.Key.Metric, mean, g.Average(r => r.KendallTau), std) { Seconds = g.Sum(r => r.Seconds) };
         }).ToList();
     }
 
@@ -240,10 +252,14 @@ public sealed class ProbeComparison
         {
             Cancellation.ThrowIfCancellationRequested();
             Progress?.Report($"{prefix}fitting featurizer {featurizer.Name} ...");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var f = featurizer.Fit(_ml, train, validation);
             foreach (var embedding in (f as TransformerChain<ITransformer>)?.OfType<WeightEmbeddingTransformer>() ?? new[] { f }.OfType<WeightEmbeddingTransformer>())
                 CheckNoTestRowWasTrainedOn(featurizer.Name, embedding.Representation, train, validation, test, prefix);
             var (ft, fv, fs) = (_ml.Data.Cache(f.Transform(train)), _ml.Data.Cache(f.Transform(validation)), _ml.Data.Cache(f.Transform(test)));
+            foreach (var view in new[] { ft, fv, fs }) Materialise(view); // the features of every part, computed once, here: timed apart from the probes
+            FeaturizerSeconds[featurizer.Name] = FeaturizerSeconds.GetValueOrDefault(featurizer.Name) + clock.Elapsed.TotalSeconds;
+            Progress?.Report($"{prefix}featurizer {featurizer.Name}: {clock.Elapsed.TotalSeconds:F1} s (fit and features of every part)");
             foreach (var target in targets)
             {
                 bool categorical = train.Schema[target].Type is TextDataViewType;
@@ -251,10 +267,12 @@ public sealed class ProbeComparison
                 {
                     Cancellation.ThrowIfCancellationRequested();
                     step++;
+                    clock.Restart();
                     var result = categorical ? Classify(ft, fv, fs, featurizer.Name, probe, target) : Regress(ft, fv, fs, featurizer.Name, probe, target);
+                    result = result with { Seconds = clock.Elapsed.TotalSeconds };
                     results.Add(result);
                     Progress?.Report($"{prefix}[{step}/{steps}] {featurizer.Name} × {ProbeName(probe)} × {target}: {result.Metric} {result.Value:F3}" +
-                                     (double.IsNaN(result.KendallTau) ? "" : $", τ {result.KendallTau:F3}"));
+                                     (double.IsNaN(result.KendallTau) ? "" : $", τ {result.KendallTau:F3}") + $" ({result.Seconds:F1} s)");
                 }
             }
             (f as IDisposable)?.Dispose();

@@ -74,6 +74,11 @@ public class AnyLayoutTests
         Assert.True(code == 0, output.ToString());
         Assert.Contains("1. Your zoo", output.ToString());
         Assert.Contains("mlp-64-16-10", output.ToString());
+        // where the time went: the zoo, the representation, each featurizer and each probe kind
+        var time = output.ToString().Split('\n').SkipWhile(l => !l.StartsWith("Time: zoo")).Take(2).ToArray();
+        Assert.Equal(2, time.Length);
+        Assert.Contains("hyper-representation", time[0]);
+        foreach (var part in new[] { "W ", "s(W) ", "E_cD ", "linear ", "FastTree ", "LightGbm " }) Assert.Contains(part, time[1]);
         var results = File.ReadAllText(Path.Combine(tmp.Sub("out"), "results.md"));
         Assert.Contains("--zoo", results);
         Assert.Contains("E_cD", results);
