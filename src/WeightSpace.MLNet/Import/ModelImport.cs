@@ -113,7 +113,7 @@ public static class ModelImport
         WeightLayout inferred;
         try
         {
-            inferred = layout ?? WeightLayout.BuiltIn.Values.FirstOrDefault(b => SameShapes(b.Layers, specs))
+            inferred = layout ?? WeightLayout.BuiltIn.Values.FirstOrDefault(b => LayerSpec.SameShapes(b.Layers, specs))
                 ?? (specs.All(l => l.Kind == LayerKind.Linear && !l.BatchNorm) && specs.All(l => l.HasBias == specs[0].HasBias) && Chains(specs)
                     ? WeightLayout.Mlp(specs.Select(l => l.InFeatures).Append(specs[^1].OutFeatures).ToArray(), specs[0].HasBias)
                     : new WeightLayout($"imported-{string.Join("-", specs.Select(l => l.OutFeatures))}", specs));
@@ -122,9 +122,9 @@ public static class ModelImport
         {
             throw new InvalidDataException($"{source}: the layers do not chain in the file's order ({e.Message}); give the layout explicitly.", e);
         }
-        if (!SameShapes(inferred.Layers, specs))
+        if (!LayerSpec.SameShapes(inferred.Layers, specs))
         {
-            int at = Enumerable.Range(0, Math.Min(specs.Count, inferred.Layers.Count)).FirstOrDefault(i => !SameShape(inferred.Layers[i], specs[i]), Math.Min(specs.Count, inferred.Layers.Count));
+            int at = Enumerable.Range(0, Math.Min(specs.Count, inferred.Layers.Count)).FirstOrDefault(i => !inferred.Layers[i].SameShapeAs(specs[i]), Math.Min(specs.Count, inferred.Layers.Count));
             string found = at < specs.Count ? $"'{modules[at].Name}' is {Describe(specs[at])}" : $"the file ends after {specs.Count} layers";
             string wanted = at < inferred.Layers.Count ? $"layer {at + 1} of '{inferred.Name}' is {Describe(inferred.Layers[at])}" : $"'{inferred.Name}' has {inferred.Layers.Count} layers";
             throw new InvalidDataException($"{source}: not the architecture '{inferred.Name}': {found}, but {wanted}.");
@@ -149,18 +149,13 @@ public static class ModelImport
         if (!OnnxImport.IsOnnx(path)) return Flatten(StateDictFile.Read(path), path, layout);
         var onnx = OnnxImport.Read(path);
         var found = onnx.Architecture.Layout;
-        if (layout is not null && !SameShapes(layout.Layers, found.Layers))
+        if (layout is not null && !LayerSpec.SameShapes(layout.Layers, found.Layers))
             throw new InvalidDataException($"{path}: not the architecture '{layout.Name}': the graph's layers make {found}.");
         return (layout ?? found, onnx.Weights);
     }
 
     private static bool Chains(List<LayerSpec> specs) => specs.Zip(specs.Skip(1)).All(p => p.First.OutFeatures == p.Second.InFeatures);
 
-    private static bool SameShape(LayerSpec a, LayerSpec b) =>
-        a.Kind == b.Kind && a.InFeatures == b.InFeatures && a.OutFeatures == b.OutFeatures && a.KernelHeight == b.KernelHeight && a.KernelWidth == b.KernelWidth
-        && a.HasBias == b.HasBias && a.BatchNorm == b.BatchNorm;
-
-    private static bool SameShapes(IReadOnlyList<LayerSpec> a, IReadOnlyList<LayerSpec> b) => a.Count == b.Count && a.Zip(b).All(p => SameShape(p.First, p.Second));
 
     private static string Describe(LayerSpec l) =>
         (l.Kind == LayerKind.Linear ? $"linear {l.InFeatures}→{l.OutFeatures}" : $"conv {l.InFeatures}→{l.OutFeatures} {l.KernelHeight}×{l.KernelWidth}") + (l.HasBias ? "" : " without bias") + (l.BatchNorm ? " with batch norm" : "");

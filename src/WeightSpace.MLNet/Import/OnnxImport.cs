@@ -166,7 +166,7 @@ public static class OnnxImport
         try
         {
             var shaped = new WeightLayout("imported-" + string.Join("-", specs.Select(l => l.OutFeatures)), specs);
-            var builtIn = NetworkArchitecture.BuiltIn.Values.FirstOrDefault(a => SameShapes(a.Layout, shaped) && a.Ops.SequenceEqual(ops));
+            var builtIn = NetworkArchitecture.BuiltIn.Values.FirstOrDefault(a => LayerSpec.SameShapes(a.Layout.Layers, shaped.Layers) && a.Ops.SequenceEqual(ops));
             var mlp = specs.All(l => l.Kind == LayerKind.Linear && !l.BatchNorm) && specs.All(l => l.HasBias == specs[0].HasBias)
                 ? WeightLayout.Mlp(specs.Select(l => l.InFeatures).Append(specs[^1].OutFeatures).ToArray(), specs[0].HasBias) : null;
             architecture = builtIn ?? (mlp is not null && NetworkArchitecture.For(mlp).Ops.SequenceEqual(ops) ? NetworkArchitecture.For(mlp) : new NetworkArchitecture(shaped, ops));
@@ -185,11 +185,6 @@ public static class OnnxImport
         }
         return new Result(architecture, vector, activations.SingleOrDefault() ?? "identity");
     }
-
-    private static bool SameShapes(WeightLayout a, WeightLayout b) =>
-        a.Layers.Count == b.Layers.Count && a.Layers.Zip(b.Layers).All(p => p.First.Kind == p.Second.Kind && p.First.InFeatures == p.Second.InFeatures
-            && p.First.OutFeatures == p.Second.OutFeatures && p.First.KernelHeight == p.Second.KernelHeight && p.First.KernelWidth == p.Second.KernelWidth && p.First.HasBias == p.Second.HasBias
-            && p.First.BatchNorm == p.Second.BatchNorm);
 
     private static float[] Transpose(float[] inByOut, int inUnits, int outUnits)
     {

@@ -61,6 +61,14 @@ public sealed record LayerSpec(
     /// <summary>Length of one neuron token: the unit's incoming weights, its bias, and its batch-norm values.</summary>
     [JsonIgnore] public int TokenSize => FanIn + (HasBias ? 1 : 0) + (BatchNorm ? BatchNormValues : 0);
 
+    /// <summary>The same layer but for its name: kind, sizes, kernel, bias and batch norm equal (the weight vector's block is the same).</summary>
+    public bool SameShapeAs(LayerSpec other) =>
+        other is not null && Kind == other.Kind && InFeatures == other.InFeatures && OutFeatures == other.OutFeatures && KernelHeight == other.KernelHeight
+        && KernelWidth == other.KernelWidth && HasBias == other.HasBias && BatchNorm == other.BatchNorm;
+
+    /// <summary>Two layer lists of the same shapes, layer by layer (<see cref="SameShapeAs"/>).</summary>
+    public static bool SameShapes(IReadOnlyList<LayerSpec> a, IReadOnlyList<LayerSpec> b) => a.Count == b.Count && a.Zip(b).All(p => p.First.SameShapeAs(p.Second));
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Name)) throw new ArgumentException("A layer needs a name.");

@@ -75,9 +75,7 @@ internal sealed class TensorFlowLayout
         WeightLayout layout;
         try
         {
-            layout = WeightLayout.BuiltIn.Values.FirstOrDefault(b => b.Layers.Count == specs.Count && b.Layers.Zip(specs).All(p =>
-                         p.First.Kind == p.Second.Kind && p.First.InFeatures == p.Second.InFeatures && p.First.OutFeatures == p.Second.OutFeatures
-                         && p.First.KernelHeight == p.Second.KernelHeight && p.First.KernelWidth == p.Second.KernelWidth && p.First.HasBias == p.Second.HasBias))
+            layout = WeightLayout.BuiltIn.Values.FirstOrDefault(b => LayerSpec.SameShapes(b.Layers, specs))
                      ?? new WeightLayout($"imported-{string.Join("-", specs.Select(l => l.OutFeatures))}", specs);
         }
         catch (ArgumentException e) { throw new ZooFormatException(path, $"the layers do not chain in column order ({e.Message})."); }
