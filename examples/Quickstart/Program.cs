@@ -65,9 +65,11 @@ if (ownZoo is null)
 }
 else
 {
-    try { var own = ZooDataset.Open(zooDir = ownZoo); Console.WriteLine($"1. Your zoo {zooDir}: {own.ModelIds.Count:N0} models, {own.RowCount:N0} checkpoints, {own.Layout}"); }
+    ZooDataset own;
+    try { own = ZooDataset.Open(zooDir = ownZoo); }
     catch (Exception e) when (e is IOException or InvalidDataException) { Console.Error.WriteLine("Quickstart: " + e.Message); return 2; }
-    zooName = "zoo-" + ZooDataset.Open(zooDir).Manifest.ZooId;
+    Console.WriteLine($"1. Your zoo {zooDir}: {own.ModelIds.Count:N0} models, {own.RowCount:N0} checkpoints, {own.Layout}");
+    zooName = "zoo-" + own.Manifest.ZooId;
 }
 
 double zooSeconds = clock.Elapsed.TotalSeconds;

@@ -275,15 +275,14 @@ public static class ModelImport
     private static ZooDataset ImportTable(List<string> header, List<List<string>> rows, LabelColumns.ColumnPlan plan, List<string> files, string source,
         string output, WeightLayout? layout, string dataset, IProgress<(int Done, int Total)>? progress)
     {
-        string labelsCsv = source;
         var names = new Dictionary<string, int>();
-        int Int(int row, int i) => LabelColumns.Integer(rows[row][i], row + 2, header[i], labelsCsv);
-        float Num(int row, int i) => LabelColumns.Number(rows[row][i], row + 2, header[i], labelsCsv);
+        int Int(int row, int i) => LabelColumns.Integer(rows[row][i], row + 2, header[i], source);
+        float Num(int row, int i) => LabelColumns.Number(rows[row][i], row + 2, header[i], source);
         var ids = rows.Select((_, r) => plan.ModelId >= 0 ? Int(r, plan.ModelId) : NumpyZoo.GetOrAdd(names, rows[r][plan.ModelDir])).ToArray();
         var epochs = rows.Select((_, r) => Int(r, plan.Epoch)).ToArray();
         var duplicate = Enumerable.Range(0, rows.Count).GroupBy(r => (ids[r], epochs[r])).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
-            throw new ZooFormatException(labelsCsv, $"rows {string.Join(" and ", duplicate.Select(r => r + 2))} are both model {duplicate.Key.Item1}, epoch {duplicate.Key.Item2}.");
+            throw new ZooFormatException(source, $"rows {string.Join(" and ", duplicate.Select(r => r + 2))} are both model {duplicate.Key.Item1}, epoch {duplicate.Key.Item2}.");
         // The first file fixes the layout (unless given); the zoo is written model by model, checkpoints in epoch order.
         var first = ReadCheckpoint(files[0], layout);
         var zooLayout = first.Layout;
