@@ -25,7 +25,7 @@ internal static class EmbedBench
         if (zoo.Manifest.TrainMetricsCaveat() is { } caveat) Console.WriteLine($"note: this zoo was {caveat}.");
         var split = ModelSplit.Create(zoo.ModelIds, seed: I("split-seed", 1));
         var (train, validation, test) = Load(zoo, split);
-        var o = WeightEmbeddingOptions.CpuDefaultFor(zoo.Layout); // the library's default for the layout (per-layer normalisation for CNNs)
+        var o = WeightEmbeddingOptions.CpuDefaultFor(zoo.Layout); // the library's default for the layout (token statistics; per-layer normalisation for CNNs)
         if (a.ContainsKey("paper")) o = WeightEmbeddingOptions.Paper(zoo.Layout, zoo.Manifest.Dataset);
         var aug = new AugmentationOptions
         {

@@ -26,7 +26,7 @@ internal static class EmbedProfile
             using var head = new ProjectionHead(o.LatentDim, o.ProjectionHead);
             using var opt = new AdamW(model.parameters().Concat(head.parameters()), 0);
             using var invT = 10.0.ToScalar();
-            int b = o.BatchSize;
+            int b = o.BatchFor(100_000);
             var x = randn(2 * b, layout.ParameterCount);
             double fwd = 0, bwd = 0, step = 0;
             int n = 0;

@@ -6,10 +6,10 @@
 // Options: --budget SECONDS per hyper-representation (default 180) or --epochs N (a fixed length: reproducible run to run,
 //          unlike a time budget, whose epochs depend on the machine's speed), --out DIR (default ./paper-tables), --probes linear[,LightGbm,...],
 //          --norm None|PerLayer|PerParameter, --lr RATE and --batch N (default: the library's CPU default for the zoo's layout,
-//          WeightEmbeddingOptions.CpuDefaultFor: per-layer normalisation for CNNs, none for Tetris MLPs),
+//          WeightEmbeddingOptions.CpuDefaultFor: per-layer normalisation for CNNs, none for MLPs; a batch that follows the rows),
 //          --views K: embed every model as the mean of K views (the weights and K − 1 neuron permutations; default 1 = R21;
 //          with --load it sets how the loaded representations embed),
-//          --token-stats on|off: each neuron token's statistics as extra encoder inputs (default: on for CNNs, off for Tetris MLPs)
+//          --token-stats on|off: each neuron token's statistics as extra encoder inputs (default: on, as CpuDefaultFor)
 // --classifier-l2 LIST (e.g. 1e-4,1e-3,...,1e3): the linear classifier of categorical targets picks its L2 penalty from LIST on
 //          the validation models (default: ML.NET's fixed defaults; ProbeComparison.ClassifierL2Grid)
 // hyp only: --save FILE keeps the trained hyper-representation, --load FILE probes a saved one instead of training (it must
@@ -231,7 +231,7 @@ string Hyp(string zooDir)
         string Describe(HyperRepresentation rep)
         {
             var o = rep.Options;
-            return $"normalisation {o.Normalization}, token statistics {(o.TokenStatistics ? "on" : "off")}, batch {o.BatchSize}, lr {o.LearningRate:G3}, seed {o.Seed}" +
+            return $"normalisation {o.Normalization}, token statistics {(o.TokenStatistics ? "on" : "off")}, batch {(o.BatchSize > 0 ? o.BatchSize.ToString() : "auto")}, lr {o.LearningRate:G3}, seed {o.Seed}" +
                    $"{(o.Candidates > 1 ? $", the best of {o.Candidates} candidates by validation: seed {rep.History[^1].Seed}" : "")}, {o.EmbeddingViews} view(s) per embedding";
         }
         string trained = loaded.Count == 0 && reps.Count == 1 ? $"E_cD trained for {length} ({Describe(reps[0])})"

@@ -18,7 +18,7 @@ using WeightSpace.ZooGen.Recipes;
 // The zoo: the tetris-seed-gap preset, scaled with --models / --epochs, keeping its checkpoint spacing (every 4th epoch).
 var recipe = Presets.Get("tetris-seed-gap");
 int every = recipe.Checkpoints[1] - recipe.Checkpoints[0];
-int models = recipe.Models, epochs = recipe.Epochs, aeEpochs = 6, views = 10;
+int models = recipe.Models, epochs = recipe.Epochs, aeEpochs = 6, views = 10, supervisedSteps = 1000;
 string outDir = "quickstart-out";
 string? ownZoo = null;
 for (int i = 0; i < args.Length; i += 2)
@@ -30,13 +30,14 @@ for (int i = 0; i < args.Length; i += 2)
         "--epochs" => int.TryParse(value, out epochs) && epochs >= 2 * every,
         "--ae-epochs" => int.TryParse(value, out aeEpochs) && aeEpochs >= 1,
         "--views" => int.TryParse(value, out views) && views >= 1,
+        "--supervised-steps" => int.TryParse(value, out supervisedSteps) && supervisedSteps >= 0,
         "--out" => (outDir = value ?? "") != "",
         "--zoo" => (ownZoo = value ?? "") != "",
         _ => false,
     };
     if (!ok)
     {
-        Console.Error.WriteLine($"Quickstart: bad option '{args[i]} {value}'. Options: --models N (≥ 10) --epochs N (≥ {2 * every}) --ae-epochs N (≥ 1) --views N (≥ 1) --out DIR --zoo DIR");
+        Console.Error.WriteLine($"Quickstart: bad option '{args[i]} {value}'. Options: --models N (≥ 10) --epochs N (≥ {2 * every}) --ae-epochs N (≥ 1) --views N (≥ 1) --supervised-steps N (0 = no supervised row) --out DIR --zoo DIR");
         return 2;
     }
 }
@@ -77,7 +78,14 @@ var ml = new MLContext(seed: 1);
 var zoo = ml.Data.LoadZoo(zooDir);
 var layout = WeightLayoutAnnotation.Get(zoo.Schema[ZooColumns.Weights])!;
 string[] targets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap };
-var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear, ProbeKind.FastTree, ProbeKind.LightGbm }, Progress = new Progress<string>(l => Console.Error.WriteLine("   " + l)) };
+// The supervised predictor (WST: the encoder + a head over its embedding and s(W), trained on each target) adds its row.
+var supervised = supervisedSteps == 0 ? Array.Empty<SupervisedPredictor>()
+    : new[] { SupervisedPredictor.WeightSpaceTransformer("WST", new WeightSpacePredictorOptions { Steps = supervisedSteps }) };
+var comparison = new ProbeComparison(ml)
+{
+    Probes = new[] { ProbeKind.Linear, ProbeKind.FastTree, ProbeKind.LightGbm }, Supervised = supervised,
+    Progress = new Progress<string>(l => Console.Error.WriteLine("   " + l)),
+};
 var (train, validation, testView) = comparison.Parts(zoo);
 
 // 2. The hyper-representation (E_cD: the CPU default with d = 128, token statistics and fewer epochs), trained on the training
@@ -120,19 +128,20 @@ if (representation is null)
 
 double representationSeconds = clock.Elapsed.TotalSeconds - zooSeconds;
 // 3. The comparison on the held-out test models.
-Console.WriteLine("3. Probing W, s(W) and E_cD on the test models ...");
+Console.WriteLine($"3. Probing W, s(W) and E_cD on the test models{(supervised.Length > 0 ? $", training WST on each target ({supervisedSteps} steps)" : "")} ...");
 var comparisonClock = Stopwatch.StartNew();
 var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", representation) }, targets);
 
 // 4. One table: the linear probes of the paper, and the best non-linear probe per target.
 Console.WriteLine();
 Console.WriteLine($"Test R² on held-out models (linear = closed-form ridge, λ on validation models):");
-Console.WriteLine($"{"target",-18} {"W",8} {"s(W)",8} {"E_cD",8}   best non-linear probe");
+Console.WriteLine($"{"target",-18} {"W",8} {"s(W)",8} {"E_cD",8} {(supervised.Length > 0 ? $"{"WST",8} " : "")}  best non-linear probe");
 foreach (var target in targets)
 {
     double Linear(string f) => results.Single(r => r.Featurizer == f && r.Probe == "linear" && r.Target == target).Value;
-    var best = results.Where(r => r.Target == target && r.Probe != "linear").MaxBy(r => r.Value)!;
-    Console.WriteLine($"{target,-18} {Linear("W"),8:F3} {Linear("s(W)"),8:F3} {Linear("E_cD"),8:F3}   {best.Value:F3} ({best.Featurizer} + {best.Probe})");
+    string wst = supervised.Length > 0 ? $"{results.Single(r => r.Probe == "supervised" && r.Target == target).Value,8:F3} " : "";
+    var best = results.Where(r => r.Target == target && r.Probe is not ("linear" or "supervised")).MaxBy(r => r.Value)!;
+    Console.WriteLine($"{target,-18} {Linear("W"),8:F3} {Linear("s(W)"),8:F3} {Linear("E_cD"),8:F3} {wst}  {best.Value:F3} ({best.Featurizer} + {best.Probe})");
 }
 
 // Where the time went (docs/benchmarks.md keeps a measured breakdown).
@@ -148,7 +157,7 @@ folder.WriteText("results.md",
     (ownZoo is null ? $"# Quickstart results\n\nTetris-Seed (tetris-seed-gap), {models} models × {epochs} epochs ({recipe.Checkpoints.Count} checkpoints each)"
                     : $"# Quickstart results\n\nThe zoo {ownZoo} ({layout})") + ", split 70/15/15 by model; test R² (bold: best per target).\n\n" +
     ProbeComparison.ToMarkdown(results) + "\n" +
-    $"Command: `dotnet run -c Release --project examples/Quickstart -- {(ownZoo is null ? $"--models {models} --epochs {epochs}" : $"--zoo {ownZoo}")} --ae-epochs {aeEpochs} --views {views}`\n");
+    $"Command: `dotnet run -c Release --project examples/Quickstart -- {(ownZoo is null ? $"--models {models} --epochs {epochs}" : $"--zoo {ownZoo}")} --ae-epochs {aeEpochs} --views {views} --supervised-steps {supervisedSteps}`\n");
 var accuracy = results.Where(r => r.Target == ZooColumns.TestAccuracy && r.Probe == "linear")
     .Select(r => (r.Featurizer, r.Truth!, r.Predicted!)).ToList();
 ProbePlots.PredictedVsTrue(folder.PathOf("test-accuracy.png"), ZooColumns.TestAccuracy, accuracy);

@@ -50,6 +50,29 @@ internal static class SealedZip
         return ms;
     }
 
+    /// <summary>
+    /// Verifies the seal, opens the zip and runs <paramref name="read"/> on it; whatever the zip or its parsers throw on a
+    /// damaged file comes out as an <see cref="InvalidDataException"/> that starts with <paramref name="name"/> and says
+    /// the <paramref name="what"/> file is truncated or corrupt (the one error type every loader of the library promises).
+    /// </summary>
+    public static T Read<T>(Stream source, string name, string what, Func<ZipArchive, T> read)
+    {
+        try
+        {
+            using var verified = ReadVerified(source, name); // every byte checked before anything is parsed
+            using var zip = new ZipArchive(verified, ZipArchiveMode.Read);
+            return read(zip);
+        }
+        catch (InvalidDataException e) when (!e.Message.StartsWith(name, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{name}: the file is truncated or corrupt ({e.Message}).", e);
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or NotSupportedException or ArgumentException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{name}: the {what} file is truncated or corrupt ({e.Message}).", e);
+        }
+    }
+
     /// <summary>Checks the seal of a whole file's bytes (see <see cref="ReadVerified"/>).</summary>
     public static void Verify(ReadOnlySpan<byte> bytes, string name)
     {

@@ -42,31 +42,47 @@ public sealed record ProbeResult(string Featurizer, string Probe, string Target,
 /// </summary>
 public sealed class Featurizer
 {
-    private readonly Func<MLContext, IDataView, IDataView, ITransformer> _fit;
+    private readonly Func<FitContext, ITransformer> _fit;
 
-    private Featurizer(string name, Func<MLContext, IDataView, IDataView, ITransformer> fit) { Name = name; _fit = fit; }
+    /// <summary>What a featurizer is fitted with: the split's training and validation parts, the column to add, the comparison's numeric targets.</summary>
+    internal sealed record FitContext(MLContext Ml, IDataView Train, IDataView Validation, string Column, IReadOnlyList<string> NumericTargets);
+
+    private Featurizer(string name, Func<FitContext, ITransformer> fit) { Name = name; _fit = fit; }
 
     /// <summary>The name in result tables.</summary>
     public string Name { get; }
 
-    internal ITransformer Fit(MLContext ml, IDataView train, IDataView validation) => _fit(ml, train, validation);
+    /// <summary>Fits on the training part (the validation part may guide it); the transformer adds the context's column.</summary>
+    internal ITransformer Fit(FitContext context) => _fit(context);
 
     /// <summary>W: the raw weights, standardised per layer.</summary>
     public static Featurizer W(WeightLayout layout, string name = "W") =>
-        new(name, (ml, train, _) => ml.Transforms.StandardizeWeightsPerLayer(ProbeComparison.FeatureColumn, ZooColumns.Weights, layout).Fit(train));
+        new(name, c => c.Ml.Transforms.StandardizeWeightsPerLayer(c.Column, ZooColumns.Weights, layout).Fit(c.Train));
 
     /// <summary>s(W): per-tensor statistics (R21: kernel weights only; Unterthiner: kernels and biases).</summary>
     public static Featurizer Statistics(WeightLayout layout, StatisticsVariant variant = StatisticsVariant.R21, string? name = null) =>
         new(name ?? (variant == StatisticsVariant.R21 ? "s(W)" : "s(W) Unterthiner"),
-            (ml, train, _) => ml.Transforms.WeightStatistics(ProbeComparison.FeatureColumn, ZooColumns.Weights, layout, variant).Fit(train));
+            c => c.Ml.Transforms.WeightStatistics(c.Column, ZooColumns.Weights, layout, variant).Fit(c.Train));
 
-    /// <summary>A hyper-representation trained on each split's training part, validated on its validation part.</summary>
+    /// <summary>
+    /// Per-neuron statistics (<see cref="NeuronStatisticsFeaturizer"/>): the three values per neuron token a hyper-representation
+    /// with <see cref="WeightEmbeddingOptions.TokenStatistics"/> is fed, so the comparison shows what the learned part adds.
+    /// </summary>
+    public static Featurizer NeuronStatistics(WeightLayout layout, string name = "s(neurons)") =>
+        new(name, c => c.Ml.Transforms.NeuronStatistics(c.Column, ZooColumns.Weights, layout).Fit(c.Train));
+
+    /// <summary>
+    /// A hyper-representation trained on each split's training part, validated on its validation part. When the options name
+    /// no <see cref="WeightEmbeddingOptions.ValidationLabels"/>, the comparison's numeric targets are used: the state kept is
+    /// the one whose embedding predicts the labels being probed best on the validation models.
+    /// </summary>
     public static Featurizer Embedding(string name, WeightLayout layout, WeightEmbeddingOptions options, IProgress<TrainingReport>? progress = null, CancellationToken cancel = default) =>
-        new(name, (ml, train, validation) =>
+        new(name, c =>
         {
-            var labels = options.ValidationLabels;
-            var representation = HyperRepresentation.Train(layout, RepresentationData.FromDataView(train, layout, labels), RepresentationData.FromDataView(validation, layout, labels), options, progress, cancel);
-            return new WeightEmbeddingTransformer(ProbeComparison.FeatureColumn, ZooColumns.Weights, representation);
+            var o = options.ValidationLabels.Count == 0 && c.NumericTargets.Count > 0 ? options with { ValidationLabels = c.NumericTargets } : options;
+            var labels = o.ValidationLabels;
+            var representation = HyperRepresentation.Train(layout, RepresentationData.FromDataView(c.Train, layout, labels), RepresentationData.FromDataView(c.Validation, layout, labels), o, progress, cancel);
+            return new WeightEmbeddingTransformer(c.Column, ZooColumns.Weights, representation);
         });
 
     /// <summary>
@@ -75,7 +91,7 @@ public sealed class Featurizer
     /// <see cref="HyperRepresentation.WereTrainingRows"/>): train it on <see cref="ProbeComparison.Parts"/>' training part.
     /// </summary>
     public static Featurizer Embedding(string name, HyperRepresentation trained) =>
-        new(name, (_, _, _) => new WeightEmbeddingTransformer(ProbeComparison.FeatureColumn, ZooColumns.Weights, trained, ownsRepresentation: false));
+        new(name, c => new WeightEmbeddingTransformer(c.Column, ZooColumns.Weights, trained, ownsRepresentation: false));
 
     /// <summary>
     /// Several already trained hyper-representations as one featurizer: a model's features are their embeddings side by side
@@ -90,23 +106,73 @@ public sealed class Featurizer
         if (trained.Count == 0 || trained.Any(t => t is null)) throw new ArgumentException($"The ensemble '{name}' needs at least one hyper-representation and no null.", nameof(trained));
         var layouts = trained.Select(t => t.Layout).Distinct().ToList();
         if (layouts.Count > 1) throw new ArgumentException($"The hyper-representations of '{name}' are for different layouts ({string.Join(", ", layouts)}); an ensemble needs one.", nameof(trained));
-        if (trained.Count == 1) return Embedding(name, trained[0]);
-        var members = trained.ToArray();
-        return new(name, (ml, train, _) =>
+        return trained.Count == 1 ? Embedding(name, trained[0]) : Combine(name, trained.Select((t, i) => Embedding($"{name}.{i}", t)).ToArray());
+    }
+
+    /// <summary>
+    /// Several featurizers as one: a model's features are theirs side by side (e.g. a hyper-representation next to s(W), so a
+    /// probe can use what each adds). Each part is fitted on the same training (and validation) rows as it would be alone.
+    /// </summary>
+    /// <exception cref="ArgumentException">Fewer than two parts, or a null.</exception>
+    /// <example><code>
+    /// var both = Featurizer.Combine("E_cD + s(W)", Featurizer.Embedding("E_cD", layout, options), Featurizer.Statistics(layout));
+    /// </code></example>
+    public static Featurizer Combine(string name, params Featurizer[] parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Length < 2 || parts.Any(p => p is null)) throw new ArgumentException($"The combination '{name}' needs at least two featurizers and no null.", nameof(parts));
+        return new(name, c =>
         {
-            var parts = new List<ITransformer>();
-            var columns = new string[members.Length];
-            var schema = train;
-            for (int i = 0; i < members.Length; i++)
+            var fitted = new List<ITransformer>();
+            var columns = new string[parts.Length];
+            var schema = c.Train;
+            try
             {
-                columns[i] = $"{ProbeComparison.FeatureColumn}.{i}";
-                parts.Add(new WeightEmbeddingTransformer(columns[i], ZooColumns.Weights, members[i], ownsRepresentation: false));
-                schema = parts[^1].Transform(schema);   // lazy: only the schema is needed to fit the concatenation
+                for (int i = 0; i < parts.Length; i++)
+                {
+                    columns[i] = $"{c.Column}.{i}";
+                    fitted.Add(parts[i].Fit(c with { Column = columns[i] }));   // each part sees the rows as it would alone
+                    schema = fitted[^1].Transform(schema);                      // lazy: only the schema is needed to fit the concatenation
+                }
+                fitted.Add(c.Ml.Transforms.Concatenate(c.Column, columns).Fit(schema));
+                return new TransformerChain<ITransformer>(fitted.ToArray());
             }
-            parts.Add(ml.Transforms.Concatenate(ProbeComparison.FeatureColumn, columns).Fit(schema));
-            return new TransformerChain<ITransformer>(parts.ToArray());
+            catch
+            {
+                foreach (var f in fitted) (f as IDisposable)?.Dispose();
+                throw;
+            }
         });
     }
+
+    /// <summary>The parts of a <see cref="Combine"/>d featurizer's fitted chain, for the leak check (their hyper-representations).</summary>
+    internal static IEnumerable<ITransformer> Parts(ITransformer fitted) =>
+        fitted is TransformerChain<ITransformer> chain ? chain.SelectMany(Parts) : new[] { fitted };
+}
+
+/// <summary>
+/// A supervised weight-space predictor in a comparison: trained on each target of each split's training part (early stopping
+/// on its validation part) and scored on the test part, next to the featurizer × probe cells (probe name "supervised").
+/// </summary>
+/// <example><code>
+/// var comparison = new ProbeComparison(ml) { Supervised = new[] { SupervisedPredictor.WeightSpaceTransformer() } };
+/// </code></example>
+public sealed class SupervisedPredictor
+{
+    private SupervisedPredictor(string name, WeightSpacePredictorOptions? options, HyperRepresentation? pretrained) { Name = name; Options = options; Pretrained = pretrained; }
+
+    /// <summary>The name in result tables.</summary>
+    public string Name { get; }
+    /// <summary>The predictor's options (null: the defaults).</summary>
+    public WeightSpacePredictorOptions? Options { get; }
+    /// <summary>A hyper-representation whose encoder is fine-tuned (null: a fresh encoder); the caller keeps it, and the comparison refuses it when it saw test rows.</summary>
+    public HyperRepresentation? Pretrained { get; }
+    /// <summary>Receives a report at each validation.</summary>
+    public IProgress<TrainingReport>? Progress { get; init; }
+
+    /// <summary>The library's <see cref="WeightSpacePredictor"/>, from scratch or fine-tuning <paramref name="pretrained"/>.</summary>
+    public static SupervisedPredictor WeightSpaceTransformer(string name = "WST", WeightSpacePredictorOptions? options = null, HyperRepresentation? pretrained = null) =>
+        new(name, options, pretrained);
 }
 
 /// <summary>
@@ -159,6 +225,8 @@ public sealed class ProbeComparison
     private readonly IReadOnlyList<double>? _classifierL2Grid;
     /// <summary>Seed of the split by model.</summary>
     public int Seed { get; init; } = 1;
+    /// <summary>Supervised predictors trained per target next to the featurizers' probes (default none).</summary>
+    public IReadOnlyList<SupervisedPredictor> Supervised { get; init; } = Array.Empty<SupervisedPredictor>();
     /// <summary>Receives one line per step.</summary>
     public IProgress<string>? Progress { get; init; }
     /// <summary>Stops between steps.</summary>
@@ -253,8 +321,9 @@ public sealed class ProbeComparison
             Cancellation.ThrowIfCancellationRequested();
             Progress?.Report($"{prefix}fitting featurizer {featurizer.Name} ...");
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var f = featurizer.Fit(_ml, train, validation);
-            foreach (var embedding in (f as TransformerChain<ITransformer>)?.OfType<WeightEmbeddingTransformer>() ?? new[] { f }.OfType<WeightEmbeddingTransformer>())
+            var numeric = targets.Where(t => train.Schema[t].Type == NumberDataViewType.Single).ToList();
+            var f = featurizer.Fit(new Featurizer.FitContext(_ml, train, validation, FeatureColumn, numeric));
+            foreach (var embedding in Featurizer.Parts(f).OfType<WeightEmbeddingTransformer>())
                 CheckNoTestRowWasTrainedOn(featurizer.Name, embedding.Representation, train, validation, test, prefix);
             var (ft, fv, fs) = (_ml.Data.Cache(f.Transform(train)), _ml.Data.Cache(f.Transform(validation)), _ml.Data.Cache(f.Transform(test)));
             foreach (var view in new[] { ft, fv, fs }) Materialise(view); // the features of every part, computed once, here: timed apart from the probes
@@ -277,7 +346,56 @@ public sealed class ProbeComparison
             }
             (f as IDisposable)?.Dispose();
         }
+        foreach (var supervised in Supervised)
+            foreach (var target in targets)
+            {
+                Cancellation.ThrowIfCancellationRequested();
+                if (supervised.Pretrained is { } pretrained) CheckNoTestRowWasTrainedOn(supervised.Name, pretrained, train, validation, test, prefix);
+                Progress?.Report($"{prefix}training {supervised.Name} on {target} ...");
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                var result = RunSupervised(supervised, train, validation, test, target);
+                result = result with { Seconds = clock.Elapsed.TotalSeconds };
+                results.Add(result);
+                Progress?.Report($"{prefix}{supervised.Name} × {target}: {result.Metric} {result.Value:F3}" +
+                                 (double.IsNaN(result.KendallTau) ? "" : $", τ {result.KendallTau:F3}") + $" ({result.Seconds:F1} s)");
+            }
         return results;
+    }
+
+    /// <summary>Trains a supervised predictor on one target of the training part (stopping early on the validation part) and scores the test part.</summary>
+    private static ProbeResult RunSupervised(SupervisedPredictor supervised, IDataView train, IDataView validation, IDataView test, string target)
+    {
+        var layout = WeightLayoutAnnotation.Get(train.Schema[ZooColumns.Weights])
+            ?? throw new ArgumentException($"Supervised predictor '{supervised.Name}': the '{ZooColumns.Weights}' column carries no layout (load the zoo with LoadZoo).");
+        const string probe = "supervised";
+        if (train.Schema[target].Type is TextDataViewType)
+        {
+            string[] Categories(IDataView v) => v.GetColumn<ReadOnlyMemory<char>>(target).Select(c => c.ToString()).ToArray();
+            var (tc, vc, sc) = (Categories(train), Categories(validation), Categories(test));
+            var classes = tc.Distinct().Order(StringComparer.Ordinal).ToArray();
+            var index = classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i);
+            var (tw, vw, sw) = (RepresentationData.FromDataView(train, layout), RepresentationData.FromDataView(validation, layout), RepresentationData.FromDataView(test, layout));
+            // validation rows of a category the training part lacks cannot be predicted right; they are left out of early stopping
+            var vKeep = Enumerable.Range(0, vw.Rows).Where(r => index.ContainsKey(vc[r])).ToArray();
+            int p = layout.ParameterCount;
+            var vx = new float[vKeep.Length * p];
+            for (int i = 0; i < vKeep.Length; i++) vw.Weights.AsSpan(vKeep[i] * p, p).CopyTo(vx.AsSpan(i * p, p));
+            using var classifier = WeightSpacePredictor.TrainClassifier(layout, tw.Weights, tw.Rows, tc.Select(c => index[c]).ToArray(), classes,
+                vx, vKeep.Length, vKeep.Select(r => index[vc[r]]).ToArray(), target, supervised.Options, supervised.Pretrained, supervised.Progress);
+            var probabilities = classifier.Predict(sw.Weights, sw.Rows);
+            int right = Enumerable.Range(0, sw.Rows).Count(r => classes[WeightSpacePredictor.ArgMax(probabilities.AsSpan(r * classes.Length, classes.Length))] == sc[r]);
+            return new ProbeResult(supervised.Name, probe, target, "Accuracy", (double)right / Math.Max(1, sw.Rows), double.NaN);
+        }
+        var labels = new[] { target };
+        using var predictor = WeightSpacePredictor.TrainRegression(layout, RepresentationData.FromDataView(train, layout, labels), RepresentationData.FromDataView(validation, layout, labels),
+            target, supervised.Options, supervised.Pretrained, supervised.Progress);
+        var testData = RepresentationData.FromDataView(test, layout, labels);
+        var truth = testData.Labels[target].Select(v => (double)v).ToArray();
+        var predicted = predictor.Predict(testData.Weights, testData.Rows).Select(v => (double)v).ToArray();
+        return new ProbeResult(supervised.Name, probe, target, "R2", ProbeMetrics.RSquared(truth, predicted), ProbeMetrics.KendallTau(truth, predicted))
+        {
+            Truth = truth, Predicted = predicted,
+        };
     }
 
     /// <summary>Refuses a hyper-representation that was trained or validated on test rows of this split (see <see cref="LeakedTestRows(IDataView, HyperRepresentation, double, double)"/>).</summary>

@@ -15,8 +15,12 @@ public sealed record RidgeProbeOptions
     public string FeatureColumnName { get; init; } = "Features";
     /// <summary>Standardised features with an unpenalised bias (default), or R21's raw features with a penalised bias.</summary>
     public RidgeConvention Convention { get; init; } = RidgeConvention.Standardized;
-    /// <summary>The λ grid (default: the paper's 17 values from 1e3 to 1e-5).</summary>
-    public IReadOnlyList<double> Lambdas { get; init; } = RidgeRegression.PaperLambdas;
+    /// <summary>
+    /// The λ grid. Default null: the grid follows the data (<see cref="RidgeRegression.DataLambdas"/>: the paper's 17 values
+    /// from 1e3 to 1e-5, extended upward to ten times the largest eigenvalue of the training Gram matrix);
+    /// <see cref="RidgeRegression.PaperLambdas"/> gives the paper's grid alone.
+    /// </summary>
+    public IReadOnlyList<double>? Lambdas { get; init; }
     /// <summary>Rows that choose λ; when null, <see cref="ValidationFraction"/> of the models (by <see cref="GroupColumnName"/>) are held out of the training view.</summary>
     public IDataView? ValidationSet { get; init; }
     /// <summary>Fraction of models held out to choose λ when no <see cref="ValidationSet"/> is given.</summary>
@@ -46,8 +50,8 @@ public sealed class RidgeProbeTrainer : IEstimator<RegressionPredictionTransform
     {
         _env = env;
         Options = options;
-        if (options.Lambdas is null || options.Lambdas.Count == 0) throw new ArgumentException("The λ grid needs at least one value.", nameof(options));
-        if (options.ValidationFraction is <= 0 or >= 1 && options.ValidationSet is null && options.Lambdas.Count > 1)
+        if (options.Lambdas is { Count: 0 }) throw new ArgumentException("The λ grid needs at least one value (or null: a grid that follows the data).", nameof(options));
+        if (options.ValidationFraction is <= 0 or >= 1 && options.ValidationSet is null && options.Lambdas is not { Count: 1 })
             throw new ArgumentOutOfRangeException(nameof(options), options.ValidationFraction, "ValidationFraction must lie in (0, 1) to choose λ.");
     }
 
@@ -63,7 +67,7 @@ public sealed class RidgeProbeTrainer : IEstimator<RegressionPredictionTransform
         ArgumentNullException.ThrowIfNull(input);
         var (x, y, groups, k) = Read(input, "training");
         double lambda;
-        if (Options.Lambdas.Count == 1) { lambda = Options.Lambdas[0]; LastChoice = (lambda, double.NaN); }
+        if (Options.Lambdas is { Count: 1 }) { lambda = Options.Lambdas[0]; LastChoice = (lambda, double.NaN); }
         else
         {
             float[] xt, yt, xv, yv;

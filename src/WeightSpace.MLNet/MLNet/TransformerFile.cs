@@ -13,7 +13,7 @@ namespace WeightSpace.MLNet;
 internal static class TransformerFile
 {
     public const int FormatVersion = 1;
-    private const string HeaderEntry = "transformer.json", RepresentationEntry = "representation.wsemb";
+    private const string HeaderEntry = "transformer.json", RepresentationEntry = "representation.wsemb", PredictorEntry = "predictor.wspred";
 
     public static void Save(WeightVectorTransformer t, Stream stream)
     {
@@ -29,12 +29,14 @@ internal static class TransformerFile
         switch (t)
         {
             case WeightStatisticsTransformer s: json["variant"] = s.Featurizer.Variant.ToString(); break;
+            case NeuronStatisticsTransformer: break;
             case StandardizeWeightsTransformer s:
                 json["layerMeans"] = new JsonArray(s.LayerMeans.Select(v => (JsonNode)v).ToArray());
                 json["layerStandardDeviations"] = new JsonArray(s.LayerStandardDeviations.Select(v => (JsonNode)v).ToArray());
                 break;
             case AugmentWeightsTransformer a: json["augmentation"] = JsonSerializer.SerializeToNode(a.Augmenter.Options, HyperRepresentation.Json); break;
             case WeightEmbeddingTransformer: break;
+            case WeightSpacePredictionTransformer w: json["predictedLabelColumnName"] = w.PredictedLabelColumnName; break;
             default: throw new NotSupportedException($"{t.GetType().Name} has no saved form.");
         }
         SealedZip.Write(stream, zip =>
@@ -42,6 +44,8 @@ internal static class TransformerFile
             using (var s = zip.CreateEntry(HeaderEntry).Open()) JsonSerializer.Serialize(s, json, HyperRepresentation.Json);
             if (t is WeightEmbeddingTransformer e)
                 using (var s = zip.CreateEntry(RepresentationEntry, CompressionLevel.NoCompression).Open()) e.Representation.Save(s);
+            if (t is WeightSpacePredictionTransformer w)
+                using (var s = zip.CreateEntry(PredictorEntry, CompressionLevel.NoCompression).Open()) w.Predictor.Save(s);
         });
     }
 
@@ -72,11 +76,13 @@ internal static class TransformerFile
             return Str("kind") switch
             {
                 nameof(WeightStatisticsTransformer) => new WeightStatisticsTransformer(output, input, layout, Enum.Parse<StatisticsVariant>(Str("variant"))) { NonFinite = nonFinite },
+                nameof(NeuronStatisticsTransformer) => new NeuronStatisticsTransformer(output, input, layout) { NonFinite = nonFinite },
                 nameof(StandardizeWeightsTransformer) => new StandardizeWeightsTransformer(output, input, layout,
                     Doubles(json["layerMeans"], layout.Layers.Count, name), Doubles(json["layerStandardDeviations"], layout.Layers.Count, name)) { NonFinite = nonFinite },
                 nameof(AugmentWeightsTransformer) => new AugmentWeightsTransformer(output, input, layout,
                     json["augmentation"].Deserialize<AugmentationOptions>(HyperRepresentation.Json) ?? throw new InvalidDataException($"{name}: no augmentation options.")) { NonFinite = nonFinite },
                 nameof(WeightEmbeddingTransformer) => LoadEmbedding(zip, name, output, input, layout, nonFinite),
+                nameof(WeightSpacePredictionTransformer) => LoadPredictor(zip, name, output, input, layout, Str("predictedLabelColumnName")),
                 var kind => throw new InvalidDataException($"{name}: unknown transformer kind '{kind}'."),
             };
         }
@@ -92,10 +98,7 @@ internal static class TransformerFile
 
     private static WeightEmbeddingTransformer LoadEmbedding(ZipArchive zip, string name, string output, string input, WeightLayout layout, NonFiniteWeights nonFinite)
     {
-        var entry = zip.GetEntry(RepresentationEntry) ?? throw new InvalidDataException($"{name}: the embedding's {RepresentationEntry} is missing.");
-        using var ms = new MemoryStream();
-        using (var s = entry.Open()) s.CopyTo(ms);
-        ms.Position = 0;
+        using var ms = Entry(zip, RepresentationEntry, "embedding", name);
         var representation = HyperRepresentation.Load(ms, name);
         if (!representation.Layout.Equals(layout))
         {
@@ -104,6 +107,21 @@ internal static class TransformerFile
         }
         return new WeightEmbeddingTransformer(output, input, representation) { NonFinite = nonFinite };
     }
+
+    private static WeightSpacePredictionTransformer LoadPredictor(ZipArchive zip, string name, string output, string input, WeightLayout layout, string predictedLabel)
+    {
+        using var ms = Entry(zip, PredictorEntry, "predictor", name);
+        var predictor = WeightSpacePredictor.Load(ms, name);
+        if (!predictor.Layout.Equals(layout))
+        {
+            predictor.Dispose();
+            throw new InvalidDataException($"{name}: the header's layout {layout} differs from the predictor's {predictor.Layout}.");
+        }
+        return new WeightSpacePredictionTransformer(input, predictor, output, predictedLabel);
+    }
+
+    private static MemoryStream Entry(ZipArchive zip, string entry, string what, string name) =>
+        new(ModuleBytes.ReadEntry(zip.GetEntry(entry) ?? throw new InvalidDataException($"{name}: the {what}'s {entry} is missing.")));
 
     private static double[] Doubles(JsonNode? node, int count, string name)
     {

@@ -39,6 +39,22 @@ public static class WeightSpaceCatalog
         return new WeightStatisticsEstimator(outputColumnName, inputColumnName, layout, variant) { NonFinite = nonFinite };
     }
 
+    /// <summary>
+    /// Adds per-neuron statistics: the mean, log mean square and log max |w| of every neuron token (a unit's incoming
+    /// weights and bias) — what the encoder is given with <see cref="WeightEmbeddingOptions.TokenStatistics"/>, as a baseline
+    /// of its own.
+    /// </summary>
+    /// <example><code>
+    /// var probe = ml.Transforms.NeuronStatistics("Features", "Weights", layout)
+    ///     .Append(ml.Regression.Trainers.WeightSpaceRidge("TestAccuracy", "Features"));
+    /// </code></example>
+    public static NeuronStatisticsEstimator NeuronStatistics(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
+        WeightLayout layout, NonFiniteWeights nonFinite = NonFiniteWeights.Error)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new NeuronStatisticsEstimator(outputColumnName, inputColumnName, layout) { NonFinite = nonFinite };
+    }
+
     /// <summary>The W baseline standardised per layer (μ_l, σ_l fitted over the training rows).</summary>
     /// <example><code>
     /// var w = ml.Transforms.StandardizeWeightsPerLayer("Features", "Weights", WeightLayout.TetrisMlp100);
@@ -100,6 +116,49 @@ public static class WeightSpaceCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         var o = (options ?? new RidgeProbeOptions()) with { LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName };
         return new RidgeProbeTrainer(HostOf(catalog), o);
+    }
+
+    /// <summary>
+    /// The supervised weight-space predictor for a numeric label (e.g. test accuracy, epoch): the hyper-representation's encoder
+    /// with a head over its latent and s(W), trained on the label with neuron-permutation augmentation, early stopping on
+    /// held-out models and predictions averaged over permuted views (<see cref="WeightSpacePredictor"/>). Adds a Single
+    /// <c>Score</c> column; <c>ml.Regression.Evaluate</c> scores it.
+    /// </summary>
+    /// <param name="catalog">The regression trainers.</param>
+    /// <param name="labelColumnName">The Single label column.</param>
+    /// <param name="weightsColumnName">The weight column (its layout from the column's annotation, as <c>LoadZoo</c> adds it).</param>
+    /// <param name="options">Architecture and training (default <see cref="WeightSpacePredictorOptions"/>).</param>
+    /// <param name="validationSet">Rows of held-out models for early stopping (default: held out of the training view by ModelId).</param>
+    /// <param name="pretrained">A saved hyper-representation to fine-tune (default: a fresh encoder).</param>
+    /// <param name="progress">Receives a report at each validation.</param>
+    /// <param name="cancellationToken">Stops training.</param>
+    /// <example><code>
+    /// var model = ml.Regression.Trainers.WeightSpaceTransformer("TestAccuracy").Fit(train);
+    /// var metrics = ml.Regression.Evaluate(model.Transform(test), "TestAccuracy");
+    /// </code></example>
+    public static WeightSpacePredictorTrainer WeightSpaceTransformer(this RegressionCatalog.RegressionTrainers catalog, string labelColumnName = "Label",
+        string weightsColumnName = ZooColumns.Weights, WeightSpacePredictorOptions? options = null, IDataView? validationSet = null, string? pretrained = null,
+        IProgress<TrainingReport>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new WeightSpacePredictorTrainer(HostOf(catalog), classifier: false, labelColumnName, weightsColumnName, null, options, validationSet, pretrained, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// The supervised weight-space predictor for a categorical label (e.g. activation, optimiser): as the regression twin, with
+    /// cross-entropy. The label is a key column (<c>ml.Transforms.Conversion.MapValueToKey</c>); adds <c>Score</c> (one
+    /// probability per category) and <c>PredictedLabel</c>; <c>ml.MulticlassClassification.Evaluate</c> scores it.
+    /// </summary>
+    /// <example><code>
+    /// var pipeline = ml.Transforms.Conversion.MapValueToKey("Label", "Activation")
+    ///     .Append(ml.MulticlassClassification.Trainers.WeightSpaceTransformer("Label"));
+    /// </code></example>
+    public static WeightSpacePredictorTrainer WeightSpaceTransformer(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, string labelColumnName = "Label",
+        string weightsColumnName = ZooColumns.Weights, WeightSpacePredictorOptions? options = null, IDataView? validationSet = null, string? pretrained = null,
+        IProgress<TrainingReport>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new WeightSpacePredictorTrainer(HostOf(catalog), classifier: true, labelColumnName, weightsColumnName, null, options, validationSet, pretrained, progress, cancellationToken);
     }
 
     private static Microsoft.ML.Runtime.IHostEnvironment HostOf(object catalog)

@@ -33,6 +33,15 @@ public abstract class WeightVectorTransformer : ITransformer
 
     internal abstract VectorColumnMapper CreateMapper();
 
+    /// <summary>The added column is a Single rather than a vector (a regression's Score; <see cref="OutputSize"/> is 1).</summary>
+    private protected virtual bool ScalarOutput => false;
+
+    /// <summary>
+    /// A second added column, when set: the key (1-based) of the largest value of the output vector — a classifier's
+    /// PredictedLabel next to its Score — with the categories as its key values.
+    /// </summary>
+    private protected virtual (string Name, IReadOnlyList<string> Classes)? PredictedLabel => null;
+
     /// <inheritdoc />
     public bool IsRowToRowMapper => true;
 
@@ -42,7 +51,15 @@ public abstract class WeightVectorTransformer : ITransformer
         WeightLayoutAnnotation.CheckColumn(inputSchema, InputColumnName, Layout);
         var b = new DataViewSchema.Builder();
         b.AddColumns(inputSchema);
-        b.AddColumn(OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, OutputSize));
+        b.AddColumn(OutputColumnName, ScalarOutput ? NumberDataViewType.Single : new VectorDataViewType(NumberDataViewType.Single, OutputSize));
+        if (PredictedLabel is var (name, classes))
+        {
+            var names = classes.Select(c => c.AsMemory()).ToArray();
+            var annotations = new DataViewSchema.Annotations.Builder();
+            annotations.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, names.Length),
+                (ref VBuffer<ReadOnlyMemory<char>> v) => v = new VBuffer<ReadOnlyMemory<char>>(names.Length, names));
+            b.AddColumn(name, new KeyDataViewType(typeof(uint), names.Length), annotations.ToAnnotations());
+        }
         return b.ToSchema();
     }
 
@@ -122,7 +139,7 @@ public abstract class WeightVectorTransformer : ITransformer
             outputNeeded = false;
             foreach (var c in needed)
             {
-                if (c.Index == added) outputNeeded = true;
+                if (c.Index >= added) outputNeeded = true;
                 else list.Add(_input.Schema[c.Index]);
             }
             if (outputNeeded && !list.Any(c => c.Index == _source.Index)) list.Add(_source);
@@ -186,6 +203,19 @@ public abstract class WeightVectorTransformer : ITransformer
 
         public void Get(ref VBuffer<float> dst)
         {
+            var values = Current();
+            var editor = VBufferEditor.Create(ref dst, _o);
+            values.CopyTo(editor.Values);
+            dst = editor.Commit();
+        }
+
+        private void GetScalar(ref float dst) => dst = Current()[0];
+
+        private void GetKey(ref uint dst) => dst = (uint)WeightSpacePredictor.ArgMax(Current()) + 1;
+
+        /// <summary>The output of the row the cursor is on (computed once per row or block).</summary>
+        private ReadOnlySpan<float> Current()
+        {
             if (!_active) throw new InvalidOperationException("The output column was not requested.");
             long pos = _row.Position;
             if (pos < 0) throw new InvalidOperationException("The cursor is not on a row: call MoveNext first.");
@@ -196,9 +226,7 @@ public abstract class WeightVectorTransformer : ITransformer
                 _blockStart = pos;
                 _mapper.MapBatch(_inputs.AsSpan(0, _blockRows * _p), _blockRows, _outputs.AsSpan(0, _blockRows * _o), pos);
             }
-            var editor = VBufferEditor.Create(ref dst, _o);
-            _outputs.AsSpan((int)(pos - _blockStart) * _o, _o).CopyTo(editor.Values);
-            dst = editor.Commit();
+            return _outputs.AsSpan((int)(pos - _blockStart) * _o, _o);
         }
 
         /// <summary>Moves the read-ahead cursor to <paramref name="pos"/> and reads up to a batch of rows from there.</summary>
@@ -236,15 +264,16 @@ public abstract class WeightVectorTransformer : ITransformer
             }
         }
 
-        /// <summary>The added column is the last one; every other column is the input row's.</summary>
+        /// <summary>The added columns come after the input row's; every other column is the input row's.</summary>
         public bool IsColumnActive(DataViewSchema.Column column) =>
-            column.Index == _row.Schema.Count ? _active : _row.IsColumnActive(_row.Schema[column.Index]);
+            column.Index >= _row.Schema.Count ? _active : _row.IsColumnActive(_row.Schema[column.Index]);
 
         public ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
         {
-            if (column.Index != _row.Schema.Count) return _row.GetGetter<TValue>(_row.Schema[column.Index]);
-            ValueGetter<VBuffer<float>> g = Get;
-            return g as ValueGetter<TValue> ?? throw new InvalidOperationException($"Column '{column.Name}' is a float vector, not {typeof(TValue).Name}.");
+            if (column.Index < _row.Schema.Count) return _row.GetGetter<TValue>(_row.Schema[column.Index]);
+            Delegate g = column.Index > _row.Schema.Count ? (ValueGetter<uint>)GetKey
+                : _parent.ScalarOutput ? (ValueGetter<float>)GetScalar : (ValueGetter<VBuffer<float>>)Get;
+            return g as ValueGetter<TValue> ?? throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}, not {typeof(TValue).Name}.");
         }
 
         public void Dispose() => _ahead?.Dispose();
@@ -296,13 +325,13 @@ public abstract class WeightVectorTransformer : ITransformer
         public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns)
         {
             var list = dependingColumns.Where(c => c.Index < InputSchema.Count).Select(c => InputSchema[c.Index]).ToList();
-            if (dependingColumns.Any(c => c.Index == InputSchema.Count)) list.Add(InputSchema[_parent.InputColumnName]);
+            if (dependingColumns.Any(c => c.Index >= InputSchema.Count)) list.Add(InputSchema[_parent.InputColumnName]);
             return list.Distinct();
         }
 
         public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns)
         {
-            bool outputActive = activeColumns.Any(c => c.Index == InputSchema.Count);
+            bool outputActive = activeColumns.Any(c => c.Index >= InputSchema.Count);
             return new MappedRow(_parent, OutputSchema, input, input.Schema[_parent.InputColumnName], outputActive);
         }
     }

@@ -58,13 +58,34 @@ public static class RidgeRegression
     public static IReadOnlyList<double> PaperLambdas { get; } =
         new[] { 1e3, 3e2, 1e2, 30, 10, 3, 1, 0.3, 0.1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5 };
 
-    /// <summary>Fits on the training rows for every λ of the grid and keeps the one with the best validation R².</summary>
+    /// <summary>
+    /// The grid that follows the data (the default): the paper's 17 values, then 3e3, 1e4, 3e4, … up to ten times the largest
+    /// eigenvalue of the (standardised) training Gram matrix XᵀX — the scale at which λ shrinks every direction of the fit.
+    /// The paper's grid alone stops at 1e3, which on a few hundred rows of thousands of raw weights is not enough shrinkage
+    /// (digits MLP zoo, W → epoch: test R² −0.137 with the paper's grid, 0.017 with a grid to 1e5).
+    /// </summary>
+    public static IReadOnlyList<double> DataLambdas(double largestEigenvalue)
+    {
+        double top = 10 * largestEigenvalue;
+        var larger = new List<double>();
+        for (int decade = 3; decade < 300; decade++)
+            foreach (double v in new[] { 3 * Math.Pow(10, decade), Math.Pow(10, decade + 1) })
+            {
+                if (!(v <= top)) return larger.AsEnumerable().Reverse().Concat(PaperLambdas).ToArray();
+                larger.Add(v);
+            }
+        return larger.AsEnumerable().Reverse().Concat(PaperLambdas).ToArray();
+    }
+
+    /// <summary>
+    /// Fits on the training rows for every λ of the grid and keeps the one with the best validation R². Without a grid, the
+    /// grid follows the data (<see cref="DataLambdas"/>).
+    /// </summary>
     /// <exception cref="ArgumentException">Sizes do not match, a split is empty, or a value is not finite.</exception>
     public static RidgeModel Fit(ReadOnlySpan<float> trainFeatures, ReadOnlySpan<float> trainLabels, ReadOnlySpan<float> validationFeatures,
         ReadOnlySpan<float> validationLabels, int features, RidgeConvention convention = RidgeConvention.Standardized, IReadOnlyList<double>? lambdas = null)
     {
-        lambdas ??= PaperLambdas;
-        if (lambdas.Count == 0 || lambdas.Any(l => !(l >= 0) || double.IsInfinity(l))) throw new ArgumentException("The λ grid needs finite values ≥ 0.", nameof(lambdas));
+        if (lambdas is not null && (lambdas.Count == 0 || lambdas.Any(l => !(l >= 0) || double.IsInfinity(l)))) throw new ArgumentException("The λ grid needs finite values ≥ 0.", nameof(lambdas));
         Check(trainFeatures, trainLabels, features, "training");
         Check(validationFeatures, validationLabels, features, "validation");
         using var scope = NewDisposeScope();
@@ -72,7 +93,7 @@ public static class RidgeRegression
         var xVal = Matrix(validationFeatures, validationLabels.Length, features);
         var yVal = Vector(validationLabels);
         RidgeModel? best = null;
-        foreach (var lambda in lambdas)
+        foreach (var lambda in lambdas ?? DataLambdas(solver.LargestEigenvalue))
         {
             var (w, b) = solver.Solve(lambda);
             double r2 = RSquared(yVal, xVal.matmul(w).add(b, One));
@@ -153,6 +174,9 @@ public static class RidgeRegression
             (_eigenvalues, _q) = linalg.eigh(gram, 'L');
             _qtb = _q.mT.matmul(x.mT.matmul(y));
         }
+
+        /// <summary>The largest eigenvalue of the Gram matrix the solver decomposed.</summary>
+        public double LargestEigenvalue => _eigenvalues.max().item<double>();
 
         public (Tensor W, Tensor B) Solve(double lambda)
         {

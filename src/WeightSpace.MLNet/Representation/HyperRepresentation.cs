@@ -79,6 +79,19 @@ public sealed class HyperRepresentation : IDisposable
         return seen;
     }
 
+    /// <summary>The weight normaliser it was trained with (a fine-tuned predictor keeps it).</summary>
+    internal WeightNormalizer Normalizer => _normalizer;
+
+    /// <summary>Copies its autoencoder's parameters into <paramref name="target"/>, an autoencoder of the same architecture (fine-tuning starts there).</summary>
+    internal void CopyModelTo(WeightAutoencoder target)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ModuleBytes.Into(target, ModuleBytes.Of(_model));
+        }
+    }
+
     /// <summary>Whether a row with this <see cref="RowFingerprints.Of"/> fingerprint was among its training rows (false without a record).</summary>
     internal bool WasTrainingRow(ulong fingerprint) => _trainingRows?.Contains(fingerprint) ?? false;
 
@@ -247,9 +260,7 @@ public sealed class HyperRepresentation : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            using var ms = new MemoryStream();
-            using (var writer = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) _model.save(writer);
-            modelBytes = ms.ToArray();
+            modelBytes = ModuleBytes.Of(_model);
         }
         var rowBytes = _trainingRows?.ToBytes();
         var config = new SavedConfig(FormatVersion, "HyperRepresentation", Layout, Options, _normalizer.Kind, _normalizer.Mean, _normalizer.Scale,
@@ -282,34 +293,22 @@ public sealed class HyperRepresentation : IDisposable
     public static HyperRepresentation Load(Stream stream, string name = "stream", int? embeddingViews = null)
     {
         if (embeddingViews is < 1) throw new ArgumentOutOfRangeException(nameof(embeddingViews), embeddingViews, "An embedding averages at least one view.");
-        SavedConfig? config;
-        byte[] modelBytes;
-        byte[]? rowBytes = null;
-        try
+        var (config, modelBytes, rowBytes) = SealedZip.Read(stream, name, "hyper-representation", zip =>
         {
-            using var verified = SealedZip.ReadVerified(stream, name); // every byte checked before anything is parsed
-            using var zip = new ZipArchive(verified, ZipArchiveMode.Read);
             var configEntry = zip.GetEntry(ConfigEntry) ?? throw new InvalidDataException($"{name}: not a hyper-representation file ({ConfigEntry} is missing).");
             var modelEntry = zip.GetEntry(ModelEntry) ?? throw new InvalidDataException($"{name}: the file holds no model ({ModelEntry} is missing).");
+            SavedConfig? saved;
             using (var s = configEntry.Open())
             {
                 var node = System.Text.Json.Nodes.JsonNode.Parse(s) ?? throw new InvalidDataException($"{name}: {ConfigEntry} is empty.");
                 int version = node["formatVersion"]?.GetValue<int>() ?? throw new InvalidDataException($"{name}: {ConfigEntry} has no formatVersion.");
                 if (version > FormatVersion) throw new InvalidDataException($"{name}: format version {version} is newer than the {FormatVersion} this library reads; update WeightSpace.MLNet.");
-                config = node.Deserialize<SavedConfig>(Json);
+                saved = node.Deserialize<SavedConfig>(Json);
             }
-            modelBytes = ReadAll(modelEntry);
-            if (config?.TrainingRowsChecksum is not null)
-                rowBytes = ReadAll(zip.GetEntry(TrainingRowsEntry) ?? throw new InvalidDataException($"{name}: the record of training rows ({TrainingRowsEntry}) is missing."));
-        }
-        catch (InvalidDataException e) when (!e.Message.StartsWith(name, StringComparison.Ordinal))
-        {
-            throw new InvalidDataException($"{name}: the file is truncated or corrupt ({e.Message}).", e);
-        }
-        catch (Exception e) when (e is JsonException or IOException or NotSupportedException or ArgumentException or InvalidOperationException or FormatException)
-        {
-            throw new InvalidDataException($"{name}: the hyper-representation file is truncated or corrupt ({e.Message}).", e);
-        }
+            byte[]? rows = saved?.TrainingRowsChecksum is null ? null
+                : ModuleBytes.ReadEntry(zip.GetEntry(TrainingRowsEntry) ?? throw new InvalidDataException($"{name}: the record of training rows ({TrainingRowsEntry}) is missing."));
+            return (saved, ModuleBytes.ReadEntry(modelEntry), rows);
+        });
         if (config is null || config.Layout is null || config.Options is null)
             throw new InvalidDataException($"{name}: {ConfigEntry} is incomplete.");
         if (XxHash3.HashToUInt64(modelBytes).ToString("x16") != config.ModelChecksum)
@@ -322,8 +321,7 @@ public sealed class HyperRepresentation : IDisposable
         var model = WeightAutoencoder.Create(config.Layout, config.Options);
         try
         {
-            using var reader = new BinaryReader(new MemoryStream(modelBytes));
-            model.load(reader, strict: true);
+            ModuleBytes.Into(model, modelBytes);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -334,12 +332,6 @@ public sealed class HyperRepresentation : IDisposable
         var options = embeddingViews is { } views ? config.Options with { EmbeddingViews = views } : config.Options;
         return new HyperRepresentation(config.Layout, options, normalizer, model, config.History ?? Array.Empty<TrainingReport>(), trainingRows);
 
-        static byte[] ReadAll(ZipArchiveEntry entry)
-        {
-            using var ms = new MemoryStream();
-            using (var s = entry.Open()) s.CopyTo(ms);
-            return ms.ToArray();
-        }
     }
 
     /// <summary>Frees the native model.</summary>

@@ -45,7 +45,7 @@ internal sealed class RepresentationTrainer
         var x = (float[])train.Weights.Clone();
         normalizer.Apply(x);
         var probe = validation is null ? null : new ValidationProbe(_layout, _o, normalizer, train, validation);
-        int batch = Math.Min(_o.BatchSize, train.Rows);
+        int batch = _o.BatchFor(train.Rows);
         int steps = train.Rows / batch;                                   // drop-last, as R21
         // A race trains each candidate for a share of the run, then the winner to the end; the time budget covers all of it.
         int raceEpochs = k == 1 ? _o.Epochs : Math.Min(_o.Epochs, (int)Math.Ceiling(_o.CandidateFraction * _o.Epochs));

@@ -6,7 +6,7 @@ namespace WeightSpace.MLNet.Tests.Docs;
 /// <summary>
 /// The library is one namespace, so the compiler does not keep its folders layered; this test does. Each folder may use
 /// the types of the folders listed for it (each folder's README.md says the same), which keeps dependencies one-way:
-/// Internal, Layout, IO → Zoo → Import; Zoo, Augmentation, Probing → Representation → MLNet. zoogen's folders likewise:
+/// Internal, Layout, IO → Zoo → Import; Zoo, Augmentation, Probing → Representation → Supervised → MLNet. zoogen's folders likewise:
 /// Data → Training → Recipes → Generation → Program.cs.
 /// </summary>
 public class FolderLayeringTests
@@ -21,7 +21,8 @@ public class FolderLayeringTests
         ["Augmentation"] = new[] { "Layout", "Internal" },
         ["Probing"] = new[] { "Layout", "Internal" },
         ["Representation"] = new[] { "Layout", "IO", "Internal", "Zoo", "Augmentation", "Probing" },
-        ["MLNet"] = new[] { "Layout", "IO", "Internal", "Zoo", "Augmentation", "Probing", "Representation" },
+        ["Supervised"] = new[] { "Layout", "IO", "Internal", "Zoo", "Augmentation", "Probing", "Representation" },
+        ["MLNet"] = new[] { "Layout", "IO", "Internal", "Zoo", "Augmentation", "Probing", "Representation", "Supervised" },
     };
 
     private static readonly Dictionary<string, string[]> ZooGen = new()

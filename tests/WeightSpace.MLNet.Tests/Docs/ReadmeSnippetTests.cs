@@ -19,7 +19,7 @@ public class ReadmeSnippetTests : IClassFixture<SmallZoo>
         var readme = File.ReadAllLines(Path.Combine(root, "README.md")).Select(l => l.Trim()).ToArray();
         var source = File.ReadAllLines(Path.Combine(root, "tests", "WeightSpace.MLNet.Tests", "Docs", "ReadmeSnippets.cs"));
         var regions = Regions(source);
-        Assert.Equal(5, regions.Count); // usings, the embedding probe, your own models, the comparison in two parts
+        Assert.Equal(6, regions.Count); // usings, the embedding probe, the supervised predictor, your own models, the comparison in two parts
         foreach (var region in regions)
         {
             int start = Array.IndexOf(readme, region[0]);
@@ -80,6 +80,15 @@ public class ReadmeSnippetTests : IClassFixture<SmallZoo>
             Assert.Equal(6, view.GetColumn<float>(ZooColumns.TestAccuracy).Count());
         }
         finally { Directory.SetCurrentDirectory(previous); }
+    }
+
+    [Fact]
+    public void TheSupervisedSnippetRuns()
+    {
+        var ml = new MLContext(1);
+        var split = ml.Data.TrainTestSplit(ml.Data.LoadZoo(_zoo.Path), 0.3, samplingKeyColumnName: ZooColumns.ModelId);
+        double r2 = ReadmeSnippets.Snippets.Supervised(ml, (split.TrainSet, split.TestSet));
+        Assert.True(double.IsFinite(r2) && r2 <= 1, $"R² {r2}");
     }
 
     [Fact]

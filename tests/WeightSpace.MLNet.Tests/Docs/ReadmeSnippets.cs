@@ -28,6 +28,18 @@ internal static class Snippets
         return metrics.RSquared;
     }
 
+    /// <summary>The supervised predictor's snippet; returns its test R².</summary>
+    public static double Supervised(MLContext ml, (IDataView TrainSet, IDataView TestSet) split)
+    {
+        // README:BEGIN
+        var supervised = ml.Regression.Trainers.WeightSpaceTransformer(ZooColumns.TestAccuracy)    // encoder + head, trained on the label
+            .Fit(split.TrainSet);
+        var r2 = ml.Regression.Evaluate(supervised.Transform(split.TestSet), ZooColumns.TestAccuracy).RSquared;
+        // README:END
+        supervised.Dispose();
+        return r2;
+    }
+
     /// <summary>The "Your own models" snippet: checkpoints named by runs/labels.csv into zoos/mine, loaded as an IDataView.</summary>
     public static IDataView OwnModels()
     {

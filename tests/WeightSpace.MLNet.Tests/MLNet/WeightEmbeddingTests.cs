@@ -118,13 +118,20 @@ public class WeightEmbeddingTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
-    public void WithoutOptionsTheDefaultFollowsTheLayoutPerLayerNormalisationAndTokenStatisticsForCnns()
+    public void WithoutOptionsTheDefaultFollowsTheLayoutTokenStatisticsForAllPerLayerNormalisationForCnns()
     {
-        Assert.Equal(WeightEmbeddingOptions.CpuDefault, WeightEmbeddingOptions.CpuDefaultFor(WeightLayout.TetrisMlp100));
+        foreach (var mlp in new[] { WeightLayout.TetrisMlp100, WeightLayout.Mlp(64, 16, 10) })
+            Assert.Equal(WeightEmbeddingOptions.CpuDefault with { TokenStatistics = true }, WeightEmbeddingOptions.CpuDefaultFor(mlp));
         foreach (var cnn in new[] { WeightLayout.Cnn2464, WeightLayout.Cnn4970 })
             Assert.Equal(WeightEmbeddingOptions.CpuDefault with { Normalization = WeightNormalization.PerLayer, TokenStatistics = true }, WeightEmbeddingOptions.CpuDefaultFor(cnn));
         Assert.False(WeightEmbeddingOptions.CpuDefault.TokenStatistics);
         Assert.Throws<ArgumentNullException>(() => WeightEmbeddingOptions.CpuDefaultFor(null!));
+        // The batch follows the training rows: a twentieth of them within [32, 500], never more than the rows.
+        Assert.Equal(0, WeightEmbeddingOptions.CpuDefault.BatchSize);
+        Assert.Equal(new[] { 32, 63, 500, 500 }, new[] { 100, 1_260, 10_000, 52_000 }.Select(WeightEmbeddingOptions.AutoBatchSize));
+        Assert.Equal(20, WeightEmbeddingOptions.CpuDefault.BatchFor(20));
+        Assert.Equal(7, (WeightEmbeddingOptions.CpuDefault with { BatchSize = 7 }).BatchFor(1_000));
+        Assert.Throws<ArgumentOutOfRangeException>(() => (WeightEmbeddingOptions.CpuDefault with { BatchSize = -1 }).Validate());
 
         // The estimator resolves the default at Fit, from the column's layout, and the trained representation keeps it.
         var ml = new MLContext(1);

@@ -157,7 +157,7 @@ public class ProbeComparisonTests : IClassFixture<SmallZoo>
         // A row's features are a's embedding, then b's.
         var ensemble = Featurizer.Embedding("E x2", new[] { a, b });
         var validationRows = Rows(validation);
-        var features = ensemble.Fit(ml, train, validation).Transform(validation).GetColumn<float[]>("Features").ToList();
+        var features = ensemble.Fit(new Featurizer.FitContext(ml, train, validation, "Features", Array.Empty<string>())).Transform(validation).GetColumn<float[]>("Features").ToList();
         Assert.Equal(validationRows.Rows, features.Count);
         var ea = a.Embed(validationRows.Weights, validationRows.Rows);
         var eb = b.Embed(validationRows.Weights, validationRows.Rows);

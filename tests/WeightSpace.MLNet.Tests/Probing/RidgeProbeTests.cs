@@ -105,3 +105,31 @@ public class RidgeProbeTests
         Assert.Contains("empty", Assert.Throws<ArgumentException>(() => ml.Regression.Trainers.WeightSpaceRidge("Label", "Features").Fit(empty)).Message);
     }
 }
+
+public class RidgeGridTests
+{
+    [Fact]
+    public void TheDefaultGridReachesTheScaleOfTheData()
+    {
+        Assert.Equal(RidgeRegression.PaperLambdas, RidgeRegression.DataLambdas(50));
+        var grid = RidgeRegression.DataLambdas(2e4);
+        Assert.Equal(new[] { 1e5, 3e4, 1e4, 3e3 }, grid.Take(4));
+        Assert.Equal(RidgeRegression.PaperLambdas, grid.Skip(4));
+    }
+
+    [Fact]
+    public void OnPureNoiseTheDefaultGridShrinksBeyondThePapersLargestLambda()
+    {
+        // 60 rows of 300 noise features and a noise label: the best fit is (almost) no fit, which λ ≤ 1e3 cannot reach
+        // when XᵀX's eigenvalues are in the thousands.
+        var rng = new Random(5);
+        float[] Noise(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        int k = 300;
+        var (xt, yt, xv, yv) = (Noise(60 * k), Noise(60), Noise(60 * k), Noise(60));
+        var paper = RidgeRegression.Fit(xt, yt, xv, yv, k, lambdas: RidgeRegression.PaperLambdas);
+        var data = RidgeRegression.Fit(xt, yt, xv, yv, k);
+        Assert.Equal(1e3, paper.Lambda);
+        Assert.True(data.Lambda > 1e3, $"λ {data.Lambda}");
+        Assert.True(data.ValidationR2 > paper.ValidationR2, $"{data.ValidationR2} vs {paper.ValidationR2}");
+    }
+}
