@@ -53,7 +53,7 @@ internal static class ForeignBench
                 {
                     Seed = seed, Steps = steps, EarlyStoppingPatience = int.Parse(S("patience", "30"), CultureInfo.InvariantCulture),
                     LearningRate = double.Parse(S("lr", "1e-3"), CultureInfo.InvariantCulture), WeightDecay = double.Parse(S("wd", "1e-2"), CultureInfo.InvariantCulture),
-                    Statistics = S("stats", "1") == "1",
+                    Statistics = a.TryGetValue("stats", out var stats) ? stats == "1" : new WeightSpacePredictorOptions().Statistics,
                 }) } : Array.Empty<SupervisedPredictor>(),
                 Progress = new Progress<string>(line => Console.WriteLine($"[seed {seed}, {clock.Elapsed.TotalSeconds:F0} s] {line}")),
             };

@@ -6,7 +6,7 @@
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- mlp-kernels
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- embed --zoo DIR [--epochs N --dim D --lr X --budget SECONDS --seed S --candidates K --views K --lambda-grid paper|wide ...]  (hyper-representation + probes, 70/15/15; prints each probe's λ)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- kill-campaign [--kills 20 --seed 1]  (SIGKILL during generate and merge, then resume; rows compared)
-//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- foreign --zoo DIR [--seeds 1,2,3 --featurizers W,sW,sWU,neurons,ecd,ecd+sW --supervised 1 --steps 3000 --targets A,B]  (every featurizer × linear/trees + the supervised predictor; mean ± std over seeds)
+//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- foreign --zoo DIR [--seeds 1,2,3 --featurizers W,sW,sWU,neurons,ecd,ecd+sW --supervised 1 --steps 3000 --stats 0|1 --lr X --wd X --patience N --targets A,B]  (every featurizer × linear/trees + the supervised predictor; mean ± std over seeds)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- stock --zoo DIR [--seeds 1,2,3 --targets Epoch,TestAccuracy]  (WeightEmbedding vs s(W) → NormalizeMeanVariance → SDCA)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- embed-speed [--layout NAME --rows 20000 --epochs 2 --dim 64 --ff 128 --batch 500]
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- conv-check [--trials 20 --steps 8]  (libtorch's conv2d weight gradient vs float64, mkldnn on/off, vs the reference's unfold + matmul)

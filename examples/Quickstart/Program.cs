@@ -78,7 +78,7 @@ var ml = new MLContext(seed: 1);
 var zoo = ml.Data.LoadZoo(zooDir);
 var layout = WeightLayoutAnnotation.Get(zoo.Schema[ZooColumns.Weights])!;
 string[] targets = { ZooColumns.Epoch, ZooColumns.TestAccuracy, ZooColumns.GeneralizationGap };
-// The supervised predictor (WST: the encoder + a head over its embedding and s(W), trained on each target) adds its row.
+// The supervised predictor (WST: the encoder + a head over its embedding, trained on each target) adds its row.
 var supervised = supervisedSteps == 0 ? Array.Empty<SupervisedPredictor>()
     : new[] { SupervisedPredictor.WeightSpaceTransformer("WST", new WeightSpacePredictorOptions { Steps = supervisedSteps }) };
 var comparison = new ProbeComparison(ml)

@@ -120,7 +120,7 @@ public static class WeightSpaceCatalog
 
     /// <summary>
     /// The supervised weight-space predictor for a numeric label (e.g. test accuracy, epoch): the hyper-representation's encoder
-    /// with a head over its latent and s(W), trained on the label with neuron-permutation augmentation, early stopping on
+    /// with a head over its latent (and s(W) when asked), trained on the label with neuron-permutation augmentation, early stopping on
     /// held-out models and predictions averaged over permuted views (<see cref="WeightSpacePredictor"/>). Adds a Single
     /// <c>Score</c> column; <c>ml.Regression.Evaluate</c> scores it.
     /// </summary>

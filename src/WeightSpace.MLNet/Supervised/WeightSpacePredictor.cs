@@ -11,7 +11,7 @@ namespace WeightSpace.MLNet;
 
 /// <summary>
 /// The network of a <see cref="WeightSpacePredictor"/>: the autoencoder's encoder (its decoder is kept only so a fine-tuned
-/// file has the shape of its source and is never trained), then head(latent ‖ s(W)) = Linear → ReLU → Linear.
+/// file has the shape of its source and is never trained), then head(latent [‖ s(W)]) = Linear → ReLU → Linear.
 /// </summary>
 internal sealed class PredictorNetwork : Module<Tensor, Tensor?, Tensor>
 {
@@ -40,7 +40,7 @@ internal sealed class PredictorNetwork : Module<Tensor, Tensor?, Tensor>
 
 /// <summary>
 /// A supervised weight-space predictor: the hyper-representation's transformer encoder over neuron tokens (fresh, or the
-/// encoder of a trained <see cref="HyperRepresentation"/> to fine-tune) with a head over its latent and the model's s(W),
+/// encoder of a trained <see cref="HyperRepresentation"/> to fine-tune) with a head over its latent (and the model's s(W) when <see cref="WeightSpacePredictorOptions.Statistics"/> is set),
 /// trained on one label — a number (mean squared error on the standardised label) or a category (cross-entropy) — with a
 /// fresh random permutation of the hidden neurons of every row at every step, the best state on validation models kept
 /// (early stopping), and predictions averaged over <see cref="WeightSpacePredictorOptions.TestViews"/> permutations of each

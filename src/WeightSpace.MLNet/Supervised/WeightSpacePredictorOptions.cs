@@ -16,9 +16,14 @@ public sealed record WeightSpacePredictorOptions
     /// 128-wide latent. Ignored when fine-tuning a trained hyper-representation (its own architecture is used).
     /// </summary>
     public WeightEmbeddingOptions? Encoder { get; init; }
-    /// <summary>Feed the head the model's s(W) (mean, std, min/quartiles/max of each kernel and bias, standardised) next to the latent (default on).</summary>
-    public bool Statistics { get; init; } = true;
-    /// <summary>Hidden width of the head: [latent ‖ s(W)] → Linear → ReLU → Linear → output.</summary>
+    /// <summary>
+    /// Feed the head the model's s(W) (mean, std, min/quartiles/max of each kernel and bias, standardised) next to the latent.
+    /// Default off: on both foreign zoos of docs/results.md (section 5, three seeds) the head without it was as good or better
+    /// on every target and steadier (digits MLPs: accuracy 0.934 ± 0.005 against 0.881 ± 0.097, epoch 0.434 against 0.387) —
+    /// the encoder's token statistics already carry the scales, and the head overfits the extra inputs.
+    /// </summary>
+    public bool Statistics { get; init; }
+    /// <summary>Hidden width of the head: [latent (‖ s(W))] → Linear → ReLU → Linear → output.</summary>
     public int HeadWidth { get; init; } = 128;
     /// <summary>Rows per optimiser step (at most the training rows).</summary>
     public int BatchSize { get; init; } = 64;

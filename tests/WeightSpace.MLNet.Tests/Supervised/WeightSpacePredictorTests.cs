@@ -108,7 +108,9 @@ public class WeightSpacePredictorTests : IClassFixture<ScaleZoo>
     public void ASavedPredictorLoadsWithTheSamePredictionsAndADamagedOneIsRefused()
     {
         var (train, test) = Split();
-        using var model = _ml.Regression.Trainers.WeightSpaceTransformer(ZooColumns.TestAccuracy, options: ScaleZoo.Tiny with { Steps = 40 }).Fit(train);
+        // With s(W) in the head, so the saved file carries its standardisation too.
+        using var model = _ml.Regression.Trainers.WeightSpaceTransformer(ZooColumns.TestAccuracy, options: ScaleZoo.Tiny with { Steps = 40, Statistics = true }).Fit(train);
+        Assert.True(model.Predictor.Options.Statistics);
         using var tmp = new TempDir();
         string path = tmp.Sub("accuracy.wstransformer");
         model.Save(path);
