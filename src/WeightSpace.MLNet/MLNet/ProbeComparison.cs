@@ -346,6 +346,8 @@ public sealed class ProbeComparison
             }
             (f as IDisposable)?.Dispose();
         }
+        // The parts in memory once, with every numeric target, for every supervised predictor and target.
+        (WeightLayout, RepresentationData, RepresentationData, RepresentationData)? parts = Supervised.Count == 0 ? null : SupervisedParts(train, validation, test, targets);
         foreach (var supervised in Supervised)
             foreach (var target in targets)
             {
@@ -353,7 +355,7 @@ public sealed class ProbeComparison
                 if (supervised.Pretrained is { } pretrained) CheckNoTestRowWasTrainedOn(supervised.Name, pretrained, train, validation, test, prefix);
                 Progress?.Report($"{prefix}training {supervised.Name} on {target} ...");
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                var result = RunSupervised(supervised, train, validation, test, target);
+                var result = RunSupervised(supervised, parts!.Value, train, validation, test, target);
                 result = result with { Seconds = clock.Elapsed.TotalSeconds };
                 results.Add(result);
                 Progress?.Report($"{prefix}{supervised.Name} × {target}: {result.Metric} {result.Value:F3}" +
@@ -362,11 +364,22 @@ public sealed class ProbeComparison
         return results;
     }
 
-    /// <summary>Trains a supervised predictor on one target of the training part (stopping early on the validation part) and scores the test part.</summary>
-    private static ProbeResult RunSupervised(SupervisedPredictor supervised, IDataView train, IDataView validation, IDataView test, string target)
+    /// <summary>The split's parts as arrays (weights and every numeric target), read once for all supervised predictors.</summary>
+    private static (WeightLayout Layout, RepresentationData Train, RepresentationData Validation, RepresentationData Test) SupervisedParts(
+        IDataView train, IDataView validation, IDataView test, List<string> targets)
     {
         var layout = WeightLayoutAnnotation.Get(train.Schema[ZooColumns.Weights])
-            ?? throw new ArgumentException($"Supervised predictor '{supervised.Name}': the '{ZooColumns.Weights}' column carries no layout (load the zoo with LoadZoo).");
+            ?? throw new ArgumentException($"Supervised predictors need the layout of the '{ZooColumns.Weights}' column (load the zoo with LoadZoo).");
+        var numeric = targets.Where(t => train.Schema[t].Type == NumberDataViewType.Single).ToList();
+        return (layout, RepresentationData.FromDataView(train, layout, numeric), RepresentationData.FromDataView(validation, layout, numeric),
+            RepresentationData.FromDataView(test, layout, numeric));
+    }
+
+    /// <summary>Trains a supervised predictor on one target of the training part (stopping early on the validation part) and scores the test part.</summary>
+    private static ProbeResult RunSupervised(SupervisedPredictor supervised, (WeightLayout Layout, RepresentationData Train, RepresentationData Validation, RepresentationData Test) parts,
+        IDataView train, IDataView validation, IDataView test, string target)
+    {
+        var layout = parts.Layout;
         const string probe = "supervised";
         if (train.Schema[target].Type is TextDataViewType)
         {
@@ -374,7 +387,7 @@ public sealed class ProbeComparison
             var (tc, vc, sc) = (Categories(train), Categories(validation), Categories(test));
             var classes = tc.Distinct().Order(StringComparer.Ordinal).ToArray();
             var index = classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i);
-            var (tw, vw, sw) = (RepresentationData.FromDataView(train, layout), RepresentationData.FromDataView(validation, layout), RepresentationData.FromDataView(test, layout));
+            var (tw, vw, sw) = (parts.Train, parts.Validation, parts.Test);
             // validation rows of a category the training part lacks cannot be predicted right; they are left out of early stopping
             var vKeep = Enumerable.Range(0, vw.Rows).Where(r => index.ContainsKey(vc[r])).ToArray();
             int p = layout.ParameterCount;
@@ -386,10 +399,8 @@ public sealed class ProbeComparison
             int right = Enumerable.Range(0, sw.Rows).Count(r => classes[WeightSpacePredictor.ArgMax(probabilities.AsSpan(r * classes.Length, classes.Length))] == sc[r]);
             return new ProbeResult(supervised.Name, probe, target, "Accuracy", (double)right / Math.Max(1, sw.Rows), double.NaN);
         }
-        var labels = new[] { target };
-        using var predictor = WeightSpacePredictor.TrainRegression(layout, RepresentationData.FromDataView(train, layout, labels), RepresentationData.FromDataView(validation, layout, labels),
-            target, supervised.Options, supervised.Pretrained, supervised.Progress);
-        var testData = RepresentationData.FromDataView(test, layout, labels);
+        using var predictor = WeightSpacePredictor.TrainRegression(layout, parts.Train, parts.Validation, target, supervised.Options, supervised.Pretrained, supervised.Progress);
+        var testData = parts.Test;
         var truth = testData.Labels[target].Select(v => (double)v).ToArray();
         var predicted = predictor.Predict(testData.Weights, testData.Rows).Select(v => (double)v).ToArray();
         return new ProbeResult(supervised.Name, probe, target, "R2", ProbeMetrics.RSquared(truth, predicted), ProbeMetrics.KendallTau(truth, predicted))
