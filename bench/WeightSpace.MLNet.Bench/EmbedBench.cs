@@ -15,8 +15,7 @@ internal static class EmbedBench
 
     public static void Run(string[] args)
     {
-        var a = new Dictionary<string, string>();
-        for (int i = 1; i + 1 < args.Length; i += 2) a[args[i].TrimStart('-')] = args[i + 1];
+        var a = BenchArgs.Pairs(args);
         string S(string k, string d) => a.TryGetValue(k, out var v) ? v : d;
         double D(string k, double d) => a.TryGetValue(k, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : d;
         int I(string k, int d) => a.TryGetValue(k, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : d;

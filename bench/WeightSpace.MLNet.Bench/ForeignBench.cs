@@ -13,8 +13,7 @@ internal static class ForeignBench
 {
     public static void Run(string[] args)
     {
-        var a = new Dictionary<string, string>();
-        for (int i = 1; i + 1 < args.Length; i += 2) a[args[i].TrimStart('-')] = args[i + 1];
+        var a = BenchArgs.Pairs(args);
         string S(string k, string d) => a.TryGetValue(k, out var v) ? v : d;
         var seeds = S("seeds", "1,2,3").Split(',').Select(int.Parse).ToArray();
         var wanted = S("featurizers", "W,sW,sWU,neurons,ecd,ecd+sW").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();

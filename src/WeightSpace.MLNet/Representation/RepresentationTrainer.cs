@@ -311,6 +311,17 @@ internal sealed class RepresentationTrainer
         }
     }
 
+    /// <summary>
+    /// Warm-up + cosine at step <paramref name="t"/> of <paramref name="total"/>: linear to <paramref name="peak"/> over
+    /// <paramref name="warmup"/> steps, then cosine decay to 1 % of it (the autoencoder's schedule and the supervised predictor's).
+    /// </summary>
+    internal static double WarmupCosine(double peak, double t, double warmup, double total)
+    {
+        if (t < warmup) return peak * (t + 1) / (warmup + 1);
+        double progress = Math.Clamp((t - warmup) / Math.Max(1, total - warmup), 0, 1);
+        return peak * (0.01 + 0.99 * 0.5 * (1 + Math.Cos(Math.PI * progress)));
+    }
+
     /// <summary>Two augmented views of the batch's rows; row keys differ per epoch so every epoch sees fresh augmentations.</summary>
     private (float[] A, float[] B) MakeViews(WeightAugmenter augmenter, float[] x, int[] order, int step, int batch, int epoch, int rows)
     {
@@ -351,17 +362,11 @@ internal sealed class RepresentationTrainer
             {
                 LearningRateSchedule.Constant => o.LearningRate,
                 LearningRateSchedule.ReduceOnPlateau => _plateauRate,
-                _ => WarmupCosine(fraction * total, o.WarmupEpochs * stepsPerEpoch, total),
+                _ => WarmupCosine(o.LearningRate, fraction * total, o.WarmupEpochs * stepsPerEpoch, total),
             };
             return LastRate;
         }
 
-        private double WarmupCosine(double t, double warmup, double total)
-        {
-            if (t < warmup) return o.LearningRate * (t + 1) / (warmup + 1);
-            double progress = Math.Clamp((t - warmup) / Math.Max(1, total - warmup), 0, 1);
-            return o.LearningRate * (0.01 + 0.99 * 0.5 * (1 + Math.Cos(Math.PI * progress)));
-        }
 
         /// <summary>ReduceLROnPlateau(factor 0.3, patience 10) on the epoch's training loss.</summary>
         public void EndEpoch(double loss)

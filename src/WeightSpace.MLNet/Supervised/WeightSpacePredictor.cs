@@ -228,7 +228,7 @@ public sealed class WeightSpacePredictor : IDisposable
                             yb[i] = m.IsClassifier ? y[r] : (float)((y[r] - m._targetMean) / m._targetScale);
                         }
                         m._normalizer.Apply(xb);
-                        double lr = LearningRate(o.LearningRate, step, total);
+                        double lr = RepresentationTrainer.WarmupCosine(o.LearningRate, step, Math.Max(1, 0.05 * total), total);
                         m._network.train();
                         using (var scope = NewDisposeScope())
                         {
@@ -288,14 +288,6 @@ public sealed class WeightSpacePredictor : IDisposable
             {
                 if (best is not null) foreach (var t in best) t.Dispose();
             }
-        }
-
-        private static double LearningRate(double peak, long step, long total)
-        {
-            double warmup = Math.Max(1, 0.05 * total);
-            if (step < warmup) return peak * (step + 1) / (warmup + 1);
-            double progress = Math.Clamp((step - warmup) / Math.Max(1, total - warmup), 0, 1);
-            return peak * (0.01 + 0.99 * 0.5 * (1 + Math.Cos(Math.PI * progress)));
         }
     }
 
