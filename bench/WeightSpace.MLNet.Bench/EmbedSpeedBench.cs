@@ -10,12 +10,13 @@ namespace WeightSpace.MLNet.Bench;
 /// </summary>
 internal static class EmbedSpeedBench
 {
-    public static void Run(string layoutName, int rows, int epochs, int dim, int ff, int batch, int views)
+    public static void Run(string layoutName, int rows, int epochs, int dim, int ff, int batch, int views, bool tokenStatistics)
     {
         var layout = WeightLayout.BuiltIn[layoutName];
         double peak = SgemmGflops();
         Console.WriteLine($"sgemm 1024x1024x1024, {get_num_threads()} threads: {peak:F1} GFLOP/s (baseline)");
-        var o = WeightEmbeddingOptions.CpuDefault with { ModelDim = dim, FeedForwardDim = ff, BatchSize = batch, Epochs = epochs, ValidationFraction = 0 };
+        // The library's default for the layout (token statistics on), with the shape asked for.
+        var o = WeightEmbeddingOptions.CpuDefaultFor(layout) with { ModelDim = dim, FeedForwardDim = ff, BatchSize = batch, Epochs = epochs, ValidationFraction = 0, TokenStatistics = tokenStatistics };
         var (enc, dec) = AutoencoderFlops.Forward(layout, o);
         var rng = new Random(1);
         var w = new float[rows * layout.ParameterCount];
@@ -26,7 +27,7 @@ internal static class EmbedSpeedBench
         double seconds = sw.Elapsed.TotalSeconds;
         double samples = 2.0 * (rows / batch * batch) * epochs;
         double trainFlops = samples * 3 * (enc + dec);
-        Console.WriteLine($"train  {layout.Name} d={dim} ff={ff} batch={batch}: {samples / seconds,8:N0} samples/s (rows × 2 views), " +
+        Console.WriteLine($"train  {layout.Name} d={dim} ff={ff} batch={batch}{(tokenStatistics ? " tstats" : "")}: {samples / seconds,8:N0} samples/s (rows × 2 views), " +
                           $"{trainFlops / seconds / 1e9:F1} GFLOP/s = {trainFlops / seconds / 1e9 / peak:P0} of sgemm  ({seconds:F1} s, {3 * (enc + dec) / 1e6:F2} MFLOP per sample)");
         rep.Embed(w.AsSpan(0, Math.Min(rows, 4096) * layout.ParameterCount), Math.Min(rows, 4096)); // warm-up
         sw.Restart();

@@ -1,10 +1,11 @@
 // Quickstart: the whole method on an embedded default, no downloads.
 //   1. generate a Tetris-Seed zoo whose generalisation gap is a real signal (the tetris-seed-gap preset: 2000 MLPs × 150
 //      epochs, a checkpoint every 4th epoch; population training: seconds) or reuse it,
-//   2. train the hyper-representation (E_cD; the CPU default widened to d = 128 with token statistics, 6 epochs) on the zoo's
-//      training models, or reuse it; it embeds a model as the mean latent of 10 views (the weights and 9 neuron permutations of them,
-//      --views; 1 = R21's protocol),
-//   3. compare W, s(W) and the embedding with linear and non-linear probes on held-out models (split 70/15/15 by model),
+//   2. train the hyper-representation (E_cD; the library's default for the layout, 4 epochs) on the zoo's training models, or
+//      reuse it; it embeds a model as the mean latent of 10 views (the weights and 9 neuron permutations of them, --views; 1 =
+//      R21's protocol),
+//   3. compare W and s(W) (linear and tree probes) and the embedding (the paper's linear probe) on held-out models (split
+//      70/15/15 by model), next to the supervised predictor (WST) trained on each target,
 //   4. print one table and write results.json, results.md and the plots into --out.
 // Usage: dotnet run -c Release --project examples/Quickstart [-- --models N --epochs N --ae-epochs N --views N --out DIR]
 //        ... -- --zoo DIR [--out DIR]   the same comparison on a zoo of your own (e.g. one made by zoogen import) instead of step 1
@@ -18,7 +19,7 @@ using WeightSpace.ZooGen.Recipes;
 // The zoo: the tetris-seed-gap preset, scaled with --models / --epochs, keeping its checkpoint spacing (every 4th epoch).
 var recipe = Presets.Get("tetris-seed-gap");
 int every = recipe.Checkpoints[1] - recipe.Checkpoints[0];
-int models = recipe.Models, epochs = recipe.Epochs, aeEpochs = 6, views = 10, supervisedSteps = 1000;
+int models = recipe.Models, epochs = recipe.Epochs, aeEpochs = 4, views = 10, supervisedSteps = 1000;
 string outDir = "quickstart-out";
 string? ownZoo = null;
 for (int i = 0; i < args.Length; i += 2)
@@ -88,12 +89,11 @@ var comparison = new ProbeComparison(ml)
 };
 var (train, validation, testView) = comparison.Parts(zoo);
 
-// 2. The hyper-representation (E_cD: the CPU default with d = 128, token statistics and fewer epochs), trained on the training
-//    models, or reused (the file name carries what changes the trained model, so an older configuration's file is not taken).
+// 2. The hyper-representation (E_cD: the library's default for the layout, with fewer epochs), trained on the training models,
+//    or reused (the file name carries what changes the trained model, so an older configuration's file is not taken).
 var options = WeightEmbeddingOptions.CpuDefaultFor(layout) with
 {
-    ModelDim = 128, FeedForwardDim = 256, TokenStatistics = true, Epochs = aeEpochs, EmbeddingViews = views,
-    ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch },
+    Epochs = aeEpochs, EmbeddingViews = views, ValidationLabels = new[] { ZooColumns.TestAccuracy, ZooColumns.Epoch },
 };
 string embeddingPath = folder.PathOf($"embedding-{zooName}-d{options.ModelDim}{(options.TokenStatistics ? "-ts" : "")}-{aeEpochs}-v{views}.wsemb");
 HyperRepresentation? representation = null;
@@ -130,7 +130,8 @@ double representationSeconds = clock.Elapsed.TotalSeconds - zooSeconds;
 // 3. The comparison on the held-out test models.
 Console.WriteLine($"3. Probing W, s(W) and E_cD on the test models{(supervised.Length > 0 ? $", training WST on each target ({supervisedSteps} steps)" : "")} ...");
 var comparisonClock = Stopwatch.StartNew();
-var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", representation) }, targets);
+// The embedding gets the paper's linear probe only: trees on its 512 values cost most of the probing time (docs/benchmarks.md).
+var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout), Featurizer.Embedding("E_cD", representation).WithProbes(ProbeKind.Linear) }, targets);
 
 // 4. One table: the linear probes of the paper, and the best non-linear probe per target.
 Console.WriteLine();

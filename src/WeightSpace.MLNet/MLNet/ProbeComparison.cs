@@ -47,10 +47,27 @@ public sealed class Featurizer
     /// <summary>What a featurizer is fitted with: the split's training and validation parts, the column to add, the comparison's numeric targets.</summary>
     internal sealed record FitContext(MLContext Ml, IDataView Train, IDataView Validation, string Column, IReadOnlyList<string> NumericTargets);
 
-    private Featurizer(string name, Func<FitContext, ITransformer> fit) { Name = name; _fit = fit; }
+    private Featurizer(string name, Func<FitContext, ITransformer> fit, IReadOnlyList<ProbeKind>? probes = null) { Name = name; _fit = fit; Probes = probes; }
 
     /// <summary>The name in result tables.</summary>
     public string Name { get; }
+
+    /// <summary>The probes this featurizer is scored with; null (the default): the comparison's <see cref="ProbeComparison.Probes"/>.</summary>
+    public IReadOnlyList<ProbeKind>? Probes { get; }
+
+    /// <summary>
+    /// This featurizer scored with these probes only, whatever the comparison's <see cref="ProbeComparison.Probes"/> — e.g. an
+    /// embedding with the linear probe of the paper's protocol while W and s(W) also get trees (the Quickstart: trees on a
+    /// 512-wide embedding cost most of the probing time and were never its best probe; docs/benchmarks.md).
+    /// </summary>
+    /// <exception cref="ArgumentException">No probe, or one named twice.</exception>
+    public Featurizer WithProbes(params ProbeKind[] probes)
+    {
+        ArgumentNullException.ThrowIfNull(probes);
+        if (probes.Length == 0 || probes.Distinct().Count() != probes.Length)
+            throw new ArgumentException($"Featurizer '{Name}' needs at least one probe, each named once (given: {string.Join(", ", probes)}).", nameof(probes));
+        return new(Name, _fit, probes.ToArray());
+    }
 
     /// <summary>Fits on the training part (the validation part may guide it); the transformer adds the context's column.</summary>
     internal ITransformer Fit(FitContext context) => _fit(context);
@@ -315,7 +332,7 @@ public sealed class ProbeComparison
     private IReadOnlyList<ProbeResult> RunSplit(IDataView train, IDataView validation, IDataView test, List<Featurizer> featurizers, List<string> targets, string prefix)
     {
         var results = new List<ProbeResult>();
-        int step = 0, steps = featurizers.Count * targets.Count * Probes.Count;
+        int step = 0, steps = featurizers.Sum(f => (f.Probes ?? Probes).Count) * targets.Count;
         foreach (var featurizer in featurizers)
         {
             Cancellation.ThrowIfCancellationRequested();
@@ -332,7 +349,7 @@ public sealed class ProbeComparison
             foreach (var target in targets)
             {
                 bool categorical = train.Schema[target].Type is TextDataViewType;
-                foreach (var probe in Probes)
+                foreach (var probe in featurizer.Probes ?? Probes)
                 {
                     Cancellation.ThrowIfCancellationRequested();
                     step++;

@@ -91,6 +91,8 @@ public sealed class RidgeProbeTrainer : IEstimator<RegressionPredictionTransform
             var chosen = RidgeRegression.Fit(xt, yt, xv, yv, k, Options.Convention, Options.Lambdas);
             lambda = chosen.Lambda;
             LastChoice = (lambda, chosen.ValidationR2);
+            // Fitted on all the training rows already (the validation rows are separate): refitting would repeat the same solve.
+            if (ReferenceEquals(xt, x)) return StockLinearModel.Create(_env, chosen, input.Schema, Options.FeatureColumnName);
         }
         var model = RidgeRegression.Fit(x, y, k, lambda, Options.Convention);
         return StockLinearModel.Create(_env, model, input.Schema, Options.FeatureColumnName);

@@ -165,7 +165,7 @@ public static class RidgeRegression
                 using var relativeNoise = ConstantRelativeStd.ToScalar();
                 var varies = std.gt(_mean.abs().mul(relativeNoise));
                 _scale = where(varies, std, ones_like(std));
-                x = x.sub(_mean).div(_scale).mul(varies.to_type(ScalarType.Float64));
+                x.sub_(_mean).div_(_scale).mul_(varies.to_type(ScalarType.Float64)); // in place: x is this solver's own float64 copy
                 _yMean = y.mean().item<double>();
                 using var yMean = _yMean.ToScalar();
                 y = y.sub(yMean);

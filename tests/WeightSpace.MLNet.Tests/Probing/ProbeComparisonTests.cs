@@ -183,6 +183,29 @@ public class ProbeComparisonTests : IClassFixture<SmallZoo>
     }
 
     [Fact]
+    public void AFeaturizerCanBeScoredWithItsOwnProbesAndTheSameCellsAsAlone()
+    {
+        var ml = new MLContext(1);
+        var zoo = ml.Data.LoadZoo(_zoo.Path);
+        var layout = WeightLayout.TetrisMlp100;
+        var lines = new List<string>();
+        var comparison = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear, ProbeKind.LightGbm }, Progress = new Progress(lines.Add) };
+        var targets = new[] { ZooColumns.Epoch, ZooColumns.TestAccuracy };
+        var results = comparison.Run(zoo, new[] { Featurizer.W(layout), Featurizer.Statistics(layout).WithProbes(ProbeKind.Linear) }, targets);
+        // W gets the comparison's two probes, s(W) only its own: 2 × 2 + 1 × 2 cells, and the progress counts those.
+        Assert.Equal(6, results.Count);
+        Assert.Equal(new[] { "linear" }, results.Where(r => r.Featurizer == "s(W)").Select(r => r.Probe).Distinct());
+        Assert.Equal(new[] { "LightGbm", "linear" }, results.Where(r => r.Featurizer == "W").Select(r => r.Probe).Distinct().Order());
+        Assert.Contains(lines, l => l.Contains("[6/6]"));
+        // A cell is the same whether or not the featurizer's other probes run.
+        var alone = new ProbeComparison(ml) { Probes = new[] { ProbeKind.Linear } }.Run(zoo, new[] { Featurizer.Statistics(layout) }, targets);
+        foreach (var target in targets)
+            Assert.Equal(alone.Single(r => r.Target == target).Value, results.Single(r => r.Featurizer == "s(W)" && r.Target == target).Value, 12);
+        Assert.Throws<ArgumentException>(() => Featurizer.W(layout).WithProbes());
+        Assert.Contains("each named once", Assert.Throws<ArgumentException>(() => Featurizer.W(layout).WithProbes(ProbeKind.Linear, ProbeKind.Linear)).Message);
+    }
+
+    [Fact]
     public void BadTargetsAndMismatchedZoosAreNamed()
     {
         var ml = new MLContext(1);
