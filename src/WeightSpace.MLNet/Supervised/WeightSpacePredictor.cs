@@ -36,6 +36,44 @@ internal sealed class PredictorNetwork : Module<Tensor, Tensor?, Tensor>
         var latent = autoencoder.Encode(weights);
         return head.call(statistics is null ? latent : cat(new[] { latent, statistics }, 1));
     }
+
+    /// <summary>The network as it is now computed in C# (<see cref="EncoderInference"/> and the head), or null for an encoder it does not cover.</summary>
+    public Inference? ForInference()
+    {
+        var encoder = EncoderInference.For(autoencoder);
+        if (encoder is null) return null;
+        var layers = head.children().OfType<Linear>().Select(l => LinearWeights.Of(l).Pack()).ToArray();
+        return new Inference(encoder, layers[0], layers[1]);
+    }
+
+    /// <summary>Forward passes in C#: the encoder's latents, then head = Linear → ReLU → Linear over [latent ‖ statistics].</summary>
+    internal sealed unsafe class Inference(EncoderInference encoder, PackedLinear hidden, PackedLinear output)
+    {
+        /// <summary>Outputs (rows × outputs) of <paramref name="rows"/> rows of normalised weights and their standardised statistics (rows × s, or empty).</summary>
+        public float[] Run(ReadOnlySpan<float> weights, ReadOnlySpan<float> statistics, int rows, int threads)
+        {
+            int l = encoder.LatentDim, s = statistics.Length / Math.Max(1, rows), k = l + s;
+            int padded = (rows + PackedLinear.Tile - 1) / PackedLinear.Tile * PackedLinear.Tile;
+            var latent = new float[rows * l];
+            encoder.Encode(weights, rows, latent, threads);
+            var input = new float[padded * k];
+            for (int r = 0; r < rows; r++)
+            {
+                latent.AsSpan(r * l, l).CopyTo(input.AsSpan(r * k, l));
+                statistics.Slice(r * s, s).CopyTo(input.AsSpan(r * k + l, s));
+            }
+            var h = new float[padded * hidden.PaddedOut];
+            var y = new float[padded * output.PaddedOut];
+            fixed (float* pi = input, ph = h, py = y)
+            {
+                hidden.Apply(pi, k, rows, ph, hidden.PaddedOut, LinearOutput.Relu);
+                output.Apply(ph, hidden.PaddedOut, rows, py, output.PaddedOut, LinearOutput.Store);
+            }
+            var result = new float[rows * output.Out];
+            for (int r = 0; r < rows; r++) y.AsSpan(r * output.PaddedOut, output.Out).CopyTo(result.AsSpan(r * output.Out));
+            return result;
+        }
+    }
 }
 
 /// <summary>
@@ -305,6 +343,8 @@ public sealed class WeightSpacePredictor : IDisposable
         return ProbeMetrics.RSquared(targets.Select(v => (double)v).ToArray(), predicted.Select(v => (double)v).ToArray());
     }
 
+    private static void SoftMax(Span<float> values) => System.Numerics.Tensors.TensorPrimitives.SoftMax(values, values);
+
     internal static int ArgMax(ReadOnlySpan<float> values)
     {
         int best = 0;
@@ -331,7 +371,10 @@ public sealed class WeightSpacePredictor : IDisposable
             if (_views?.Views != views) _views = (views, HyperRepresentation.EmbeddingPermutations(Layout, views, Options.Seed));
             var permutations = _views.Value.Set;
             var sum = new float[(long)rows * outputs];
-            int batch = Options.InferenceBatchSize;
+            var inference = _network.ForInference();
+            // The C# network takes chunks of up to 4 M values; libtorch (an encoder it does not cover) its inference batches.
+            int batch = inference is null ? Options.InferenceBatchSize : Math.Max(Options.InferenceBatchSize, (1 << 22) / p);
+            int threads = Options.Threads > 0 ? Options.Threads : Environment.ProcessorCount;
             var xb = new float[Math.Min(rows, batch) * p];
             using var noGrad = no_grad();
             _network.eval();
@@ -346,10 +389,14 @@ public sealed class WeightSpacePredictor : IDisposable
                     if (v == 0) chunk.CopyTo(xb);
                     else for (int r = 0; r < n; r++) permutations[v - 1].Apply(chunk.Slice(r * p, p), xb.AsSpan(r * p, p));
                     _normalizer.Apply(xb.AsSpan(0, n * p));
-                    using var scope = NewDisposeScope();
-                    var output = _network.call(tensor(xb.AsSpan(0, n * p).ToArray(), new long[] { n, p }), s > 0 ? tensor(stats, new long[] { n, s }) : null);
-                    if (IsClassifier) output = functional.softmax(output, 1);
-                    var values = output.data<float>().ToArray();
+                    float[] values;
+                    if (inference is not null) values = inference.Run(xb.AsSpan(0, n * p), stats, n, threads);
+                    else
+                    {
+                        using var scope = NewDisposeScope();
+                        values = _network.call(tensor(xb.AsSpan(0, n * p).ToArray(), new long[] { n, p }), s > 0 ? tensor(stats, new long[] { n, s }) : null).data<float>().ToArray();
+                    }
+                    if (IsClassifier) for (int r = 0; r < n; r++) SoftMax(values.AsSpan(r * outputs, outputs));
                     var target = sum.AsSpan(start * outputs, n * outputs);
                     for (int i = 0; i < values.Length; i++) target[i] += values[i];
                 }
