@@ -103,6 +103,7 @@ internal sealed class RepresentationTrainer
         private readonly WeightAutoencoder _model;
         private readonly ProjectionHead? _head;
         private readonly AdamW _optimizer;
+        private readonly CpuAutoencoderTraining? _cpu;   // the transformer's steps in C# (libtorch for the projection head)
         private readonly WeightAugmenter _augmenter;
         private readonly Schedule _schedule;
         private readonly Scalar _inverseTemperature, _gamma, _oneMinusGamma;
@@ -130,7 +131,10 @@ internal sealed class RepresentationTrainer
             random.manual_seed(_o.Seed);
             _model = WeightAutoencoder.Create(trainer._layout, _o);
             _head = _o.UsesContrast ? new ProjectionHead(_o.LatentDim, _o.ProjectionHead) : null;
-            var parameters = _model.parameters().Concat(_head?.parameters() ?? Enumerable.Empty<TorchSharp.Modules.Parameter>()).ToList();
+            if (CpuAutoencoderTraining.Supports(_model, _o))
+                _cpu = new CpuAutoencoderTraining((TransformerAutoencoder)_model, _o, 2 * batch, _o.Threads > 0 ? _o.Threads : Environment.ProcessorCount);
+            var modelParameters = _cpu is null ? _model.parameters() : Enumerable.Empty<TorchSharp.Modules.Parameter>();
+            var parameters = modelParameters.Concat(_head?.parameters() ?? Enumerable.Empty<TorchSharp.Modules.Parameter>()).ToList();
             _optimizer = new AdamW(parameters, _o.WeightDecay);
             _augmenter = new WeightAugmenter(trainer._layout, CloneAugmentation(_o.Augmentation, _o.Seed));
             _schedule = new Schedule(_o, steps);
@@ -180,38 +184,12 @@ internal sealed class RepresentationTrainer
                 var (a, b) = views.Result;
                 if (step + 1 < steps) { int next = step + 1; views = Task.Run(() => _t.MakeViews(_augmenter, _x, order, next, batch, epoch, _rows)); }
                 double lr = _schedule.LearningRate(epoch, step, _clock.Elapsed, _budget);
-                using (var scope = NewDisposeScope())
-                {
-                    var input = cat(new[] { tensor(a, new long[] { batch, p }), tensor(b, new long[] { batch, p }) }, 0); // [2B, P]
-                    var latent = _model.Encode(input);
-                    Tensor loss;
-                    Tensor? mse = null, contrast = null;
-                    if (_o.UsesReconstruction) mse = nn.functional.mse_loss(_model.Decode(latent), input, nn.Reduction.Mean);
-                    if (_o.UsesContrast)
-                    {
-                        var projected = _head!.call(latent);
-                        var (pa, pb) = (projected.narrow(0, 0, batch), projected.narrow(0, batch, batch));
-                        contrast = _o.Task == RepresentationTask.ReconstructionAndPositiveContrast
-                            ? ContrastiveLosses.PositiveOnly(pa, pb)
-                            : ContrastiveLosses.NtXent(pa, pb, _inverseTemperature);
-                    }
-                    loss = (mse, contrast) switch
-                    {
-                        ({ } m, null) => m,
-                        (null, { } c) => c,
-                        ({ } m, { } c) => c.mul(_gamma).add(m, _oneMinusGamma),
-                        _ => throw new InvalidOperationException("A task needs a loss."),
-                    };
-                    _optimizer.ZeroGrad();
-                    loss.backward();
-                    _optimizer.Step(lr);
-                    double lv = loss.item<float>();
-                    if (!double.IsFinite(lv))
-                        throw new InvalidOperationException($"The training loss became {lv} at epoch {epoch}, step {step + 1}{SeedNote}: lower LearningRate (now {lr:G3}) or use a normalisation.");
-                    lossSum += lv;
-                    if (mse is not null) mseSum += mse.item<float>();
-                    if (contrast is not null) contrastSum += contrast.item<float>();
-                }
+                var (lv, mv, cv) = _cpu is null ? TorchStep(a, b, batch, p, lr) : CpuStep(a, b, batch, lr);
+                if (!double.IsFinite(lv))
+                    throw new InvalidOperationException($"The training loss became {lv} at epoch {epoch}, step {step + 1}{SeedNote}: lower LearningRate (now {lr:G3}) or use a normalisation.");
+                lossSum += lv;
+                if (_o.UsesReconstruction) mseSum += mv;
+                if (_o.UsesContrast) contrastSum += cv;
                 _samples += 2L * batch;
                 _overall.DoneSteps++;
                 if (progress is not null && lastReport.ElapsedMilliseconds > 1000 && step + 1 < steps)
@@ -223,6 +201,7 @@ internal sealed class RepresentationTrainer
             }
 
             var report = Report(epoch, step, lossSum, mseSum, contrastSum, _schedule.LastRate) with { EpochEnd = true };
+            _cpu?.CopyToModel();
             if (_probe is not null)
             {
                 _model.eval();
@@ -249,6 +228,50 @@ internal sealed class RepresentationTrainer
             _history.Add(report);
             progress?.Report(report);
             if (_o.EarlyStoppingPatience > 0 && _sinceBest >= _o.EarlyStoppingPatience) _stopped = true;
+        }
+
+        /// <summary>One step of libtorch's autograd over the whole model: (loss, reconstruction term, contrastive term).</summary>
+        private (double Loss, double Mse, double Contrast) TorchStep(float[] a, float[] b, int batch, int p, double lr)
+        {
+            using var scope = NewDisposeScope();
+            var input = cat(new[] { tensor(a, new long[] { batch, p }), tensor(b, new long[] { batch, p }) }, 0); // [2B, P]
+            var latent = _model.Encode(input);
+            Tensor? mse = _o.UsesReconstruction ? nn.functional.mse_loss(_model.Decode(latent), input, nn.Reduction.Mean) : null;
+            Tensor? contrast = _o.UsesContrast ? Contrast(latent, batch) : null;
+            var loss = (mse, contrast) switch
+            {
+                ({ } m, null) => m,
+                (null, { } c) => c,
+                ({ } m, { } c) => c.mul(_gamma).add(m, _oneMinusGamma),
+                _ => throw new InvalidOperationException("A task needs a loss."),
+            };
+            _optimizer.ZeroGrad();
+            loss.backward();
+            _optimizer.Step(lr);
+            return (loss.item<float>(), mse?.item<float>() ?? double.NaN, contrast?.item<float>() ?? double.NaN);
+        }
+
+        /// <summary>One step of the transformer in C# (<see cref="CpuAutoencoderTraining"/>), the projection head's in libtorch.</summary>
+        private (double Loss, double Mse, double Contrast) CpuStep(float[] a, float[] b, int batch, double lr)
+        {
+            bool both = _o.UsesReconstruction && _o.UsesContrast;
+            _optimizer.ZeroGrad();
+            var (mse, weightedContrast) = _cpu!.Backward(a, b, batch, _o.UsesContrast ? z => both ? Contrast(z, batch).mul(_gamma) : Contrast(z, batch) : null);
+            if (_o.UsesContrast) _optimizer.Step(lr);
+            _cpu.Step(lr);
+            double contrast = both ? weightedContrast / _o.Gamma : weightedContrast;
+            double loss = both ? weightedContrast + (1 - _o.Gamma) * mse : _o.UsesReconstruction ? mse : contrast;
+            return (loss, mse, contrast);
+        }
+
+        /// <summary>The contrastive term of the task over the projections of the batch's two views.</summary>
+        private Tensor Contrast(Tensor latent, int batch)
+        {
+            var projected = _head!.call(latent);
+            var (pa, pb) = (projected.narrow(0, 0, batch), projected.narrow(0, batch, batch));
+            return _o.Task == RepresentationTask.ReconstructionAndPositiveContrast
+                ? ContrastiveLosses.PositiveOnly(pa, pb)
+                : ContrastiveLosses.NtXent(pa, pb, _inverseTemperature);
         }
 
         private string SeedNote => _t._o.Candidates > 1 ? $" of candidate {_candidate} (seed {_o.Seed})" : "";

@@ -32,8 +32,6 @@ internal sealed class SelfAttention : Module<Tensor, Tensor>
         var y = functional.scaled_dot_product_attention(qkvHeads[0], qkvHeads[1], qkvHeads[2], null, training ? _dropout : 0, false);
         return proj.call(y.transpose(1, 2).reshape(b, t, d));
     }
-
-    public (LinearWeights Qkv, LinearWeights Proj, int Heads) Export() => (LinearWeights.Of(qkv), LinearWeights.Of(proj), _heads);
 }
 
 /// <summary>FF = Linear → ReLU → Dropout → Linear.</summary>
@@ -51,8 +49,6 @@ internal sealed class FeedForward : Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor x) => down.call(drop.call(functional.relu(up.call(x))));
-
-    public (LinearWeights Up, LinearWeights Down) Export() => (LinearWeights.Of(up), LinearWeights.Of(down));
 }
 
 /// <summary>A pre-norm block: x + Drop(MHA(Norm(x))), then x + Drop(FF(Norm(x))). Norm = LayerNorm (docs/design.md).</summary>
@@ -78,14 +74,6 @@ internal sealed class Block : Module<Tensor, Tensor>
         x = x.add(drop.call(attention.call(norm1.call(x))), One);
         return x.add(drop.call(feedForward.call(norm2.call(x))), One);
     }
-
-    public BlockWeights Export()
-    {
-        var (qkv, proj, heads) = attention.Export();
-        var (up, down) = feedForward.Export();
-        return new BlockWeights(LinearWeights.Values(norm1.weight!), LinearWeights.Values(norm1.bias!), qkv, proj, heads,
-            LinearWeights.Values(norm2.weight!), LinearWeights.Values(norm2.bias!), up, down);
-    }
 }
 
 /// <summary>N blocks in sequence.</summary>
@@ -104,8 +92,6 @@ internal sealed class BlockStack : Module<Tensor, Tensor>
         foreach (var block in blocks) x = block.call(x);
         return x;
     }
-
-    public BlockWeights[] Export() => blocks.Select(b => b.Export()).ToArray();
 }
 
 /// <summary>Flat weights [B, P] → token embeddings [B, T, d]: each group's tokens gathered and embedded by its own Linear(k → d).</summary>
@@ -150,8 +136,6 @@ internal sealed class TokenEmbedding : Module<Tensor, Tensor>
         }
         return groups.Length == 1 ? groups[0] : cat(groups, 1);
     }
-
-    public (LinearWeights[] Embed, bool Statistics) Export() => (embed.Select(LinearWeights.Of).ToArray(), _statistics);
 }
 
 /// <summary>Token outputs [B, T, d] → flat weights [B, P]: each group's Linear(d → k), then every value back to its place in the layout.</summary>
@@ -218,12 +202,20 @@ internal sealed class TransformerAutoencoder : WeightAutoencoder
     private readonly TokenReadout readout;
     private readonly int _tokens, _d;
 
+    /// <summary>Whether a parameter name (after <paramref name="prefix"/>, the module's name inside another) belongs to the decoder.</summary>
+    public static bool IsDecoderPart(string name, string prefix = "") => DecoderParts.Any(d => name.StartsWith(prefix + d, StringComparison.Ordinal));
+
+    private static readonly string[] DecoderParts = { nameof(fromLatent), nameof(decoderPositions), nameof(decoder) + ".", nameof(readout) + "." };
+
     /// <summary>How the weights are cut into tokens.</summary>
     public WeightTokenizer Tokenizer { get; }
+    /// <summary>The options it was built with (its architecture).</summary>
+    public WeightEmbeddingOptions Options { get; }
 
     public TransformerAutoencoder(WeightTokenizer tokenizer, WeightEmbeddingOptions o) : base(nameof(TransformerAutoencoder))
     {
         Tokenizer = tokenizer;
+        Options = o;
         _tokens = tokenizer.TokenCount;
         _d = o.ModelDim;
         int encoderLength = _tokens + (o.CompressionToken ? 1 : 0);
@@ -254,14 +246,6 @@ internal sealed class TransformerAutoencoder : WeightAutoencoder
     {
         var x = fromLatent.call(latent).view(latent.shape[0], _tokens, _d);
         return readout.call(decoder.call(x.add(decoderPositions, One)));
-    }
-
-    /// <summary>A copy of the encoder's parameters, for <see cref="EncoderInference"/>.</summary>
-    public EncoderWeights ExportEncoder()
-    {
-        var (embed, statistics) = tokens.Export();
-        return new EncoderWeights(Tokenizer.Groups, embed, statistics, compression is null ? null : LinearWeights.Values(compression),
-            LinearWeights.Values(encoderPositions), encoder.Export(), LinearWeights.Of(toLatent), _d);
     }
 }
 

@@ -26,10 +26,10 @@ internal sealed class PredictorNetwork : Module<Tensor, Tensor?, Tensor>
     }
 
     /// <summary>The parameters a forward pass uses (the encoder's and the head's, not the unused decoder's).</summary>
-    public IEnumerable<Parameter> Trained() => named_parameters()
-        .Where(p => !DecoderParts.Any(d => p.name.StartsWith($"{nameof(autoencoder)}.{d}", StringComparison.Ordinal))).Select(p => p.parameter);
+    /// <summary>The autoencoder whose encoder it uses.</summary>
+    public WeightAutoencoder Autoencoder => autoencoder;
 
-    private static readonly string[] DecoderParts = { "fromLatent", "decoderPositions", "decoder.", "readout." };
+    public IEnumerable<Parameter> Trained() => named_parameters().Where(p => !TransformerAutoencoder.IsDecoderPart(p.name, nameof(autoencoder) + ".")).Select(p => p.parameter);
 
     public override Tensor forward(Tensor weights, Tensor? statistics)
     {
@@ -40,37 +40,36 @@ internal sealed class PredictorNetwork : Module<Tensor, Tensor?, Tensor>
     /// <summary>The network as it is now computed in C# (<see cref="EncoderInference"/> and the head), or null for an encoder it does not cover.</summary>
     public Inference? ForInference()
     {
-        var encoder = EncoderInference.For(autoencoder);
-        if (encoder is null) return null;
-        var layers = head.children().OfType<Linear>().Select(l => LinearWeights.Of(l).Pack()).ToArray();
-        return new Inference(encoder, layers[0], layers[1]);
+        if (autoencoder is not TransformerAutoencoder transformer) return null;
+        var encoder = new EncoderInference(this, transformer, nameof(autoencoder) + ".");
+        int input = (int)head.children().OfType<Linear>().First().weight!.shape[1], width = (int)head.children().OfType<Linear>().First().weight!.shape[0];
+        int outputs = (int)head.children().OfType<Linear>().Last().weight!.shape[0];
+        var layout = new GradientLayout();
+        return new Inference(encoder, new CpuLinear(encoder.Parameters, "head.0", layout, input, width), new CpuLinear(encoder.Parameters, "head.2", layout, width, outputs));
     }
 
     /// <summary>Forward passes in C#: the encoder's latents, then head = Linear → ReLU → Linear over [latent ‖ statistics].</summary>
-    internal sealed unsafe class Inference(EncoderInference encoder, PackedLinear hidden, PackedLinear output)
+    internal sealed unsafe class Inference(EncoderInference encoder, CpuLinear hidden, CpuLinear output)
     {
         /// <summary>Outputs (rows × outputs) of <paramref name="rows"/> rows of normalised weights and their standardised statistics (rows × s, or empty).</summary>
         public float[] Run(ReadOnlySpan<float> weights, ReadOnlySpan<float> statistics, int rows, int threads)
         {
             int l = encoder.LatentDim, s = statistics.Length / Math.Max(1, rows), k = l + s;
-            int padded = (rows + PackedLinear.Tile - 1) / PackedLinear.Tile * PackedLinear.Tile;
             var latent = new float[rows * l];
             encoder.Encode(weights, rows, latent, threads);
-            var input = new float[padded * k];
+            var input = new Pinned((long)Pad.Rows(rows) * Pad.Width(k));
+            var h = new Pinned((long)Pad.Rows(rows) * hidden.OutPadded);
+            var y = new Pinned((long)Pad.Rows(rows) * output.OutPadded);
+            int ks = Pad.Width(k);
             for (int r = 0; r < rows; r++)
             {
-                latent.AsSpan(r * l, l).CopyTo(input.AsSpan(r * k, l));
-                statistics.Slice(r * s, s).CopyTo(input.AsSpan(r * k + l, s));
+                latent.AsSpan(r * l, l).CopyTo(input.Span.Slice(r * ks, l));
+                statistics.Slice(r * s, s).CopyTo(input.Span.Slice(r * ks + l, s));
             }
-            var h = new float[padded * hidden.PaddedOut];
-            var y = new float[padded * output.PaddedOut];
-            fixed (float* pi = input, ph = h, py = y)
-            {
-                hidden.Apply(pi, k, rows, ph, hidden.PaddedOut, LinearOutput.Relu);
-                output.Apply(ph, hidden.PaddedOut, rows, py, output.PaddedOut, LinearOutput.Store);
-            }
+            hidden.Forward(input.P, ks, rows, h.P, hidden.OutPadded, LinearOutput.Relu);
+            output.Forward(h.P, hidden.OutPadded, rows, y.P, output.OutPadded, LinearOutput.Store);
             var result = new float[rows * output.Out];
-            for (int r = 0; r < rows; r++) y.AsSpan(r * output.PaddedOut, output.Out).CopyTo(result.AsSpan(r * output.Out));
+            for (int r = 0; r < rows; r++) y.Span.Slice(r * output.OutPadded, output.Out).CopyTo(result.AsSpan(r * output.Out));
             return result;
         }
     }
@@ -237,8 +236,12 @@ public sealed class WeightSpacePredictor : IDisposable
             long total = (long)epochs * stepsPerEpoch;
             int every = o.EvaluateEvery > 0 ? o.EvaluateEvery : Math.Min(stepsPerEpoch, 200);
             bool validating = vx is not null && vrows > 0;
-            var parameters = m._network.Trained().ToList();
-            using var optimizer = new AdamW(parameters, o.WeightDecay);
+            // The transformer's steps run in C# (CpuPredictorTraining); libtorch's autograd for other encoders.
+            var cpu = CpuPredictorTraining.Supports(m._network.Autoencoder)
+                ? new CpuPredictorTraining(m._network, (TransformerAutoencoder)m._network.Autoencoder, s, m.Outputs, m.IsClassifier, o.HeadWidth, batch, o.WeightDecay,
+                    o.Threads > 0 ? o.Threads : Environment.ProcessorCount)
+                : null;
+            using var optimizer = new AdamW(cpu is null ? m._network.Trained().ToList() : new List<Parameter>(), o.WeightDecay);
             var augmenter = new WeightAugmenter(m.Layout, new AugmentationOptions { Permutation = PermutationMode.Random, NoiseSigma = 0, EraseProbability = 0, Seed = o.Seed });
             var clock = Stopwatch.StartNew();
             List<Tensor>? best = null;
@@ -267,25 +270,15 @@ public sealed class WeightSpacePredictor : IDisposable
                         }
                         m._normalizer.Apply(xb);
                         double lr = RepresentationTrainer.WarmupCosine(o.LearningRate, step, Math.Max(1, 0.05 * total), total);
-                        m._network.train();
-                        using (var scope = NewDisposeScope())
-                        {
-                            var output = m._network.call(tensor(xb, new long[] { batch, p }), s > 0 ? tensor(sb, new long[] { batch, s }) : null);
-                            var loss = m.IsClassifier
-                                ? functional.cross_entropy(output, tensor(yb.Select(v => (long)v).ToArray()))
-                                : functional.mse_loss(output.squeeze(1), tensor(yb), Reduction.Mean);
-                            optimizer.ZeroGrad();
-                            loss.backward();
-                            optimizer.Step(lr);
-                            double lv = loss.item<float>();
-                            if (!double.IsFinite(lv))
-                                throw new InvalidOperationException($"The training loss of '{m.Label}' became {lv} at epoch {epoch}, step {k + 1}: lower LearningRate (now {lr:G3}).");
-                            lossSum += lv;
-                            lossSteps++;
-                        }
+                        double lv = cpu is not null ? CpuStep(cpu, xb, sb, yb, batch, s, lr) : TorchStep(optimizer, xb, sb, yb, batch, p, s, lr);
+                        if (!double.IsFinite(lv))
+                            throw new InvalidOperationException($"The training loss of '{m.Label}' became {lv} at epoch {epoch}, step {k + 1}: lower LearningRate (now {lr:G3}).");
+                        lossSum += lv;
+                        lossSteps++;
                         step++;
                         bool last = step == total, outOfTime = o.TimeBudget is { } budget && clock.Elapsed >= budget;
                         if (step % every != 0 && !last && !outOfTime) continue;
+                        cpu?.CopyToModel();
                         double score = validating ? m.Score(vx!, vrows, vy!, views: 1) : -lossSum / Math.Max(1, lossSteps);
                         bool improved = score > bestScore;
                         if (improved)
@@ -326,6 +319,27 @@ public sealed class WeightSpacePredictor : IDisposable
             {
                 if (best is not null) foreach (var t in best) t.Dispose();
             }
+        }
+
+        private static double CpuStep(CpuPredictorTraining cpu, float[] xb, float[] sb, float[] yb, int batch, int s, double lr)
+        {
+            double loss = cpu.Backward(xb, sb.AsSpan(0, batch * s), yb, batch);
+            cpu.Step(lr);
+            return loss;
+        }
+
+        private double TorchStep(AdamW optimizer, float[] xb, float[] sb, float[] yb, int batch, int p, int s, double lr)
+        {
+            m._network.train();
+            using var scope = NewDisposeScope();
+            var output = m._network.call(tensor(xb, new long[] { batch, p }), s > 0 ? tensor(sb, new long[] { batch, s }) : null);
+            var loss = m.IsClassifier
+                ? functional.cross_entropy(output, tensor(yb.Select(v => (long)v).ToArray()))
+                : functional.mse_loss(output.squeeze(1), tensor(yb), Reduction.Mean);
+            optimizer.ZeroGrad();
+            loss.backward();
+            optimizer.Step(lr);
+            return loss.item<float>();
         }
     }
 
