@@ -8,7 +8,7 @@
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- kill-campaign [--kills 20 --seed 1]  (SIGKILL during generate and merge, then resume; rows compared)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- foreign --zoo DIR [--seeds 1,2,3 --featurizers W,sW,sWU,neurons,ecd,ecd+sW --supervised 1 --steps 3000 --stats 0|1 --lr X --wd X --patience N --targets A,B]  (every featurizer × linear/trees + the supervised predictor; mean ± std over seeds)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- stock --zoo DIR [--seeds 1,2,3 --targets Epoch,TestAccuracy]  (WeightEmbedding vs s(W) → NormalizeMeanVariance → SDCA)
-//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- embed-speed [--layout NAME --rows 20000 --epochs 2 --dim 64 --ff 128 --batch 500 --views 10 --tstats 1]  (training and embedding against sgemm in the same run)
+//   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- embed-speed [--layout NAME --rows 20000 --epochs 2 --dim 64 --ff 128 --batch 500 --views 10 --tstats 1]  (training and embedding, C# kernels and libtorch, against sgemm in the same run)
 //   dotnet run -c Release --project bench/WeightSpace.MLNet.Bench -- conv-check [--trials 20 --steps 8]  (libtorch's conv2d weight gradient vs float64, mkldnn on/off, vs the reference's unfold + matmul)
 using WeightSpace.MLNet.Bench;
 
@@ -29,11 +29,6 @@ switch (args.FirstOrDefault())
     case "kill-campaign": KillCampaign.Run(Opt("kills", 20), Opt("seed", 1)); break;
     case "conv-check": ConvCheck.Run(Opt("trials", 20), Opt("steps", 8)); break;
     case "embed-profile": EmbedProfile.Run(); break;
-    case "tree-profile": TreeProfile.Run(Opt("threads", 0)); break;
-    case "ridge-profile": RidgeProfile.Run(Opt("features", 512)); break;
-    case "ridge-pieces": RidgePieces.Run(Opt("features", 512)); break;
-    case "infer-profile": InferProfile.Run(Opt("dim", 64), Opt("batch", 2048)); break;
-    case "op-profile": OpProfile.Run(Opt("dim", 64), Opt("batch", 1000), Opt("tokens", 15)); break;
     case "embed-speed": EmbedSpeedBench.Run(args.Length > 2 && args[1] == "--layout" ? args[2] : "tetris-mlp-100", Opt("rows", 20_000), Opt("epochs", 2), Opt("dim", 64), Opt("ff", 128), Opt("batch", 500), Opt("views", 10), Opt("tstats", 1) == 1); break;
     default: Console.Error.WriteLine("usage: bench zoo-io|augment|tetris|cnn|mlp-kernels|embed|foreign|stock|label-oracle|kill-campaign|embed-profile|embed-speed|conv-check [--option N ...]"); return 2;
 }

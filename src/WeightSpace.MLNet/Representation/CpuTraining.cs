@@ -112,6 +112,8 @@ internal sealed unsafe class CpuAutoencoderTraining
     private readonly FlatParameters _parameters;
     private readonly CpuEncoder _encoder;
     private readonly CpuDecoder? _decoder;
+    private readonly CpuContrast? _contrast;   // NT-Xent tasks: the projection head in C# too
+    private readonly float _contrastWeight;
     private readonly SlotRunner<Workspace> _slots;
     private readonly FlatAdamW _adam;
     private readonly float[] _gradient;
@@ -127,7 +129,12 @@ internal sealed unsafe class CpuAutoencoderTraining
         public double SquaredError;
     }
 
-    public CpuAutoencoderTraining(TransformerAutoencoder model, WeightEmbeddingOptions o, int maxRows, int threads)
+    /// <param name="model">The autoencoder whose parameters are copied and trained.</param>
+    /// <param name="o">Its options (task, γ, τ, weight decay).</param>
+    /// <param name="head">The projection head of a contrastive task; its copy trains in C# for NT-Xent (null: none, or a positive-only task).</param>
+    /// <param name="maxRows">Rows per step (both views).</param>
+    /// <param name="threads">Cores to use.</param>
+    public CpuAutoencoderTraining(TransformerAutoencoder model, WeightEmbeddingOptions o, ProjectionHead? head, int maxRows, int threads)
     {
         _model = model;
         _o = o;
@@ -137,6 +144,9 @@ internal sealed unsafe class CpuAutoencoderTraining
         _encoder = new CpuEncoder(_parameters, "", gradients, model.Tokenizer, o);
         _decoder = o.UsesReconstruction ? new CpuDecoder(_parameters, gradients, model.Tokenizer, o) : null;
         _latentStride = _encoder.LatentStride;
+        _contrastWeight = (float)(o.UsesContrast && o.UsesReconstruction ? o.Gamma : 1);
+        if (head is not null && o.Task is RepresentationTask.Contrast or RepresentationTask.ReconstructionAndContrast)
+            _contrast = new CpuContrast(head, o.LatentDim, o.ProjectionHead, o.Temperature, maxRows, o.WeightDecay);
         _slots = new SlotRunner<Workspace>(maxRows, gradients, rows => new Workspace(this, rows), threads);
         var used = _parameters.Names.Where(n => _decoder is not null || !TransformerAutoencoder.IsDecoderPart(n)).Select(n => _parameters[n]);
         _adam = new FlatAdamW(_parameters.Values.Length, used, o.WeightDecay);
@@ -147,15 +157,20 @@ internal sealed unsafe class CpuAutoencoderTraining
     }
 
     /// <summary>Whether <paramref name="model"/> with <paramref name="o"/> trains in C#: a transformer without dropout.</summary>
-    public static bool Supports(WeightAutoencoder model, WeightEmbeddingOptions o) => model is TransformerAutoencoder && o.Dropout == 0;
+    public static bool Supports(WeightAutoencoder model, WeightEmbeddingOptions o) => CpuKernels.Enabled && model is TransformerAutoencoder && o.Dropout == 0;
+
+    /// <summary>Whether the contrastive term is computed here (NT-Xent) rather than by a libtorch function given to <see cref="Backward"/>.</summary>
+    public bool OwnsContrast => _contrast is not null;
 
     /// <summary>
-    /// The loss terms of one batch (the rows of view A, then those of view B; normalised) and the gradient of the flat
-    /// parameters in <see cref="Gradient"/>. <paramref name="contrast"/> maps the latents [2B, L] (a leaf that requires
-    /// grad) to the contrastive term already weighted, whose backward also fills the projection head's gradients.
+    /// The loss terms of one batch (the rows of view A, then those of view B; normalised; NaN for a term the task lacks) and
+    /// the gradient of the flat parameters in <see cref="Gradient"/>. A contrastive term this class does not own comes from
+    /// <paramref name="contrast"/>: libtorch maps the latents [2B, L] (a leaf that requires grad) to the term, whose backward
+    /// also fills the projection head's gradients.
     /// </summary>
-    public (double Mse, double Contrast) Backward(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int batch, Func<Tensor, Tensor>? contrast)
+    public (double Mse, double Contrast) Backward(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int batch, Func<Tensor, Tensor>? contrast = null)
     {
+        if (_o.UsesContrast && _contrast is null && contrast is null) throw new ArgumentException("This task's contrastive term needs its libtorch function.", nameof(contrast));
         int rows = 2 * batch, l = _o.LatentDim, ls = _latentStride, p = _p;
         a.CopyTo(_input.Span);
         b.CopyTo(_input.Span.Slice(batch * p));
@@ -178,22 +193,23 @@ internal sealed unsafe class CpuAutoencoderTraining
             _decoder.Backward(dr, z, ls, n, w.Decoder!, values, arena.P, w.Scratch, dz);
         });
         double mse = _decoder is null ? double.NaN : used.Sum(s => _slots[s].SquaredError) / ((double)rows * p);
-        // 2. the contrastive term on all latents (libtorch), its gradient back to them
+        // 2. the contrastive term on all latents, its gradient back to them (in C#, or libtorch for a term it does not have)
         double contrastValue = double.NaN;
-        if (contrast is not null)
+        if (_contrast is not null) contrastValue = _contrast.Backward(latents, l, rows, _contrastWeight, _dLatents.P);
+        else if (_o.UsesContrast)
         {
             using var scope = NewDisposeScope();
             using var single = ThreadSetting.Apply(1);
             // A copy in libtorch's own (aligned) memory: MKL's products can round differently with the alignment of a managed array.
             var z = tensor(_latents.Span.Slice(0, rows * l).ToArray(), new long[] { rows, l }).clone().requires_grad_(true);
-            var loss = contrast(z);
-            loss.backward();
+            var loss = contrast!(z);
+            loss.mul(_contrastWeight).backward();
             contrastValue = loss.item<float>();
             z.grad!.data<float>().CopyTo(_dLatents.Span.Slice(0, rows * l));
         }
         // 3. encoder backward from both terms' gradients
         float* dLatents = _dLatents.P;
-        bool contrasts = contrast is not null;
+        bool contrasts = _o.UsesContrast;
         _slots.Run(rows, clear: false, (w, arena, first, n) =>
         {
             float* dz = w.DLatent.P;
@@ -211,6 +227,7 @@ internal sealed unsafe class CpuAutoencoderTraining
     /// <summary>One AdamW step with the last gradient, then the layers repacked.</summary>
     public void Step(double learningRate)
     {
+        _contrast?.Step(learningRate);
         _adam.Step(_parameters.Values.Span, _gradient, learningRate);
         foreach (var linear in _encoder.Linears.Concat(_decoder?.Linears ?? Enumerable.Empty<CpuLinear>())) linear.Refresh(_parameters.Values);
     }
@@ -220,4 +237,7 @@ internal sealed unsafe class CpuAutoencoderTraining
 
     /// <summary>The parameter names in the flat order, and their values.</summary>
     public FlatParameters Parameters => _parameters;
+
+    /// <summary>The C# projection head's parameters and last gradient (null without one).</summary>
+    public CpuContrast? Contrast => _contrast;
 }

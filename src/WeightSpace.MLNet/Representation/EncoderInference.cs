@@ -2,6 +2,12 @@ using static TorchSharp.torch;
 
 namespace WeightSpace.MLNet;
 
+/// <summary>Whether the transformer runs on the C# kernels (the default) or on libtorch's modules: the benchmarks measure one against the other.</summary>
+internal static class CpuKernels
+{
+    public static bool Enabled { get; set; } = true;
+}
+
 /// <summary>
 /// The encoder of a <see cref="TransformerAutoencoder"/> (eval mode: no dropout) run in C# for inference: its parameters
 /// copied out once, then <see cref="CpuEncoder"/> on blocks of a few models, spread over the cores, so every activation of a
@@ -35,7 +41,8 @@ internal sealed unsafe class EncoderInference
     public FlatParameters Parameters => _parameters;
 
     /// <summary>The encoder of <paramref name="model"/> as it is now, or null when it has none this class computes (the fully connected autoencoder).</summary>
-    public static EncoderInference? For(WeightAutoencoder model) => model is TransformerAutoencoder transformer ? new EncoderInference(transformer, transformer) : null;
+    public static EncoderInference? For(WeightAutoencoder model) =>
+        CpuKernels.Enabled && model is TransformerAutoencoder transformer ? new EncoderInference(transformer, transformer) : null;
 
     /// <summary>
     /// Latents of <paramref name="rows"/> rows of normalised weights into <paramref name="latent"/> (rows × <see cref="LatentDim"/>),

@@ -132,9 +132,11 @@ internal sealed class RepresentationTrainer
             _model = WeightAutoencoder.Create(trainer._layout, _o);
             _head = _o.UsesContrast ? new ProjectionHead(_o.LatentDim, _o.ProjectionHead) : null;
             if (CpuAutoencoderTraining.Supports(_model, _o))
-                _cpu = new CpuAutoencoderTraining((TransformerAutoencoder)_model, _o, 2 * batch, _o.Threads > 0 ? _o.Threads : Environment.ProcessorCount);
+                _cpu = new CpuAutoencoderTraining((TransformerAutoencoder)_model, _o, _head, 2 * batch, _o.Threads > 0 ? _o.Threads : Environment.ProcessorCount);
+            // libtorch's optimiser takes what libtorch trains: everything, the projection head of a positive-only task, or nothing.
             var modelParameters = _cpu is null ? _model.parameters() : Enumerable.Empty<TorchSharp.Modules.Parameter>();
-            var parameters = modelParameters.Concat(_head?.parameters() ?? Enumerable.Empty<TorchSharp.Modules.Parameter>()).ToList();
+            var headParameters = _head is null || _cpu?.OwnsContrast == true ? Enumerable.Empty<TorchSharp.Modules.Parameter>() : _head.parameters();
+            var parameters = modelParameters.Concat(headParameters).ToList();
             _optimizer = new AdamW(parameters, _o.WeightDecay);
             _augmenter = new WeightAugmenter(trainer._layout, CloneAugmentation(_o.Augmentation, _o.Seed));
             _schedule = new Schedule(_o, steps);
@@ -254,13 +256,17 @@ internal sealed class RepresentationTrainer
         /// <summary>One step of the transformer in C# (<see cref="CpuAutoencoderTraining"/>), the projection head's in libtorch.</summary>
         private (double Loss, double Mse, double Contrast) CpuStep(float[] a, float[] b, int batch, double lr)
         {
-            bool both = _o.UsesReconstruction && _o.UsesContrast;
-            _optimizer.ZeroGrad();
-            var (mse, weightedContrast) = _cpu!.Backward(a, b, batch, _o.UsesContrast ? z => both ? Contrast(z, batch).mul(_gamma) : Contrast(z, batch) : null);
-            if (_o.UsesContrast) _optimizer.Step(lr);
+            bool torchContrast = _o.UsesContrast && !_cpu!.OwnsContrast;
+            if (torchContrast) _optimizer.ZeroGrad();
+            var (mse, contrast) = _cpu!.Backward(a, b, batch, torchContrast ? z => Contrast(z, batch) : null);
+            if (torchContrast) _optimizer.Step(lr);
             _cpu.Step(lr);
-            double contrast = both ? weightedContrast / _o.Gamma : weightedContrast;
-            double loss = both ? weightedContrast + (1 - _o.Gamma) * mse : _o.UsesReconstruction ? mse : contrast;
+            double loss = (_o.UsesReconstruction, _o.UsesContrast) switch
+            {
+                (true, true) => _o.Gamma * contrast + (1 - _o.Gamma) * mse,
+                (true, false) => mse,
+                _ => contrast,
+            };
             return (loss, mse, contrast);
         }
 

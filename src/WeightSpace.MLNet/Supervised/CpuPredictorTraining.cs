@@ -70,7 +70,7 @@ internal sealed unsafe class CpuPredictorTraining
     }
 
     /// <summary>Whether the network's encoder trains in C#: a transformer without dropout.</summary>
-    public static bool Supports(WeightAutoencoder model) => model is TransformerAutoencoder t && t.Options.Dropout == 0;
+    public static bool Supports(WeightAutoencoder model) => CpuKernels.Enabled && model is TransformerAutoencoder t && t.Options.Dropout == 0;
 
     /// <summary>
     /// The mean loss of a batch (normalised weights, standardised statistics, targets: standardised numbers or category

@@ -40,7 +40,7 @@ internal sealed class PredictorNetwork : Module<Tensor, Tensor?, Tensor>
     /// <summary>The network as it is now computed in C# (<see cref="EncoderInference"/> and the head), or null for an encoder it does not cover.</summary>
     public Inference? ForInference()
     {
-        if (autoencoder is not TransformerAutoencoder transformer) return null;
+        if (!CpuKernels.Enabled || autoencoder is not TransformerAutoencoder transformer) return null;
         var encoder = new EncoderInference(this, transformer, nameof(autoencoder) + ".");
         int input = (int)head.children().OfType<Linear>().First().weight!.shape[1], width = (int)head.children().OfType<Linear>().First().weight!.shape[0];
         int outputs = (int)head.children().OfType<Linear>().Last().weight!.shape[0];

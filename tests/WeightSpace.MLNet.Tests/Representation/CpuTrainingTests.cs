@@ -67,10 +67,26 @@ public class CpuTrainingTests
                 expected[name] = parameter.grad is null ? new float[parameter.numel()] : parameter.grad.data<float>().ToArray();
         }
 
-        var training = new CpuAutoencoderTraining(model, o, 2 * batch, threads: 2);
-        var (actualMse, actualContrast) = training.Backward(a, b, batch, o.UsesContrast ? z => Contrast(z).mul(gamma) : null);
+        var headGradients = head.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad?.data<float>().ToArray() ?? Array.Empty<float>());
+        foreach (var parameter in head.parameters()) parameter.grad?.zero_();
+        var training = new CpuAutoencoderTraining(model, o, head, 2 * batch, threads: 2);
+        var (actualMse, actualContrast) = training.Backward(a, b, batch, o.UsesContrast ? z => Contrast(z) : null);
         if (o.UsesReconstruction) Assert.True(Math.Abs(expectedMse - actualMse) <= 1e-5 * expectedMse, $"MSE {actualMse} against {expectedMse}");
-        if (o.UsesContrast) Assert.True(Math.Abs(expectedContrast * gamma - actualContrast) <= 1e-5 * Math.Abs(expectedContrast), $"contrast {actualContrast} against {expectedContrast * gamma}");
+        if (o.UsesContrast) Assert.True(Math.Abs(expectedContrast - actualContrast) <= 1e-5 * Math.Abs(expectedContrast), $"contrast {actualContrast} against {expectedContrast}");
+        // The projection head: in C# for NT-Xent, libtorch's own for the positive-only term.
+        Assert.Equal(task is RepresentationTask.Contrast or RepresentationTask.ReconstructionAndContrast, training.Contrast is not null);
+        // (A bias before a batch norm has no gradient but rounding noise: each parameter is held to the head's largest gradient.)
+        if (training.Contrast is { } cpuHead)
+        {
+            double headScale = headGradients.Values.SelectMany(v => v).Max(v => Math.Abs(v));
+            foreach (var name in cpuHead.Parameters.Names)
+            {
+                var (offset, length) = cpuHead.Parameters[name];
+                var want = headGradients[name];
+                double worst = want.Zip(cpuHead.Gradient.Slice(offset, length).ToArray(), (x, y) => Math.Abs(x - y)).Max();
+                Assert.True(worst <= 2e-3 * headScale, $"head {name}: largest difference {worst:G3} against the head's largest gradient {headScale:G3}");
+            }
+        }
         var gradient = training.Gradient.ToArray();
         int checkedNonZero = 0;
         foreach (var name in training.Parameters.Names)
