@@ -98,12 +98,23 @@ internal sealed unsafe class PackedLinear
     public static void Multiply(float* x, int xStride, int rows, float* m, int mStride, int k, int columns, float* y, int yStride,
         LinearOutput output = LinearOutput.Store, int xStep = 1)
     {
+        if (output == LinearOutput.Relu && k > KBlock) throw new ArgumentException("A relu product takes its whole sum in one block.");
         int tiles = (rows + Tile - 1) / Tile;
         fixed (float* zero = NoBias)
-            for (int p = 0; p < columns; p += Panel)
-                for (int t = 0; t < tiles; t++)
-                    Kernel(x + t * Tile * xStride, xStride, xStep, m + p, mStride, k, zero, y + t * Tile * yStride + p, yStride, output);
+            // Long sums (a weight gradient sums over every row of a batch) go in blocks of k whose tiles of x and M stay in
+            // the core's first-level cache; each block after the first adds to y.
+            for (int k0 = 0; k0 < k; k0 += KBlock)
+            {
+                int kn = Math.Min(KBlock, k - k0);
+                var mode = k0 == 0 ? output : LinearOutput.Accumulate;
+                for (int p = 0; p < columns; p += Panel)
+                    for (int t = 0; t < tiles; t++)
+                        Kernel(x + t * Tile * xStride + (long)k0 * xStep, xStride, xStep, m + (long)k0 * mStride + p, mStride, kn, zero, y + t * Tile * yStride + p, yStride, mode);
+            }
     }
+
+    /// <summary>Terms of a sum per block in <see cref="Multiply"/>: 256 rows of 16 values of M and of x's tile fit a 32 KB cache together.</summary>
+    private const int KBlock = 256;
 
     private static readonly float[] NoBias = new float[Panel];
 

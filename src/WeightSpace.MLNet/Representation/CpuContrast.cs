@@ -100,17 +100,29 @@ internal sealed unsafe class CpuContrast
         PackedLinear.Multiply(z, zs, n, _transposed.P, ss, _width, n, scores, ss);
         double loss = 0;
         float inverseN = 1f / n;
+        var temperature = Vector256.Create(_inverseTemperature);
+        int vectors = n / 8 * 8;
         for (int r = 0; r < n; r++)
         {
             float* row = scores + r * ss;
             int positive = (r + b) % n;
+            row[r] = float.NegativeInfinity;                     // a sample is not its own negative
+            var top = Vector256.Create(float.NegativeInfinity);
+            int c = 0;
+            for (; c < vectors; c += 8) { var v = Vector256.Load(row + c) * temperature; Vector256.Store(v, row + c); top = Vector256.Max(top, v); }
             float largest = float.NegativeInfinity;
-            for (int c = 0; c < n; c++) { row[c] *= _inverseTemperature; if (c != r) largest = MathF.Max(largest, row[c]); }
-            double total = 0;
-            for (int c = 0; c < n; c++) if (c != r) total += Math.Exp(row[c] - largest);
-            loss += Math.Log(total) + largest - row[positive];
-            for (int c = 0; c < n; c++) row[c] = c == r ? 0 : (float)(Math.Exp(row[c] - largest) / total) * inverseN;   // dlogits
-            row[positive] -= inverseN;
+            for (int k = 0; k < 8; k++) largest = MathF.Max(largest, top[k]);
+            for (; c < n; c++) { row[c] *= _inverseTemperature; largest = MathF.Max(largest, row[c]); }
+            var shift = Vector256.Create(largest);
+            var sum = Vector256<float>.Zero;
+            for (c = 0; c < vectors; c += 8) { var e = Vector256.Exp(Vector256.Load(row + c) - shift); Vector256.Store(e, row + c); sum += e; }
+            float total = Vector256.Sum(sum);
+            for (; c < n; c++) { row[c] = MathF.Exp(row[c] - largest); total += row[c]; }
+            loss += Math.Log(total) - Math.Log(row[positive]);   // −log softmax at the positive
+            var scale = Vector256.Create(inverseN / total);
+            for (c = 0; c < vectors; c += 8) Vector256.Store(Vector256.Load(row + c) * scale, row + c);   // dlogits = softmax / N …
+            for (; c < n; c++) row[c] *= inverseN / total;
+            row[positive] -= inverseN;                            // … − onehot / N
         }
         loss /= n;
         // dz = (dL + dLᵀ)·z / τ, through the normalisation: dp = (dz − z (z·dz)) / |p|
@@ -154,25 +166,29 @@ internal sealed unsafe class CpuContrast
     public FlatParameters Parameters => _parameters;
     public ReadOnlySpan<float> Gradient => _gradient;
 
-    /// <summary>y = BN(x) over the batch (then relu); x̂ into <paramref name="normed"/>, per column mean and 1/σ kept.</summary>
+    /// <summary>y = BN(x) over the batch (then relu); x̂ into <paramref name="normed"/>, per column mean and 1/σ kept. Rows padded to whole vectors.</summary>
     private static void BatchNorm(float* x, float* normed, float* y, int rows, int width, int stride, float* gamma, float* beta, float* mean, float* inverseStd, bool relu)
     {
+        int vectors = (width + 7) / 8;   // the padding columns compute on zeros and are never read
+        Span<double> m = stackalloc double[vectors * 8], v = stackalloc double[vectors * 8];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < width; c++) m[c] += x[r * stride + c];
+        for (int c = 0; c < width; c++) m[c] /= rows;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < width; c++) { double e = x[r * stride + c] - m[c]; v[c] += e * e; }
         for (int c = 0; c < width; c++)
         {
-            double m = 0;
-            for (int r = 0; r < rows; r++) m += x[r * stride + c];
-            m /= rows;
-            double v = 0;
-            for (int r = 0; r < rows; r++) { double e = x[r * stride + c] - m; v += e * e; }
-            mean[c] = (float)m;
-            inverseStd[c] = (float)(1 / Math.Sqrt(v / rows + BatchNormEpsilon));
+            mean[c] = (float)m[c];
+            inverseStd[c] = (float)(1 / Math.Sqrt(v[c] / rows + BatchNormEpsilon));
         }
+        var zero = Vector256<float>.Zero;
         for (int r = 0; r < rows; r++)
-            for (int c = 0; c < width; c++)
+            for (int k = 0; k < vectors * 8; k += 8)
             {
-                float xhat = (x[r * stride + c] - mean[c]) * inverseStd[c], value = xhat * gamma[c] + beta[c];
-                normed[r * stride + c] = xhat;
-                y[r * stride + c] = relu ? MathF.Max(0, value) : value;
+                var xhat = (Vector256.Load(x + r * stride + k) - Vector256.Load(mean + k)) * Vector256.Load(inverseStd + k);
+                Vector256.Store(xhat, normed + r * stride + k);
+                var value = Vector256.FusedMultiplyAdd(xhat, Vector256.Load(gamma + k), Vector256.Load(beta + k));
+                Vector256.Store(relu ? Vector256.Max(value, zero) : value, y + r * stride + k);
             }
     }
 
@@ -180,24 +196,23 @@ internal sealed unsafe class CpuContrast
     private static void BatchNormBackward(float* dy, int dyStride, float* normed, float* after, float* dx, int rows, int width, int stride, float* gamma, float* inverseStd,
         float* gradGamma, float* gradBeta)
     {
-        for (int c = 0; c < width; c++)
-        {
-            double sum = 0, sumX = 0;
-            for (int r = 0; r < rows; r++)
+        int vectors = (width + 7) / 8 * 8;
+        Span<float> sum = stackalloc float[vectors], sumX = stackalloc float[vectors];
+        sum.Clear();
+        sumX.Clear();
+        // the relu's gradient first, into dx (which then holds g = dy·relu')
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < width; c++)
             {
                 float g = after is not null && after[r * stride + c] <= 0 ? 0 : dy[r * dyStride + c];
-                sum += g;
-                sumX += g * normed[r * stride + c];
+                dx[r * stride + c] = g;
+                sum[c] += g;
+                sumX[c] += g * normed[r * stride + c];
             }
-            gradGamma[c] += (float)sumX;
-            gradBeta[c] += (float)sum;
-            float scale = gamma[c] * inverseStd[c] / rows, meanG = (float)sum, meanGx = (float)sumX;
-            for (int r = 0; r < rows; r++)
-            {
-                float g = after is not null && after[r * stride + c] <= 0 ? 0 : dy[r * dyStride + c];
-                dx[r * stride + c] = scale * (rows * g - meanG - normed[r * stride + c] * meanGx);
-            }
-        }
+        for (int c = 0; c < width; c++) { gradGamma[c] += sumX[c]; gradBeta[c] += sum[c]; }
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < width; c++)
+                dx[r * stride + c] = gamma[c] * inverseStd[c] / rows * (rows * dx[r * stride + c] - sum[c] - normed[r * stride + c] * sumX[c]);
     }
 
     private static float Dot(float* a, float* b, int n)

@@ -21,6 +21,7 @@ internal sealed unsafe class EncoderInference
     private readonly FlatParameters _parameters;
     private readonly CpuEncoder _encoder;
     private readonly int _p, _rowsPerBlock;
+    private readonly System.Collections.Concurrent.ConcurrentBag<CpuEncoder.Tape> _tapes = new();   // one per thread that encoded, for the next call
 
     /// <param name="owner">The module whose parameters hold the encoder's (the autoencoder itself, or a network around it).</param>
     /// <param name="model">The autoencoder.</param>
@@ -36,6 +37,9 @@ internal sealed unsafe class EncoderInference
 
     /// <summary>Length of the latent.</summary>
     public int LatentDim => _encoder.LatentDim;
+
+    /// <summary>Rows an <see cref="Encode"/> call should take at least so that every core gets blocks: chunks of 4 M values (16 MB) or more.</summary>
+    public int ChunkRows(int atLeast) => Math.Max(atLeast, (1 << 22) / Math.Max(1, _p));
 
     /// <summary>The parameters it was copied from (a network's head reads its own from them).</summary>
     public FlatParameters Parameters => _parameters;
@@ -57,13 +61,13 @@ internal sealed unsafe class EncoderInference
         {
             float* xs = x, zs = z;   // fixed locals cannot be captured
             var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) };
-            Parallel.For(0, blocks, options, () => new CpuEncoder.Tape(_encoder, _rowsPerBlock), (block, _, tape) =>
+            Parallel.For(0, blocks, options, () => _tapes.TryTake(out var kept) ? kept : new CpuEncoder.Tape(_encoder, _rowsPerBlock), (block, _, tape) =>
             {
                 int first = block * _rowsPerBlock, n = Math.Min(_rowsPerBlock, rows - first);
                 _encoder.Forward(xs + (long)first * _p, n, tape, _parameters.Values);
                 for (int r = 0; r < n; r++) Ops.Copy(tape.Latent.P + r * stride, zs + (long)(first + r) * l, l);
                 return tape;
-            }, _ => { });
+            }, _tapes.Add);
         }
     }
 }

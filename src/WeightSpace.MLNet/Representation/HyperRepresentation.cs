@@ -29,6 +29,7 @@ public sealed class HyperRepresentation : IDisposable
     private readonly RowFingerprints? _trainingRows;
     private readonly object _gate = new();
     private (int Count, IReadOnlyList<Permutation> Set)? _views; // the permutations of the last view count embedded with
+    private EncoderInference? _inference;                         // its encoder in C#, made at the first embedding
     private bool _disposed;
 
     internal HyperRepresentation(WeightLayout layout, WeightEmbeddingOptions options, WeightNormalizer normalizer, WeightAutoencoder model, IReadOnlyList<TrainingReport> history,
@@ -129,23 +130,33 @@ public sealed class HyperRepresentation : IDisposable
             // The set depends only on (layout, views, seed): drawn once per view count, not per batch or row.
             if (_views?.Count != views) _views = (views, EmbeddingPermutations(Layout, views, Options.Seed));
             var permutations = _views.Value.Set;
-            var latent = Run(_model, _normalizer, weights, rows, LatentDim, Options.InferenceBatchSize, reconstruct: false).Latent;
-            if (permutations.Count == 0) return latent;
-            int p = Layout.ParameterCount, batch = Options.InferenceBatchSize;
-            var permuted = new float[Math.Min(rows, batch) * p];
+            _inference ??= EncoderInference.For(_model);   // the trained model never changes: its C# encoder is made once
+            int p = Layout.ParameterCount, l = LatentDim, threads = Options.Threads > 0 ? Options.Threads : Environment.ProcessorCount;
+            int batch = _inference?.ChunkRows(Options.InferenceBatchSize) ?? Options.InferenceBatchSize;
+            var latent = new float[(long)rows * l];
+            var view = new float[Math.Min(rows, batch) * p];
+            var z = new float[Math.Min(rows, batch) * l];
             for (int start = 0; start < rows; start += batch)
             {
                 int n = Math.Min(batch, rows - start);
-                var sum = latent.AsSpan(start * LatentDim, n * LatentDim);
-                foreach (var permutation in permutations)
+                var sum = latent.AsSpan(start * l, n * l);
+                var chunk = weights.Slice(start * p, n * p);
+                for (int v = 0; v <= permutations.Count; v++)
                 {
-                    for (int r = 0; r < n; r++)
-                        permutation.Apply(weights.Slice((start + r) * p, p), permuted.AsSpan(r * p, p));
-                    var z = Run(_model, _normalizer, permuted.AsSpan(0, n * p), n, LatentDim, batch, reconstruct: false).Latent;
-                    for (int i = 0; i < z.Length; i++) sum[i] += z[i];
+                    // view 0: the weights as given; then each permutation of them
+                    var target = view.AsSpan(0, n * p);
+                    if (v == 0) chunk.CopyTo(target);
+                    else for (int r = 0; r < n; r++) permutations[v - 1].Apply(chunk.Slice(r * p, p), target.Slice(r * p, p));
+                    var encoded = v == 0 ? sum : z.AsSpan(0, n * l);
+                    if (_inference is not null)
+                    {
+                        _normalizer.Apply(target);
+                        _inference.Encode(target, n, encoded, threads);
+                    }
+                    else Run(_model, _normalizer, target, n, l, Options.InferenceBatchSize, reconstruct: false).Latent.CopyTo(encoded);
+                    if (v > 0) System.Numerics.Tensors.TensorPrimitives.Add(sum, encoded, sum);
                 }
-                float scale = 1f / (permutations.Count + 1);
-                for (int i = 0; i < sum.Length; i++) sum[i] *= scale;
+                if (permutations.Count > 0) System.Numerics.Tensors.TensorPrimitives.Multiply(sum, 1f / (permutations.Count + 1), sum);
             }
             return latent;
         }
