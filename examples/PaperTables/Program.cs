@@ -121,7 +121,7 @@ using var held = folder; // held until the program ends: a second run on this fo
 
 var ml = new MLContext(seed: 1);
 var clock = Stopwatch.StartNew();
-var log = new Progress<string>(l => Console.Error.WriteLine("  " + l));
+var log = new ProgressLines(Console.Error, "  ");
 var comparison = new ProbeComparison(ml) { Probes = probes, Progress = log, ClassifierL2Grid = classifierGrid };
 cpu = epochs > 0 ? cpu with { TimeBudget = null, Epochs = epochs } : cpu with { TimeBudget = TimeSpan.FromSeconds(budget), Epochs = 1000 };
 string length = epochs > 0 ? $"{epochs} epochs" : $"{budget} s";

@@ -85,7 +85,7 @@ var supervised = supervisedSteps == 0 ? Array.Empty<SupervisedPredictor>()
 var comparison = new ProbeComparison(ml)
 {
     Probes = new[] { ProbeKind.Linear, ProbeKind.FastTree, ProbeKind.LightGbm }, Supervised = supervised,
-    Progress = new Progress<string>(l => Console.Error.WriteLine("   " + l)),
+    Progress = new ProgressLines(Console.Error, "   "),
 };
 var (train, validation, testView) = comparison.Parts(zoo);
 

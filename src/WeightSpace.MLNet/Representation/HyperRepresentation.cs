@@ -29,7 +29,7 @@ public sealed class HyperRepresentation : IDisposable
     private readonly RowFingerprints? _trainingRows;
     private readonly object _gate = new();
     private (int Count, IReadOnlyList<Permutation> Set)? _views; // the permutations of the last view count embedded with
-    private EncoderInference? _inference;                         // its encoder in C#, made at the first embedding
+    private AutoencoderInference? _inference;                         // its encoder in C#, made at the first embedding
     private bool _disposed;
 
     internal HyperRepresentation(WeightLayout layout, WeightEmbeddingOptions options, WeightNormalizer normalizer, WeightAutoencoder model, IReadOnlyList<TrainingReport> history,
@@ -130,7 +130,7 @@ public sealed class HyperRepresentation : IDisposable
             // The set depends only on (layout, views, seed): drawn once per view count, not per batch or row.
             if (_views?.Count != views) _views = (views, EmbeddingPermutations(Layout, views, Options.Seed));
             var permutations = _views.Value.Set;
-            _inference ??= EncoderInference.For(_model);   // the trained model never changes: its C# encoder is made once
+            _inference ??= AutoencoderInference.For(_model);   // the trained model never changes: its C# encoder is made once
             int p = Layout.ParameterCount, l = LatentDim, threads = Options.Threads > 0 ? Options.Threads : Environment.ProcessorCount;
             int batch = _inference?.ChunkRows(Options.InferenceBatchSize) ?? Options.InferenceBatchSize;
             var latent = new float[(long)rows * l];
@@ -209,9 +209,9 @@ public sealed class HyperRepresentation : IDisposable
     }
 
     /// <summary>
-    /// Batched inference: the latent and, when asked, the reconstruction in raw weight space. Latents alone of a transformer
-    /// come from <see cref="EncoderInference"/> on <paramref name="threads"/> cores (0 = all); the reconstruction, and the
-    /// fully connected autoencoder, run the module under eval + no_grad.
+    /// Batched inference: the latent and, when asked, the reconstruction in raw weight space. A transformer runs on
+    /// <see cref="AutoencoderInference"/> on <paramref name="threads"/> cores (0 = all); the fully connected autoencoder
+    /// runs its module under eval + no_grad.
     /// </summary>
     internal static (float[] Latent, float[]? Reconstruction) Run(WeightAutoencoder model, WeightNormalizer normalizer, ReadOnlySpan<float> weights, int rows,
         int latentDim, int batchSize, bool reconstruct, int threads = 0)
@@ -219,9 +219,8 @@ public sealed class HyperRepresentation : IDisposable
         int p = normalizer.Mean.Length;
         var latent = new float[(long)rows * latentDim];
         var reconstruction = reconstruct ? new float[(long)rows * p] : null;
-        var encoder = reconstruct ? null : EncoderInference.For(model);
-        // The C# encoder takes chunks of up to 4 M values (16 MB normalised): fewer hand-overs to the cores than batches would make.
-        if (encoder is not null) batchSize = Math.Max(batchSize, (1 << 22) / Math.Max(1, p));
+        var inference = AutoencoderInference.For(model);
+        if (inference is not null) batchSize = inference.ChunkRows(batchSize);
         bool wasTraining = model.training;
         model.eval();
         using var noGrad = no_grad();
@@ -232,21 +231,22 @@ public sealed class HyperRepresentation : IDisposable
             var chunk = buffer.AsSpan(0, n * p);
             weights.Slice(start * p, n * p).CopyTo(chunk);
             normalizer.Apply(chunk);
-            if (encoder is not null)
+            var z = latent.AsSpan(start * latentDim, n * latentDim);
+            var y = reconstruction is null ? Span<float>.Empty : reconstruction.AsSpan(start * p, n * p);
+            if (inference is not null)
             {
-                encoder.Encode(chunk, n, latent.AsSpan(start * latentDim, n * latentDim), threads > 0 ? threads : Environment.ProcessorCount);
-                continue;
+                int cores = threads > 0 ? threads : Environment.ProcessorCount;
+                if (reconstruction is null) inference.Encode(chunk, n, z, cores);
+                else inference.EncodeAndDecode(chunk, n, z, y, cores);
             }
-            using var scope = NewDisposeScope();
-            var input = tensor(chunk.ToArray(), new long[] { n, p });
-            var z = model.Encode(input);
-            z.data<float>().CopyTo(latent.AsSpan(start * latentDim, n * latentDim));
-            if (reconstruction is not null)
+            else
             {
-                var span = reconstruction.AsSpan(start * p, n * p);
-                model.Decode(z).data<float>().CopyTo(span);
-                normalizer.Invert(span);
+                using var scope = NewDisposeScope();
+                var encoded = model.Encode(tensor(chunk.ToArray(), new long[] { n, p }));
+                encoded.data<float>().CopyTo(z);
+                if (reconstruction is not null) model.Decode(encoded).data<float>().CopyTo(y);
             }
+            if (reconstruction is not null) normalizer.Invert(y);
         }
         if (wasTraining) model.train();
         return (latent, reconstruction);

@@ -55,6 +55,24 @@ public sealed record TrainingReport
     }
 }
 
+/// <summary>
+/// Progress lines written as they are reported, each after <paramref name="prefix"/> (a <c>Progress&lt;string&gt;</c> posts them
+/// to the thread pool, where they can come out after what the program prints next).
+/// </summary>
+/// <example><code>
+/// var comparison = new ProbeComparison(ml) { Progress = new ProgressLines(Console.Error, "   ") };
+/// </code></example>
+public sealed class ProgressLines(TextWriter output, string prefix = "") : IProgress<string>
+{
+    private readonly object _gate = new();
+
+    /// <inheritdoc />
+    public void Report(string line)
+    {
+        lock (_gate) output.WriteLine(prefix + line);
+    }
+}
+
 /// <summary>A console progress bar for hyper-representation training: one redrawn line on a terminal, one line per epoch otherwise.</summary>
 /// <example><code>
 /// var embedding = ml.Transforms.WeightEmbedding("Embedding", progress: new TrainingProgressBar(Console.Error));

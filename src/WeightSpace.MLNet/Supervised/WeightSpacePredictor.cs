@@ -37,11 +37,11 @@ internal sealed class PredictorNetwork : Module<Tensor, Tensor?, Tensor>
         return head.call(statistics is null ? latent : cat(new[] { latent, statistics }, 1));
     }
 
-    /// <summary>The network as it is now computed in C# (<see cref="EncoderInference"/> and the head), or null for an encoder it does not cover.</summary>
+    /// <summary>The network as it is now computed in C# (<see cref="AutoencoderInference"/> and the head), or null for an encoder it does not cover.</summary>
     public Inference? ForInference()
     {
         if (!CpuKernels.Enabled || autoencoder is not TransformerAutoencoder transformer) return null;
-        var encoder = new EncoderInference(this, transformer, nameof(autoencoder) + ".");
+        var encoder = new AutoencoderInference(this, transformer, nameof(autoencoder) + ".");
         int input = (int)head.children().OfType<Linear>().First().weight!.shape[1], width = (int)head.children().OfType<Linear>().First().weight!.shape[0];
         int outputs = (int)head.children().OfType<Linear>().Last().weight!.shape[0];
         var layout = new GradientLayout();
@@ -49,7 +49,7 @@ internal sealed class PredictorNetwork : Module<Tensor, Tensor?, Tensor>
     }
 
     /// <summary>Forward passes in C#: the encoder's latents, then head = Linear → ReLU → Linear over [latent ‖ statistics].</summary>
-    internal sealed unsafe class Inference(EncoderInference encoder, CpuLinear hidden, CpuLinear output)
+    internal sealed unsafe class Inference(AutoencoderInference encoder, CpuLinear hidden, CpuLinear output)
     {
         /// <summary>Outputs (rows × outputs) of <paramref name="rows"/> rows of normalised weights and their standardised statistics (rows × s, or empty).</summary>
         public float[] Run(ReadOnlySpan<float> weights, ReadOnlySpan<float> statistics, int rows, int threads)
