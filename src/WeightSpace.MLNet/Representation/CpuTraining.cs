@@ -178,35 +178,37 @@ internal sealed unsafe class CpuAutoencoderTraining
         float scale = (float)(rec * 2.0 / ((double)rows * p));
         float* input = _input.P, latents = _latents.P;
         var values = _parameters.Values;
-        // 1. encoder and decoder forward, the reconstruction's backward down to the latents
+        // 1. the encoder forward
         var used = _slots.Run(rows, clear: true, (w, arena, first, n) =>
         {
-            float* x = input + (long)first * p;
-            _encoder.Forward(x, n, w.Encoder, values);
-            float* z = w.Encoder.Latent.P, dz = w.DLatent.P;
+            _encoder.Forward(input + (long)first * p, n, w.Encoder, values);
+            float* z = w.Encoder.Latent.P;
             for (int r = 0; r < n; r++) Ops.Copy(z + r * ls, latents + (long)(first + r) * l, l);
             w.SquaredError = 0;
-            if (_decoder is null) { new Span<float>(dz, Pad.Rows(n) * ls).Clear(); return; }
-            _decoder.Forward(z, ls, n, w.Decoder!, values);
-            float* reconstruction = w.Decoder!.Reconstruction.P, dr = w.DReconstruction.P;
-            w.SquaredError = Ops.ScaledDifference(reconstruction, x, dr, scale, n * p);
-            _decoder.Backward(dr, z, ls, n, w.Decoder!, values, arena.P, w.Scratch, dz);
+            if (_decoder is null) new Span<float>(w.DLatent.P, Pad.Rows(n) * ls).Clear();
         });
-        double mse = _decoder is null ? double.NaN : used.Sum(s => _slots[s].SquaredError) / ((double)rows * p);
-        // 2. the contrastive term on all latents, its gradient back to them (in C#, or libtorch for a term it does not have)
+        // 2. the decoder forward and the reconstruction's backward down to the latents, in slots, while the contrastive term
+        //    (the whole batch at once: batch norm couples its rows) takes its gradient back to them on a core of its own
         double contrastValue = double.NaN;
-        if (_contrast is not null) contrastValue = _contrast.Backward(latents, l, rows, _contrastWeight, _dLatents.P);
-        else if (_o.UsesContrast)
+        void Reconstruction()
         {
-            using var scope = NewDisposeScope();
-            using var single = ThreadSetting.Apply(1);
-            // A copy in libtorch's own (aligned) memory: MKL's products can round differently with the alignment of a managed array.
-            var z = tensor(_latents.Span.Slice(0, rows * l).ToArray(), new long[] { rows, l }).clone().requires_grad_(true);
-            var loss = contrast!(z);
-            loss.mul(_contrastWeight).backward();
-            contrastValue = loss.item<float>();
-            z.grad!.data<float>().CopyTo(_dLatents.Span.Slice(0, rows * l));
+            if (_decoder is null) return;
+            _slots.Run(rows, clear: false, (w, arena, first, n) =>
+            {
+                float* x = input + (long)first * p, z = w.Encoder.Latent.P;
+                _decoder.Forward(z, ls, n, w.Decoder!, values);
+                float* dr = w.DReconstruction.P;
+                w.SquaredError = Ops.ScaledDifference(w.Decoder!.Reconstruction.P, x, dr, scale, n * p);
+                _decoder.Backward(dr, z, ls, n, w.Decoder!, values, arena.P, w.Scratch, w.DLatent.P);
+            });
         }
+        if (_contrast is not null) Parallel.Invoke(Reconstruction, () => contrastValue = _contrast.Backward(latents, l, rows, _contrastWeight, _dLatents.P));
+        else
+        {
+            Reconstruction();
+            if (_o.UsesContrast) contrastValue = TorchContrast(contrast!, rows);
+        }
+        double mse = _decoder is null ? double.NaN : used.Sum(s => _slots[s].SquaredError) / ((double)rows * p);
         // 3. encoder backward from both terms' gradients
         float* dLatents = _dLatents.P;
         bool contrasts = _o.UsesContrast;
@@ -219,6 +221,20 @@ internal sealed unsafe class CpuAutoencoderTraining
         });
         _slots.Reduce(used, _gradient);
         return (mse, contrastValue);
+    }
+
+    /// <summary>A contrastive term this class does not have, by libtorch on the latents: its value, its gradient into the latents' gradient.</summary>
+    private double TorchContrast(Func<Tensor, Tensor> contrast, int rows)
+    {
+        int l = _o.LatentDim;
+        using var scope = NewDisposeScope();
+        using var single = ThreadSetting.Apply(1);
+        // A copy in libtorch's own (aligned) memory: MKL's products can round differently with the alignment of a managed array.
+        var z = tensor(_latents.Span.Slice(0, rows * l).ToArray(), new long[] { rows, l }).clone().requires_grad_(true);
+        var loss = contrast(z);
+        loss.mul(_contrastWeight).backward();
+        z.grad!.data<float>().CopyTo(_dLatents.Span.Slice(0, rows * l));
+        return loss.item<float>();
     }
 
     /// <summary>The gradient of the flat parameters from the last <see cref="Backward"/>.</summary>
