@@ -112,7 +112,7 @@ public sealed record WeightEmbeddingOptions
     public AugmentationOptions Augmentation { get; init; } = new() { Permutation = PermutationMode.Pool, PermutationPoolSize = 120, NoiseSigma = 0, EraseProbability = 0 };
 
     // ---- optimisation ----
-    /// <summary>Epochs (passes over the training rows; one step = <see cref="BatchSize"/> rows × two views). CPU default 30: about 13 minutes for a paper-scale Tetris zoo here.</summary>
+    /// <summary>Epochs (passes over the training rows; one step = <see cref="BatchSize"/> rows × two views). CPU default 30: about 9 minutes for a paper-scale Tetris zoo on a 2-core machine (docs/benchmarks.md).</summary>
     public int Epochs { get; init; } = 30;
     /// <summary>
     /// Rows per step (drop-last). 0 (the CPU default): follows the training rows — a twentieth of them, at least 32 and at
