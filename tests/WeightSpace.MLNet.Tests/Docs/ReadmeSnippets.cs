@@ -56,7 +56,7 @@ internal static class Snippets
     {
         // README:BEGIN
         var layout = WeightLayout.TetrisMlp100;
-        var options = WeightEmbeddingOptions.CpuDefault;                                 // about 13 minutes for a paper-scale zoo here
+        var options = WeightEmbeddingOptions.CpuDefault;                                 // about 9 minutes for a paper-scale zoo here
         // README:END
         Assert.Equal(layout.Name, WeightLayoutAnnotation.Get(zoo.Schema[ZooColumns.Weights])?.Name);
         options = testOptions;
